@@ -1,0 +1,126 @@
+"""Losses and the KL: gradients against central differences, and the facts the lecture states."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tinyvae import losses
+from tinyvae.gradcheck import check_kl, check_loss
+
+LOSS_TOL = 1e-7
+seeds = st.integers(0, 2**32 - 1)
+shapes = st.tuples(st.integers(1, 8), st.integers(1, 10))
+
+
+@settings(deadline=None, max_examples=30)
+@given(shape=shapes, seed=seeds)
+def test_mse_gradient_matches_central_differences(shape, seed):
+    rng = np.random.default_rng(seed)
+    assert check_loss(losses.mse, rng.standard_normal(shape), rng.uniform(0, 1, shape)) < LOSS_TOL
+
+
+@settings(deadline=None, max_examples=30)
+@given(shape=shapes, seed=seeds, sigma=st.floats(0.05, 3.0))
+def test_gaussian_nll_gradient_matches_central_differences(shape, seed, sigma):
+    rng = np.random.default_rng(seed)
+    fn = lambda p, t: losses.gaussian_nll(p, t, sigma)   # noqa: E731
+    assert check_loss(fn, rng.standard_normal(shape), rng.uniform(0, 1, shape)) < LOSS_TOL
+
+
+@settings(deadline=None, max_examples=30)
+@given(shape=shapes, seed=seeds, scale=st.floats(0.1, 10.0))
+def test_bernoulli_nll_gradient_matches_central_differences(shape, seed, scale):
+    rng = np.random.default_rng(seed)
+    logits = scale * rng.standard_normal(shape)
+    assert check_loss(losses.bernoulli_nll, logits, rng.uniform(0, 1, shape)) < LOSS_TOL
+
+
+@settings(deadline=None, max_examples=30)
+@given(shape=shapes, seed=seeds)
+def test_kl_gradients_match_central_differences(shape, seed):
+    rng = np.random.default_rng(seed)
+    errors = check_kl(rng.standard_normal(shape), rng.standard_normal(shape))
+    assert max(errors.values()) < LOSS_TOL
+
+
+def test_losses_are_summed_over_dimensions_and_averaged_over_the_batch():
+    x = np.zeros((4, 3))
+    x_hat = np.ones((4, 3))
+    assert losses.mse(x_hat, x)[0] == pytest.approx(3.0)          # 3 dims of error 1, per example
+    kl = losses.kl_normal_std_normal(np.ones((4, 3)), np.zeros((4, 3)))[0]
+    assert kl == pytest.approx(1.5)                               # 3 dims * mu^2 / 2
+
+
+def test_mse_is_the_gaussian_likelihood_with_variance_one_half():
+    rng = np.random.default_rng(0)
+    x_hat, x = rng.standard_normal((5, 7)), rng.uniform(0, 1, (5, 7))
+    value, grad = losses.mse(x_hat, x)
+    nll, dnll = losses.gaussian_nll(x_hat, x, sigma=np.sqrt(0.5))
+    assert nll == pytest.approx(value + 0.5 * 7 * np.log(np.pi))   # a constant apart
+    np.testing.assert_allclose(dnll, grad)                         # same gradient
+
+
+def test_gaussian_nll_equals_minus_log_density():
+    rng = np.random.default_rng(1)
+    x_hat, x, s = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), 0.7
+    direct = -np.sum(-0.5 * ((x - x_hat) / s) ** 2 - np.log(s * np.sqrt(2 * np.pi))) / 3
+    assert losses.gaussian_nll(x_hat, x, s)[0] == pytest.approx(direct)
+
+
+def test_bernoulli_nll_equals_the_plain_cross_entropy():
+    rng = np.random.default_rng(2)
+    logits, x = rng.standard_normal((6, 5)), rng.uniform(0, 1, (6, 5))
+    p = 1 / (1 + np.exp(-logits))
+    plain = -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p)) / 6
+    assert losses.bernoulli_nll(logits, x)[0] == pytest.approx(plain, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bernoulli_nll_is_finite_and_correct_at_extreme_logits(dtype):
+    logits = np.array([[1e4, -1e4, 1e4, -1e4]], dtype=dtype)
+    x = np.array([[1.0, 0.0, 0.0, 1.0]], dtype=dtype)
+    value, grad = losses.bernoulli_nll(logits, x)
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    # confident and right costs 0; confident and wrong costs |logit| nats each
+    assert value == pytest.approx(2e4)
+    np.testing.assert_allclose(grad, [[0.0, 0.0, 1.0, -1.0]])
+
+
+def test_kl_is_never_negative():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        mu, logvar = rng.normal(0, 3, (4, 6)), rng.normal(0, 3, (4, 6))
+        assert losses.kl_normal_std_normal(mu, logvar)[0] >= 0
+        assert np.all(losses.kl_gaussians(mu, logvar, rng.normal(size=(4, 6)), rng.normal(size=(4, 6))) >= 0)
+
+
+def test_kl_is_zero_only_when_q_equals_prior():
+    zero = np.zeros((3, 4))
+    assert losses.kl_normal_std_normal(zero, zero)[0] == 0.0
+    for mu, logvar in [(1e-3, 0.0), (0.0, 1e-3), (0.0, -1e-3)]:
+        assert losses.kl_normal_std_normal(zero + mu, zero + logvar)[0] > 0
+
+
+def test_kl_is_not_symmetric():
+    # KL(q || p) with q = N(1, 0.5^2), p = N(0, 1), against KL(p || q)
+    q_mu, q_lv, p_mu, p_lv = 1.0, np.log(0.25), 0.0, 0.0
+    qp = losses.kl_gaussians(q_mu, q_lv, p_mu, p_lv)
+    pq = losses.kl_gaussians(p_mu, p_lv, q_mu, q_lv)
+    assert qp == pytest.approx(0.5 * (0.25 + 1 - 1 - np.log(0.25)))   # closed form by hand
+    assert abs(qp - pq) > 0.5
+
+
+def test_monte_carlo_kl_agrees_with_the_analytic_value():
+    rng = np.random.default_rng(4)
+    mu, logvar = np.array([0.7, -1.2, 0.1]), np.array([-0.5, 0.8, -2.0])
+    analytic = losses.kl_normal_std_normal(mu[None], logvar[None])[0]
+    z = mu + np.exp(0.5 * logvar) * rng.standard_normal((200_000, 3))
+    zeros = np.zeros(3)
+    log_ratio = losses.log_normal(z, mu, logvar) - losses.log_normal(z, zeros, zeros)  # log q - log p
+    se = log_ratio.std() / np.sqrt(len(log_ratio))
+    assert abs(log_ratio.mean() - analytic) < 4 * se
+
+
+def test_kl_per_dimension_sums_to_the_kl():
+    rng = np.random.default_rng(5)
+    mu, logvar = rng.standard_normal((7, 4)), rng.standard_normal((7, 4))
+    assert losses.kl_per_dimension(mu, logvar).sum() == pytest.approx(losses.kl_normal_std_normal(mu, logvar)[0])

@@ -1,0 +1,191 @@
+"""Models: whole-model gradients against central differences, and the identities between them."""
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+from tinyvae.gradcheck import check_model, min_relu_input
+from tinyvae.models import VAE, Autoencoder, DenoisingAutoencoder, build_model
+from tinyvae.noise import corrupt, masking
+
+MODEL_TOL = 1e-6
+seeds = st.integers(0, 2**32 - 1)
+
+
+def data(rng, N, D):
+    return rng.uniform(0, 1, (N, D))
+
+
+def assume_off_kink(model, x, **fixed):
+    model.loss_and_grad(x, **fixed)
+    assume(min_relu_input(model) > 1e-4)
+
+
+@settings(deadline=None, max_examples=15)
+@given(N=st.integers(1, 6), D=st.integers(2, 10), H=st.integers(2, 8), Z=st.integers(1, 4),
+       loss=st.sampled_from(["bce", "mse"]), seed=seeds)
+def test_autoencoder_parameter_gradients_match_central_differences(N, D, H, Z, loss, seed):
+    rng = np.random.default_rng(seed)
+    model, x = Autoencoder(D, (H,), Z, loss=loss, rng=rng, dtype=np.float64), data(rng, N, D)
+    assume_off_kink(model, x)
+    assert check_model(model, x) < MODEL_TOL
+
+
+@settings(deadline=None, max_examples=15)
+@given(N=st.integers(1, 6), D=st.integers(2, 10), H=st.integers(2, 8), Z=st.integers(1, 4),
+       noise=st.sampled_from(["mask", "gaussian", "saltpepper"]), seed=seeds)
+def test_dae_parameter_gradients_match_central_differences_with_the_corruption_fixed(N, D, H, Z, noise, seed):
+    rng = np.random.default_rng(seed)
+    model = DenoisingAutoencoder(D, (H,), Z, noise=noise, noise_level=0.3, rng=rng, dtype=np.float64)
+    x = data(rng, N, D)
+    x_tilde = model.corrupt(x, rng)
+    assume_off_kink(model, x, x_tilde=x_tilde)
+    assert check_model(model, x, x_tilde=x_tilde) < MODEL_TOL
+
+
+@settings(deadline=None, max_examples=20)
+@given(N=st.integers(1, 6), D=st.integers(2, 10), H=st.integers(2, 8), Z=st.integers(1, 4),
+       likelihood=st.sampled_from(["bernoulli", "gaussian"]), beta=st.sampled_from([0.0, 0.5, 1.0, 4.0]),
+       seed=seeds)
+def test_vae_parameter_gradients_match_central_differences_with_eps_fixed(N, D, H, Z, likelihood, beta, seed):
+    rng = np.random.default_rng(seed)
+    model = VAE(D, (H, H), Z, likelihood=likelihood, beta=beta, sigma=0.5, rng=rng, dtype=np.float64)
+    x, eps = data(rng, N, D), rng.standard_normal((N, Z))
+    assume_off_kink(model, x, eps=eps)
+    assert check_model(model, x, eps=eps) < MODEL_TOL
+
+
+def vae_pair(beta, seed=0):
+    rng = np.random.default_rng(seed)
+    model = VAE(12, (8,), 3, beta=beta, rng=rng, dtype=np.float64)
+    return model, data(rng, 5, 12), rng.standard_normal((5, 3))
+
+
+def test_beta_zero_gives_exactly_the_reconstruction_term():
+    model, x, eps = vae_pair(0.0)
+    loss = model.loss_and_grad(x, eps=eps)
+    assert loss.kl > 0 and loss.total == loss.recon
+
+
+def test_beta_one_gives_the_negative_elbo():
+    model, x, eps = vae_pair(1.0)
+    loss = model.loss_and_grad(x, eps=eps)
+    assert loss.total == pytest.approx(loss.recon + loss.kl, rel=1e-15)
+
+
+def test_beta_vae_with_beta_one_is_the_vae():
+    model, x, eps = vae_pair(1.0)
+    beta_vae = VAE(**dict(model.config(), beta=4.0), dtype=np.float64)
+    beta_vae.theta[...] = model.theta
+    a, b = model.loss_and_grad(x, eps=eps), beta_vae.loss_and_grad(x, eps=eps)
+    assert a.recon == b.recon and a.kl == b.kl
+    assert b.total == pytest.approx(b.recon + 4.0 * b.kl)
+    beta_vae.beta = 1.0
+    beta_vae.loss_and_grad(x, eps=eps)
+    model.loss_and_grad(x, eps=eps)
+    np.testing.assert_array_equal(beta_vae.grad, model.grad)
+
+
+@pytest.mark.parametrize("noise", ["mask", "gaussian", "saltpepper"])
+def test_dae_with_zero_noise_equals_the_ae(noise):
+    rng = np.random.default_rng(0)
+    ae = Autoencoder(10, (6,), 2, rng=np.random.default_rng(1), dtype=np.float64)
+    dae = DenoisingAutoencoder(10, (6,), 2, noise=noise, noise_level=0.0,
+                               rng=np.random.default_rng(1), dtype=np.float64)
+    x = data(rng, 4, 10)
+    a, d = ae.loss_and_grad(x), dae.loss_and_grad(x, rng=rng)
+    assert a == d
+    np.testing.assert_array_equal(ae.grad, dae.grad)
+
+
+def test_dae_scores_against_the_clean_input():
+    rng = np.random.default_rng(2)
+    dae = DenoisingAutoencoder(10, (6,), 2, noise="mask", noise_level=0.5, rng=rng, dtype=np.float64)
+    x = data(rng, 4, 10)
+    x_tilde = dae.corrupt(x, rng)
+    loss = dae.loss_and_grad(x, x_tilde=x_tilde)
+    from tinyvae.losses import bernoulli_nll
+    logits = dae.decoder.forward(dae.encoder.forward(x_tilde))
+    assert loss.recon == pytest.approx(bernoulli_nll(logits, x)[0])
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.25, 0.5, 0.75])
+def test_masking_zeroes_the_stated_fraction_of_pixels(rate):
+    rng = np.random.default_rng(3)
+    x = np.ones((200, 500), dtype=np.float32)
+    n = x.size
+    zeros = np.count_nonzero(masking(x, rate, rng) == 0)
+    se = np.sqrt(n * rate * (1 - rate))              # binomial standard deviation
+    assert abs(zeros - n * rate) < 4 * se
+
+
+def test_salt_and_pepper_sets_the_stated_fraction_half_to_each_extreme():
+    rng = np.random.default_rng(4)
+    x = np.full((200, 500), 0.5, dtype=np.float32)
+    y = corrupt(x, "saltpepper", 0.2, rng)
+    n = x.size
+    for value in (0.0, 1.0):
+        count = np.count_nonzero(y == value)
+        assert abs(count - 0.1 * n) < 4 * np.sqrt(n * 0.1 * 0.9)
+    assert np.count_nonzero(y == 0.5) + np.count_nonzero(y != 0.5) == n
+
+
+def test_gaussian_corruption_adds_noise_of_the_stated_sigma():
+    rng = np.random.default_rng(5)
+    x = np.full((300, 400), 0.5, dtype=np.float32)
+    diff = corrupt(x, "gaussian", 0.3, rng) - x
+    assert abs(diff.mean()) < 4 * 0.3 / np.sqrt(diff.size)
+    assert abs(diff.std() - 0.3) < 0.003
+
+
+def test_vae_samples_and_reconstructions_are_valid_images():
+    rng = np.random.default_rng(6)
+    model = VAE(16, (8,), 2, rng=rng)
+    s = model.sample(7, rng)
+    r = model.reconstruct(data(rng, 3, 16))
+    assert s.shape == (7, 16) and r.shape == (3, 16) and s.dtype == np.float32
+    assert np.all((s >= 0) & (s <= 1)) and np.all((r >= 0) & (r <= 1))
+    mu, logvar = model.encode(data(rng, 3, 16))
+    assert mu.shape == logvar.shape == (3, 2)
+
+
+def test_randomness_comes_only_from_the_generator_passed_in():
+    model, x, _ = vae_pair(1.0)
+    a = model.loss_and_grad(x, rng=np.random.default_rng(9))
+    b = model.loss_and_grad(x, rng=np.random.default_rng(9))
+    assert a == b
+    with pytest.raises(ValueError):
+        model.loss_and_grad(x)
+
+
+def test_astype_copies_the_parameters_into_the_new_precision():
+    model = VAE(12, (8,), 3, rng=np.random.default_rng(0))
+    m64 = model.astype(np.float64)
+    assert m64.dtype == np.float64 and model.dtype == np.float32
+    np.testing.assert_array_equal(m64.theta.astype(np.float32), model.theta)
+
+
+def test_float32_training_matches_float64_closely():
+    model = VAE(12, (8,), 3, rng=np.random.default_rng(0))
+    m64 = model.astype(np.float64)
+    rng = np.random.default_rng(1)
+    x, eps = data(rng, 5, 12), rng.standard_normal((5, 3))
+    a, b = model.loss_and_grad(x, eps=eps), m64.loss_and_grad(x, eps=eps)
+    assert model.grad.dtype == np.float32
+    assert a.total == pytest.approx(b.total, rel=1e-5)
+    np.testing.assert_allclose(model.grad, m64.grad, rtol=1e-3, atol=1e-5)
+
+
+def test_build_model_rebuilds_from_config():
+    model = DenoisingAutoencoder(10, (6, 4), 2, noise="gaussian", noise_level=0.2)
+    again = build_model("dae", model.config())
+    np.testing.assert_array_equal(again.theta, model.theta)
+    assert again.config() == model.config()
+
+
+def test_bad_model_arguments_are_refused():
+    with pytest.raises(ValueError, match="beta"):
+        VAE(4, (3,), 2, beta=-1.0)
+    with pytest.raises(ValueError, match="likelihood"):
+        VAE(4, (3,), 2, likelihood="poisson")
+    with pytest.raises(ValueError, match="noise"):
+        DenoisingAutoencoder(4, (3,), 2, noise="blur")

@@ -1,0 +1,24 @@
+"""tinyvae: autoencoders, denoising autoencoders, VAEs and the beta-VAE from scratch in NumPy.
+
+Every gradient is derived by hand and checked by finite differences (``tinyvae gradcheck``).
+Modules, one idea each:
+
+    layers      Linear, ReLU, Sigmoid, Sequential (forward and hand-written backward)
+    losses      MSE, Gaussian and Bernoulli likelihoods, the analytic KL
+    reparam     z = mu + sigma * eps and its backward
+    noise       the DAE's corruptions M_D(x~|x)
+    models      Autoencoder, DenoisingAutoencoder, VAE (beta-VAE with beta != 1)
+    optim       SGD with momentum, Adam
+    gradcheck   the finite-difference checker
+    data        the embedded digits, MNIST / Fashion-MNIST (IDX), shapes
+    train, evaluate, plots, cli
+
+matplotlib is imported by ``tinyvae.plots`` only, so ``import tinyvae`` stays fast.
+"""
+from .layers import Linear, ReLU, Sequential, Sigmoid
+from .models import VAE, Autoencoder, DenoisingAutoencoder, Loss
+from .optim import SGD, Adam
+
+__version__ = "0.1.0"
+__all__ = ["Linear", "ReLU", "Sigmoid", "Sequential", "Autoencoder", "DenoisingAutoencoder",
+           "VAE", "Loss", "SGD", "Adam"]

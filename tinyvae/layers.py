@@ -1,0 +1,175 @@
+"""Layers with hand-derived gradients: Linear, ReLU, Sigmoid and Sequential.
+
+The layer contract (as in CS231n's ``affine_forward`` / ``affine_backward``):
+
+* ``forward(x)`` keeps what ``backward`` needs and returns the output;
+* ``backward(dout)`` *adds* into ``self.grads`` and returns ``dx``; it never writes into
+  ``dout``, which belongs to the caller;
+* ``params`` and ``grads`` hold arrays of the same shapes under the same names.
+
+Every layer computes in the dtype of its parameters (float32 for training, float64 for the
+finite-difference checks); there is no global precision setting.  The derivations are in
+``docs/derivations.md``.
+
+Shapes: ``N`` examples, ``D_in`` inputs and ``D_out`` outputs per example.
+"""
+import numpy as np
+
+
+class Layer:
+    """Base class: a layer without parameters."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+class Linear(Layer):
+    """Affine map ``out = x @ W + b``.
+
+    Initialisation: ``W, b ~ U(-1/sqrt(D_in), +1/sqrt(D_in))``, the default of PyTorch's
+    ``nn.Linear`` (and of the pytorch/examples VAE we compare against).  It keeps the
+    variance of each output of order 1/3 of the input's, whatever ``D_in`` is.
+
+    Parameters
+    ----------
+    D_in, D_out : int
+        Input and output sizes.
+    rng : numpy.random.Generator
+        Source of the initial weights.
+    dtype : numpy dtype
+        float32 for training, float64 for gradient checks.
+    """
+
+    def __init__(self, D_in, D_out, rng, dtype=np.float32):
+        super().__init__()
+        bound = 1.0 / np.sqrt(D_in)
+        self.params["W"] = rng.uniform(-bound, bound, (D_in, D_out)).astype(dtype)  # (D_in, D_out)
+        self.params["b"] = rng.uniform(-bound, bound, (D_out,)).astype(dtype)       # (D_out,)
+        self.grads["W"] = np.zeros_like(self.params["W"])
+        self.grads["b"] = np.zeros_like(self.params["b"])
+        self.x = None
+
+    def forward(self, x):
+        """``out = x @ W + b``: (N, D_in) -> (N, D_out)."""
+        self.x = x
+        out = x @ self.params["W"]                    # (N, D_out)
+        out += self.params["b"]
+        return out
+
+    def backward(self, dout):
+        """dW += x^T dout,  db += sum_n dout,  dx = dout W^T."""
+        self.grads["W"] += self.x.T @ dout            # (D_in, D_out)
+        self.grads["b"] += dout.sum(axis=0)           # (D_out,)
+        return dout @ self.params["W"].T              # (N, D_in)
+
+
+class ReLU(Layer):
+    """``out = max(x, 0)``; ``dx = dout * [x > 0]`` (the kink at 0 takes gradient 0)."""
+
+    def forward(self, x):
+        self.x = x                                    # kept only to tell how close to the kink
+        self.mask = x > 0                             # (N, D), what backward needs
+        return np.maximum(x, 0, dtype=x.dtype)
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class Sigmoid(Layer):
+    """``out = 1 / (1 + exp(-x))``; ``dx = dout * out * (1 - out)``."""
+
+    def forward(self, x):
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout):
+        return dout * self.out * (1 - self.out)
+
+
+def sigmoid(x):
+    """Logistic function without overflow: exp is only ever taken of ``-|x|`` <= 0."""
+    e = np.exp(-np.abs(x))                            # in (0, 1]
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class Sequential(Layer):
+    """Layers applied in order; ``backward`` runs them in reverse.
+
+    Its ``params`` and ``grads`` are those of its layers, named ``"<index>.<name>"``
+    (``"0.W"``, ``"0.b"``, ``"2.W"``, ...), the same arrays, not copies.
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.layers = list(layers)
+        self._collect()
+
+    def _collect(self):
+        self.params = {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                       for k, v in layer.params.items()}
+        self.grads = {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                      for k, v in layer.grads.items()}
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+
+def mlp(sizes, rng, dtype=np.float32):
+    """``Linear -> ReLU -> ... -> Linear`` through ``sizes = [D_in, H1, ..., D_out]``.
+
+    The last layer has no activation: a VAE encoder outputs (mu, logvar), and a decoder
+    outputs logits (Bernoulli) or means (Gaussian).
+    """
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Linear(a, b, rng, dtype))
+        if i < len(sizes) - 2:
+            layers.append(ReLU())
+    return Sequential(*layers)
+
+
+def flatten_parameters(modules, dtype):
+    """Move every parameter of ``modules`` into one flat buffer, and every gradient into another.
+
+    Afterwards ``layer.params[name]`` and ``layer.grads[name]`` are *views* into the two
+    returned vectors, so the layers read and write them as before, while an optimizer
+    updates all parameters with a handful of vector operations (no Python loop over
+    arrays) and a checkpoint is a single array.
+
+    Returns
+    -------
+    theta, grad : (P,) arrays of ``dtype``, P the total number of parameters.
+    """
+    leaves = [layer for m in modules for layer in (m.layers if isinstance(m, Sequential) else [m])]
+    P = sum(p.size for layer in leaves for p in layer.params.values())
+    theta = np.empty(P, dtype=dtype)                  # (P,) all parameters
+    grad = np.zeros(P, dtype=dtype)                   # (P,) all gradients
+    offset = 0
+    for layer in leaves:
+        for name, p in layer.params.items():
+            view = theta[offset:offset + p.size].reshape(p.shape)
+            view[...] = p
+            layer.params[name] = view
+            layer.grads[name] = grad[offset:offset + p.size].reshape(p.shape)
+            offset += p.size
+    for m in modules:
+        if isinstance(m, Sequential):
+            m._collect()
+    return theta, grad

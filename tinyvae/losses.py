@@ -1,0 +1,111 @@
+"""Losses and the KL divergence, each returning its value and its gradient.
+
+Every loss is **summed over the data dimensions and averaged over the batch**, so each
+number reads as "nats per example" (the same convention as the pytorch/examples VAE divided
+by the batch size).  The gradient returned is that of exactly this value.
+
+Shapes: ``N`` examples, ``D`` data dimensions, ``Z`` latent dimensions.
+"""
+import numpy as np
+
+from .layers import sigmoid
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+def mse(x_hat, x):
+    """Squared error, the lecture's L_AE:  (1/N) sum_n sum_d (x - x_hat)^2.
+
+    Parameters
+    ----------
+    x_hat, x : (N, D)
+        Reconstruction and target.
+
+    Returns
+    -------
+    loss : float, nats per example.
+    dx_hat : (N, D), d loss / d x_hat = 2 (x_hat - x) / N.
+    """
+    N = x.shape[0]
+    diff = x_hat - x                                  # (N, D)
+    return float(np.sum(diff * diff) / N), diff * (2.0 / N)
+
+
+def gaussian_nll(x_hat, x, sigma=1.0):
+    """-log N(x; x_hat, sigma^2 I), averaged over the batch.
+
+    .. math:: (1/N) sum_n [ ||x - x_hat||^2 / (2 sigma^2) + (D/2) log(2 pi sigma^2) ]
+
+    With ``sigma**2 = 1/2`` this is ``mse`` plus the constant ``(D/2) log(pi)``: minimising
+    the squared error is maximum likelihood under a fixed-variance Gaussian decoder.
+
+    Returns
+    -------
+    loss : float, nats per example.
+    dx_hat : (N, D), (x_hat - x) / (sigma^2 N).
+    """
+    N, D = x.shape
+    var = sigma * sigma
+    diff = x_hat - x                                  # (N, D)
+    loss = np.sum(diff * diff) / (2 * var * N) + 0.5 * D * (LOG_2PI + np.log(var))
+    return float(loss), diff * (1.0 / (var * N))
+
+
+def bernoulli_nll(logits, x):
+    """-log Bernoulli(x; sigmoid(logits)), from logits, averaged over the batch.
+
+    Binary cross-entropy with the sigmoid folded in, stable for any logit l:
+
+    .. math:: -[x log s(l) + (1-x) log(1-s(l))] = max(l, 0) - l x + log(1 + exp(-|l|))
+
+    ``x`` may be any value in [0, 1] (intensities, as pytorch/examples uses).
+
+    Returns
+    -------
+    loss : float, nats per example.
+    dlogits : (N, D), (sigmoid(logits) - x) / N.
+    """
+    N = x.shape[0]
+    per = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))  # (N, D)
+    return float(np.sum(per) / N), (sigmoid(logits) - x) * (1.0 / N)
+
+
+def kl_normal_std_normal(mu, logvar):
+    """KL( N(mu, diag exp(logvar)) || N(0, I) ), summed over Z, averaged over the batch.
+
+    .. math:: KL = (1/N) sum_n sum_j (1/2) (mu^2 + exp(logvar) - 1 - logvar)
+
+    It is >= 0, and 0 exactly when mu = 0 and logvar = 0.
+
+    Returns
+    -------
+    kl : float, nats per example.
+    dmu : (N, Z), mu / N.
+    dlogvar : (N, Z), (exp(logvar) - 1) / (2 N).
+    """
+    N = mu.shape[0]
+    var = np.exp(logvar)                              # (N, Z) sigma^2
+    kl = 0.5 * np.sum(mu * mu + var - 1 - logvar) / N
+    return float(kl), mu * (1.0 / N), (var - 1) * (0.5 / N)
+
+
+def kl_per_dimension(mu, logvar):
+    """KL of each latent dimension, averaged over the batch: (Z,)."""
+    return 0.5 * np.mean(mu * mu + np.exp(logvar) - 1 - logvar, axis=0)
+
+
+def kl_gaussians(mu_q, logvar_q, mu_p, logvar_p):
+    """KL( N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p)) ) per element, for any shapes.
+
+    .. math:: (1/2) [ logvar_p - logvar_q + (exp(logvar_q) + (mu_q - mu_p)^2) / exp(logvar_p) - 1 ]
+
+    Used to show that KL is not symmetric; with ``mu_p = logvar_p = 0`` it is the
+    per-element term of :func:`kl_normal_std_normal`.
+    """
+    return 0.5 * (logvar_p - logvar_q
+                  + (np.exp(logvar_q) + (mu_q - mu_p) ** 2) / np.exp(logvar_p) - 1)
+
+
+def log_normal(z, mu, logvar):
+    """log N(z; mu, diag exp(logvar)), summed over the last axis."""
+    return -0.5 * np.sum(LOG_2PI + logvar + (z - mu) ** 2 / np.exp(logvar), axis=-1)

@@ -1,0 +1,44 @@
+"""Corruption processes M_D(x~|x) for the denoising autoencoder.
+
+Each takes clean inputs ``x`` (N, D) in [0, 1], a level and an explicit
+``numpy.random.Generator``, and returns the corrupted ``x~`` (N, D) in the dtype of ``x``.
+The DAE encodes ``x~`` and is scored against the clean ``x``.
+"""
+import numpy as np
+
+NOISE_TYPES = ("mask", "gaussian", "saltpepper")
+
+
+def masking(x, rate, rng):
+    """Masking noise: each pixel is set to 0 independently with probability ``rate``."""
+    keep = rng.random(x.shape, dtype=np.float32) >= rate      # (N, D), P(keep) = 1 - rate
+    return x * keep
+
+
+def gaussian(x, sigma, rng):
+    """Additive isotropic Gaussian noise: x~ = x + sigma * n,  n ~ N(0, I)."""
+    n = rng.standard_normal(x.shape, dtype=np.float32)         # (N, D)
+    return (x + sigma * n).astype(x.dtype, copy=False)
+
+
+def salt_and_pepper(x, rate, rng):
+    """Salt-and-pepper: a fraction ``rate`` of pixels is set to 0 or 1, each with probability 1/2."""
+    u = rng.random(x.shape, dtype=np.float32)                 # (N, D)
+    hit = u < rate
+    salt = u < rate / 2                                        # half the hits become 1
+    return np.where(hit, salt, x).astype(x.dtype, copy=False)
+
+
+def corrupt(x, kind, level, rng):
+    """Apply the corruption ``kind`` ("mask", "gaussian" or "saltpepper") at ``level``.
+
+    ``level`` is the masking or salt-and-pepper rate in [0, 1], or the Gaussian sigma >= 0.
+    A level of 0 returns ``x`` unchanged (a DAE with no noise is the AE).
+    """
+    if kind not in NOISE_TYPES:
+        raise ValueError(f"unknown noise {kind!r}; choose one of {', '.join(NOISE_TYPES)}")
+    if kind == "mask":
+        return masking(x, level, rng)
+    if kind == "gaussian":
+        return gaussian(x, level, rng)
+    return salt_and_pepper(x, level, rng)
