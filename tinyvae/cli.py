@@ -1,14 +1,25 @@
 """The ``tinyvae`` command line.
 
-    tinyvae gradcheck            check every hand-derived gradient by finite differences
+    tinyvae train [flags]             train a model (a VAE on the embedded digits by default)
+    tinyvae train --resume RUN_DIR --epochs N
+    tinyvae eval RUN_DIR [--iw-samples K]
+    tinyvae sample RUN_DIR [-n 64]
+    tinyvae gradcheck                 check every hand-derived gradient by finite differences
 
 Every user error ends with one line on stderr and a non-zero exit (2 for usage errors),
 never a traceback.
 """
 import argparse
+import json
+import os
 import sys
 
-from .errors import TinyVAEError
+from .errors import TinyVAEError, UsageError
+
+#: train flags that describe the run, and so cannot change on --resume
+RUN_FLAGS = ("model", "data", "binarize", "batch_size", "lr", "hidden", "latent", "likelihood",
+             "sigma", "beta", "kl_target", "beta_lr", "capacity", "capacity_steps", "gamma",
+             "warmup_epochs", "noise", "noise_level", "seed", "out")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,11 +37,131 @@ def _cmd_gradcheck(args):
     return 0 if max(err for _, err in rows) <= gradcheck.TOLERANCE else 1
 
 
+def _cmd_train(args):
+    from .train import TrainConfig, run
+
+    given = {k: v for k, v in vars(args).items() if k in RUN_FLAGS + ("epochs", "data_dir") and v is not None}
+    if args.resume is not None:
+        fixed = sorted(k for k in given if k in RUN_FLAGS)
+        if fixed:
+            flags = ", ".join("--" + k.replace("_", "-") for k in fixed)
+            raise UsageError(f"{flags} cannot change when resuming; pass only --epochs with --resume")
+        cfg = TrainConfig(epochs=args.epochs) if args.epochs is not None else None
+        if cfg is not None and args.data_dir is not None:
+            cfg.data_dir = args.data_dir
+    else:
+        out = given.pop("out", None)
+        cfg = TrainConfig(**given)
+    try:
+        run_dir, trainer, _, throughput = run(cfg, out=None if args.resume else out, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the checkpoint of the last finished epoch is kept; continue with "
+              f"'tinyvae train --resume <RUN_DIR> --epochs N'", file=sys.stderr)
+        return 130
+    print(f"run folder: {run_dir}")
+    print(f"throughput: {throughput:.0f} samples/s")
+    return 0
+
+
+def _cmd_eval(args):
+    from . import evaluate
+    from .data import load
+    from .models import VAE
+    from .runs import save_json
+    from .train import load_run
+
+    if args.iw_samples < 1:
+        raise UsageError(f"--iw-samples must be >= 1, not {args.iw_samples}")
+    model, cfg, _ = load_run(args.run_dir)
+    data = load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
+    if isinstance(model, VAE):
+        result = evaluate.evaluate_vae(model, data.x_test, K=args.iw_samples, seed=args.seed)
+    else:
+        result = evaluate.evaluate_autoencoder(model, data.x_test, seed=args.seed)
+    if data.factors_test is not None:
+        result.update(evaluate.disentanglement_scores(model, data, seed=args.seed))
+    result = dict(model=cfg.model, data=cfg.data, split="test", units="nats per example", **result)
+    save_json(os.path.join(args.run_dir, "eval.json"), result)
+    for key, value in result.items():
+        if isinstance(value, list):
+            value = "[" + ", ".join(f"{v:.3f}" for v in value) + "]"
+        elif isinstance(value, float):
+            value = f"{value:.4f}"
+        print(f"{key:>16}: {value}")
+    print(f"written to {os.path.join(args.run_dir, 'eval.json')}")
+    return 0
+
+
+def _cmd_sample(args):
+    import numpy as np
+
+    from .models import VAE
+    from .train import load_run
+
+    if args.n < 1:
+        raise UsageError(f"-n must be >= 1, not {args.n}")
+    model, cfg, _ = load_run(args.run_dir)
+    if not isinstance(model, VAE):
+        raise UsageError(f"{args.run_dir} holds an {cfg.model}, which has no prior to sample; "
+                         f"train with --model vae")
+    from . import plots
+    samples = model.sample(args.n, np.random.default_rng(args.seed))
+    path = args.out or os.path.join(args.run_dir, f"samples-n{args.n}-seed{args.seed}.png")
+    side = int(round(model.D ** 0.5))                 # every data set has square images
+    plots.save_figure(plots.plot_grid(samples, (side, side), f"{args.n} samples from the prior"), path)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser():
     p = _Parser(prog="tinyvae", description="Autoencoders, DAEs, VAEs and the beta-VAE in NumPy, "
                                             "with hand-derived gradients.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+
+    t = sub.add_parser("train", help="train a model (a VAE on the embedded digits by default)",
+                       description="Train an AE, DAE or (beta-)VAE. With no flags: a VAE on the embedded "
+                                   "UCI digits, written to runs/<name>.")
+    t.add_argument("--model", choices=("ae", "dae", "vae"), help="default vae")
+    t.add_argument("--data", choices=("digits", "mnist", "fashion-mnist", "shapes"), help="default digits")
+    t.add_argument("--data-dir", metavar="DIR", help="read MNIST / Fashion-MNIST files from DIR instead of downloading")
+    t.add_argument("--binarize", choices=("none", "static", "dynamic"), help="default none: Bernoulli on [0,1] intensities")
+    t.add_argument("--epochs", type=int, help="default 100 on digits, 20 on shapes, 10 on MNIST")
+    t.add_argument("--batch-size", type=int, help="default 128")
+    t.add_argument("--lr", type=float, help="Adam's learning rate, default 1e-3")
+    t.add_argument("--hidden", type=int, nargs="+", metavar="H", help="hidden sizes, default 400")
+    t.add_argument("--latent", type=int, metavar="Z", help="latent size, default 20")
+    t.add_argument("--likelihood", choices=("bernoulli", "gaussian"),
+                   help="p(x|z), default bernoulli (an AE uses BCE or MSE)")
+    t.add_argument("--sigma", type=float, help="std of the Gaussian likelihood, default 0.1")
+    t.add_argument("--beta", type=float, help="weight of the KL, default 1 (the VAE)")
+    t.add_argument("--kl-target", type=float, metavar="DELTA",
+                   help="constrained form KL < DELTA, with beta a Lagrange multiplier")
+    t.add_argument("--beta-lr", type=float, metavar="ETA", help="dual-ascent step on beta, default 0.01")
+    t.add_argument("--capacity", type=float, metavar="C", help="Burgess et al.: gamma |KL - C(t)|")
+    t.add_argument("--capacity-steps", type=int, metavar="N", help="steps to raise C from 0, default 10000")
+    t.add_argument("--gamma", type=float, help="weight of |KL - C|, default 100")
+    t.add_argument("--warmup-epochs", type=int, metavar="W", help="linear KL warm-up, default 0")
+    t.add_argument("--noise", choices=("mask", "gaussian", "saltpepper"), help="DAE corruption, default mask")
+    t.add_argument("--noise-level", type=float, help="masking rate or Gaussian sigma, default 0.3")
+    t.add_argument("--seed", type=int, help="default 0")
+    where = t.add_mutually_exclusive_group()
+    where.add_argument("--out", metavar="RUN_DIR", help="new run folder (default runs/<model>-<data>-<time>)")
+    where.add_argument("--resume", metavar="RUN_DIR", help="continue this run to --epochs")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("eval", help="test ELBO, importance-weighted log p(x), active units")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("--iw-samples", type=int, default=200, metavar="K", help="importance samples, default 200")
+    e.add_argument("--seed", type=int, default=0)
+    e.set_defaults(func=_cmd_eval)
+
+    s = sub.add_parser("sample", help="a PNG grid of samples from the prior")
+    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.add_argument("-n", type=int, default=64, help="how many samples, default 64")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", metavar="PNG", help="default RUN_DIR/samples-n<N>-seed<S>.png")
+    s.set_defaults(func=_cmd_sample)
 
     g = sub.add_parser("gradcheck", help="check every gradient against central differences")
     g.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")

@@ -31,6 +31,14 @@ def mse(x_hat, x):
     return float(np.sum(diff * diff) / N), diff * (2.0 / N)
 
 
+def gaussian_log_likelihood(x_hat, x, sigma=1.0):
+    """log N(x; x_hat, sigma^2 I) of each example, summed over D: (N,)."""
+    D = x.shape[1]
+    var = sigma * sigma
+    diff = x_hat - x                                  # (N, D)
+    return -np.sum(diff * diff, axis=1) / (2 * var) - 0.5 * D * (LOG_2PI + np.log(var))
+
+
 def gaussian_nll(x_hat, x, sigma=1.0):
     """-log N(x; x_hat, sigma^2 I), averaged over the batch.
 
@@ -44,21 +52,29 @@ def gaussian_nll(x_hat, x, sigma=1.0):
     loss : float, nats per example.
     dx_hat : (N, D), (x_hat - x) / (sigma^2 N).
     """
-    N, D = x.shape
-    var = sigma * sigma
-    diff = x_hat - x                                  # (N, D)
-    loss = np.sum(diff * diff) / (2 * var * N) + 0.5 * D * (LOG_2PI + np.log(var))
-    return float(loss), diff * (1.0 / (var * N))
+    N = x.shape[0]
+    loss = -float(np.sum(gaussian_log_likelihood(x_hat, x, sigma))) / N
+    return loss, (x_hat - x) * (1.0 / (sigma * sigma * N))
+
+
+def bernoulli_log_likelihood(logits, x):
+    """log Bernoulli(x; sigmoid(logits)) of each example, summed over D: (N,).
+
+    Stable for any logit l, because exp is only taken of -|l|:
+
+    .. math:: log p(x|l) = l x - max(l, 0) - log(1 + exp(-|l|))
+    """
+    per = logits * x - np.maximum(logits, 0) - np.log1p(np.exp(-np.abs(logits)))   # (N, D)
+    return per.sum(axis=1)
 
 
 def bernoulli_nll(logits, x):
     """-log Bernoulli(x; sigmoid(logits)), from logits, averaged over the batch.
 
-    Binary cross-entropy with the sigmoid folded in, stable for any logit l:
-
-    .. math:: -[x log s(l) + (1-x) log(1-s(l))] = max(l, 0) - l x + log(1 + exp(-|l|))
-
-    ``x`` may be any value in [0, 1] (intensities, as pytorch/examples uses).
+    This is the binary cross-entropy with the sigmoid folded in,
+    -[x log s(l) + (1-x) log(1-s(l))], computed stably by
+    :func:`bernoulli_log_likelihood`.  ``x`` may be any value in [0, 1] (intensities, as
+    pytorch/examples uses).
 
     Returns
     -------
@@ -66,8 +82,8 @@ def bernoulli_nll(logits, x):
     dlogits : (N, D), (sigmoid(logits) - x) / N.
     """
     N = x.shape[0]
-    per = np.maximum(logits, 0) - logits * x + np.log1p(np.exp(-np.abs(logits)))  # (N, D)
-    return float(np.sum(per) / N), (sigmoid(logits) - x) * (1.0 / N)
+    loss = -float(np.sum(bernoulli_log_likelihood(logits, x))) / N
+    return loss, (sigmoid(logits) - x) * (1.0 / N)
 
 
 def kl_normal_std_normal(mu, logvar):

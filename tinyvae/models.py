@@ -28,7 +28,8 @@ class Loss(NamedTuple):
     """A minibatch loss and its parts, in nats per example.
 
     total = recon + (KL penalty); for the beta-VAE the penalty is beta * kl.
-    The AE and DAE have kl = 0 and beta = 0.
+    ``beta`` is the weight the KL's gradient was given (gamma * sign(KL - C) for the
+    capacity objective).  The AE and DAE have kl = 0 and beta = 0.
     """
 
     recon: float
@@ -192,10 +193,19 @@ class VAE(_EncoderDecoder):
         Standard deviation of the Gaussian likelihood (unused for Bernoulli).  Fixed, not
         learned; 0.1 keeps the reconstruction term strong on [0, 1] pixels.
     rng, dtype : as :class:`Autoencoder`.
+
+    Attributes
+    ----------
+    beta : float
+        The KL weight; a trainer may change it between steps (warm-up, or the Lagrange
+        multiplier of the constrained form, see :mod:`tinyvae.objectives`).
+    capacity, gamma : float or None
+        When ``capacity`` is set, the KL term is Burgess et al.'s gamma * |KL - C| instead.
     """
 
     def __init__(self, D, hidden=(400,), Z=20, likelihood="bernoulli", beta=1.0, sigma=0.1,
                  rng=None, dtype=np.float32):
+        self.capacity, self.gamma = None, 1.0
         if likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(f"unknown likelihood {likelihood!r}; choose 'bernoulli' or 'gaussian'")
         if not beta >= 0:
@@ -221,8 +231,15 @@ class VAE(_EncoderDecoder):
         return self.decode(draw_eps((n, self.Z), rng, self.dtype))
 
     def kl_penalty(self, kl):
-        """The KL term of the loss and its derivative d penalty / d KL: (beta * KL, beta)."""
-        return self.beta * kl, self.beta
+        """The KL term of the loss, and its derivative c = d penalty / d KL.
+
+        beta-VAE:           beta * KL,           c = beta
+        capacity (C set):   gamma * |KL - C|,    c = gamma * sign(KL - C)
+        """
+        if self.capacity is None:
+            return self.beta * kl, self.beta
+        gap = kl - self.capacity
+        return self.gamma * abs(gap), self.gamma * float(np.sign(gap))
 
     def loss_and_grad(self, x, rng=None, eps=None):
         """Loss of a minibatch ``x`` (N, D) with eps drawn from ``rng`` or given; sets ``self.grad``."""
@@ -249,7 +266,7 @@ class VAE(_EncoderDecoder):
         np.add(dmu, c * dmu_kl, out=dh[:, :Z])
         np.add(dlogvar, c * dlogvar_kl, out=dh[:, Z:])
         self.encoder.backward(dh)
-        return Loss(recon, kl, self.beta, recon + penalty)
+        return Loss(recon, kl, c, recon + penalty)
 
 
 MODELS = {"ae": Autoencoder, "dae": DenoisingAutoencoder, "vae": VAE}

@@ -8,7 +8,7 @@ generate it, and every image carries their indices, so disentanglement metrics
 factor     size  values
 =========  ====  ===========================================================
 shape         3  square, ellipse, heart
-scale         4  radius of the shape's enclosing circle: 3.5, 4.5, 5.5, 6.5 px
+scale         4  radius of the shape's enclosing circle: 4 to 6.5 px in equal steps
 rotation      8  r/8 of the shape's symmetry period (see below)
 x            12  centre column 7.75, 9.25, ..., 24.25 px (steps of 1.5 px)
 y            12  centre row, the same values; y grows downwards like image rows
@@ -53,7 +53,7 @@ from .data import Dataset
 SIZE = 32                                       # images are SIZE x SIZE pixels
 SHAPE_NAMES = ("square", "ellipse", "heart")
 FACTOR_NAMES = ("shape", "scale", "rotation", "x", "y")
-SCALES = np.array([3.5, 4.5, 5.5, 6.5])         # radius of the enclosing circle, px
+SCALES = np.linspace(4.0, 6.5, 4)               # radius of the enclosing circle, px
 N_ROTATIONS = 8
 SYMMETRY = (4, 2, 1)                            # square, ellipse, heart: n-fold symmetry
 N_POSITIONS = 12
@@ -139,9 +139,9 @@ def _check_factors(factors):
     sizes = np.array(FACTOR_SIZES)
     bad = (factors < 0) | (factors >= sizes)
     if bad.any():
-        k = int(np.argwhere(bad)[0, 1])
+        n, k = np.argwhere(bad)[0]                                # the first bad entry
         raise ValueError(f"factor '{FACTOR_NAMES[k]}' must be an index in "
-                         f"0..{FACTOR_SIZES[k] - 1}; got {int(factors[bad.any(axis=1)][0, k])}")
+                         f"0..{FACTOR_SIZES[k] - 1}; got {int(factors[n, k])} in row {n}")
     return factors.astype(np.int64)
 
 
@@ -239,8 +239,8 @@ def load(seed=0, test_fraction=0.1):
     test, train = order[:n_test], order[n_test:]
     return Dataset(
         name="shapes",
-        x_train=x[train], y_train=factors[train, 0].copy(),
-        x_test=x[test], y_test=factors[test, 0].copy(),
+        x_train=x[train], y_train=factors[train, 0],
+        x_test=x[test], y_test=factors[test, 0],
         image_shape=(SIZE, SIZE),
         factors_train=factors[train], factors_test=factors[test],
         factor_names=FACTOR_NAMES,

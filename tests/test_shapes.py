@@ -1,0 +1,168 @@
+"""Tests for the procedural shapes data set (tinyvae/shapes.py).
+
+The whole grid (13,824 images) is drawn once per module; each test then checks one
+promise the module makes: a full and disjoint split, binary images inside the canvas,
+and factors that each change the image in the way their name says.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tinyvae import shapes
+from tinyvae.data import Dataset
+
+SIZES = shapes.FACTOR_SIZES
+
+
+@pytest.fixture(scope="module")
+def grid():
+    """Every factor combination and its image, as (3, 4, 8, 12, 12, 32, 32)."""
+    factors = shapes.factor_grid()                                # (13824, 5) row-major
+    return shapes.generate(factors).reshape(SIZES + (32, 32))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return shapes.load(seed=0)
+
+
+def centre_of_mass(images):
+    """(..., 32, 32) -> (..., 2) mean (column, row) of the on pixels."""
+    count = images.sum(axis=(-2, -1))
+    col = (images * np.arange(32)).sum(axis=(-2, -1)) / count
+    row = (images * np.arange(32)[:, None]).sum(axis=(-2, -1)) / count
+    return np.stack([col, row], axis=-1)
+
+
+# --- the data set ---------------------------------------------------------------------
+def test_load_returns_a_dataset_of_flat_binary_float32_images_labelled_by_shape(data):
+    assert isinstance(data, Dataset) and data.name == "shapes"
+    assert data.image_shape == (32, 32) and data.D == 1024
+    assert data.factor_names == ("shape", "scale", "rotation", "x", "y")
+    assert data.factor_sizes == (3, 4, 8, 12, 12)
+    for x, y, f in [(data.x_train, data.y_train, data.factors_train),
+                    (data.x_test, data.y_test, data.factors_test)]:
+        assert x.dtype == np.float32 and x.shape == (len(f), 1024)
+        assert set(np.unique(x)) == {0.0, 1.0}
+        assert f.dtype == np.int64 and f.shape == (len(x), 5)
+        assert y.dtype == np.int64 and np.array_equal(y, f[:, 0])
+
+
+def test_load_is_deterministic_for_a_seed_and_the_split_depends_on_it(data):
+    again = shapes.load(seed=0)
+    other = shapes.load(seed=1)
+    assert np.array_equal(again.x_train, data.x_train)
+    assert np.array_equal(again.factors_test, data.factors_test)
+    assert not np.array_equal(other.factors_test, data.factors_test)
+
+
+def test_train_and_test_are_disjoint_and_together_hold_every_combination_once(data):
+    n = int(np.prod(SIZES))
+    assert len(data.x_test) == round(0.1 * n) and len(data.x_train) == n - len(data.x_test)
+    flat_train = np.ravel_multi_index(data.factors_train.T, SIZES)
+    flat_test = np.ravel_multi_index(data.factors_test.T, SIZES)
+    assert not np.intersect1d(flat_train, flat_test).size
+    assert np.array_equal(np.sort(np.concatenate([flat_train, flat_test])), np.arange(n))
+
+
+def test_each_image_in_the_split_is_the_image_of_its_factors(data, grid):
+    for x, f in [(data.x_train, data.factors_train), (data.x_test, data.factors_test)]:
+        assert np.array_equal(x.reshape(-1, 32, 32), grid[tuple(f.T)])
+
+
+def test_load_returns_fresh_arrays_so_changing_one_does_not_change_the_next():
+    first = shapes.load(seed=0)
+    first.x_train[:] = 0.5
+    first.factors_train[:] = -1
+    second = shapes.load(seed=0)
+    assert set(np.unique(second.x_train)) == {0.0, 1.0}
+    assert second.factors_train.min() == 0
+
+
+# --- the images -----------------------------------------------------------------------
+def test_every_image_is_non_empty_and_leaves_the_outer_pixels_empty(grid):
+    images = grid.reshape(-1, 32, 32)
+    assert images.sum(axis=(1, 2)).min() >= 20          # the smallest shape has ~30 pixels
+    border = np.concatenate([images[:, 0, :], images[:, -1, :],
+                             images[:, :, 0], images[:, :, -1]], axis=1)
+    assert not border.any()                             # so no shape was ever clipped
+
+
+def test_every_factor_combination_gives_a_different_image(grid):
+    bits = np.packbits(grid.reshape(-1, 1024).astype(bool), axis=1)
+    assert len(np.unique(bits, axis=0)) == grid.reshape(-1, 1024).shape[0]
+
+
+def test_the_three_shapes_differ_at_every_shared_scale_rotation_and_position(grid):
+    flat = grid.reshape(3, -1, 1024)
+    for a, b in [(0, 1), (0, 2), (1, 2)]:
+        assert np.abs(flat[a] - flat[b]).sum(axis=1).min() >= 5
+
+
+def test_one_rotation_step_changes_every_image_including_the_last_back_to_the_first(grid):
+    turned = np.roll(grid, -1, axis=2)                  # rotation r -> r + 1 (mod 8)
+    changed = np.abs(grid - turned).sum(axis=(-2, -1))  # (3, 4, 8, 12, 12)
+    assert changed.min() >= 3
+    # The heart has no symmetry and turns 45 degrees a step: a large change.
+    assert changed[2].min() >= 10
+
+
+def test_ellipse_rotation_index_two_tilts_it_45_degrees_counter_clockwise(grid):
+    image = grid[1, 3, 2, 5, 5]                          # 2/8 of 180 degrees
+    rows, cols = np.nonzero(image)
+    # Counter-clockwise on screen: the long axis runs up (row falls) as column grows.
+    assert np.corrcoef(cols, rows)[0, 1] < -0.5
+    flat = grid[1, 3, 0, 5, 5]
+    rows, cols = np.nonzero(flat)
+    assert np.ptp(cols) > np.ptp(rows)                   # rotation 0 lies along x
+
+
+def test_larger_scale_always_draws_more_pixels(grid):
+    count = grid.sum(axis=(-2, -1))                      # (3, 4, 8, 12, 12)
+    assert (np.diff(count, axis=1) > 0).all()
+
+
+def test_two_position_steps_shift_the_image_by_exactly_three_pixels(grid):
+    # Centres sit 1.5 px apart, so two steps are a whole-pixel shift of 3 px.
+    assert np.array_equal(grid[:, :, :, 2:], np.roll(grid[:, :, :, :-2], 3, axis=-1))
+    assert np.array_equal(grid[:, :, :, :, 2:], np.roll(grid[:, :, :, :, :-2], 3, axis=-2))
+
+
+def test_one_position_step_moves_the_centre_of_mass_by_about_one_and_a_half_pixels(grid):
+    com = centre_of_mass(grid)                           # (3, 4, 8, 12, 12, 2)
+    step_x = np.diff(com[..., 0], axis=3)                # x step: column moves
+    step_y = np.diff(com[..., 1], axis=4)                # y step: row moves (down)
+    for step in (step_x, step_y):
+        assert abs(step.mean() - 1.5) < 0.02
+        assert step.min() >= 1.0 and step.max() <= 2.0   # pixel rounding of the phase
+    # Moving in x leaves the row of the centre of mass alone, up to the pixel rounding
+    # of a tilted shape drawn at the other phase.
+    assert np.abs(np.diff(com[..., 1], axis=3)).max() < 0.5
+    assert np.abs(np.diff(com[..., 0], axis=4)).max() < 0.5
+
+
+# --- drawing arbitrary factors --------------------------------------------------------
+@settings(deadline=None, max_examples=25)
+@given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 50))
+def test_generate_draws_each_combination_the_same_in_any_batch(grid, seed, n):
+    rng = np.random.default_rng(seed)
+    factors = np.stack([rng.integers(0, s, n) for s in SIZES], axis=1)   # (n, 5)
+    assert np.array_equal(shapes.generate(factors), grid[tuple(factors.T)])
+
+
+def test_render_draws_one_image_and_broadcasts_arrays_of_indices(grid):
+    assert np.array_equal(shapes.render(2, 1, 3, 4, 5), grid[2, 1, 3, 4, 5])
+    row = shapes.render(0, 3, np.arange(8), 6, 7)        # all rotations at once
+    assert row.shape == (8, 32, 32) and np.array_equal(row, grid[0, 3, :, 6, 7])
+
+
+@pytest.mark.parametrize("bad", [
+    [[3, 0, 0, 0, 0]],                                   # only 3 shapes
+    [[0, 0, 0, 12, 0]],                                  # x runs 0..11
+    [[0, -1, 0, 0, 0]],
+    [[0, 0, 0, 0]],                                      # 4 factors, not 5
+    [[0.0, 0, 0, 0, 0]],                                 # not integers
+])
+def test_generate_rejects_factors_outside_the_grid_with_a_message(bad):
+    with pytest.raises(ValueError, match="factor"):
+        shapes.generate(np.array(bad))

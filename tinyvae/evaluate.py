@@ -1,0 +1,123 @@
+"""Evaluation of a trained model: the ELBO, the importance-weighted log p(x), active units, KL per unit.
+
+The importance-weighted estimate (Burda, Grosse & Salakhutdinov 2016) of the marginal
+likelihood draws K samples z_k ~ q(z|x) and averages the importance weights::
+
+    w_k = p(x|z_k) p(z_k) / q(z_k|x)
+    log p(x) ~ log (1/K) sum_k w_k  =  logsumexp_k(log w_k) - log K          (the IW bound)
+
+The same samples give the ELBO as (1/K) sum_k log w_k.  By Jensen's inequality the mean of
+the logs is at most the log of the mean, so ELBO <= IW bound <= log p(x), and the IW bound
+tightens towards log p(x) as K grows.  Every number here is in nats per example, on the
+test split; "nll" and "neg_elbo" are the negatives, so lower is better and iw_nll <= neg_elbo.
+"""
+import numpy as np
+
+from .losses import bernoulli_log_likelihood, gaussian_log_likelihood, kl_per_dimension, log_normal
+from .reparam import draw_eps
+
+
+def log_likelihood(model, out, x):
+    """log p(x|z) of each example given the decoder output (logits or means): (M,)."""
+    if model.likelihood == "bernoulli":
+        return bernoulli_log_likelihood(out, x)
+    return gaussian_log_likelihood(out, x, model.sigma)
+
+
+def log_mean_exp(a, axis=0):
+    """log mean exp(a) along ``axis``, stable: the maximum is taken out before exponentiating."""
+    m = np.max(a, axis=axis, keepdims=True)
+    return np.squeeze(m, axis) + np.log(np.mean(np.exp(a - m), axis=axis))
+
+
+def log_weights(model, x, K, rng, chunk=None):
+    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for K draws per example: (K, N).
+
+    Computed in float64 from a float64 copy of the model, ``chunk`` draws at a time so that
+    the decoder never sees more than about 20,000 rows at once.
+    """
+    model = model.astype(np.float64) if model.dtype != np.float64 else model
+    x = np.asarray(x, dtype=np.float64)
+    N, Z = x.shape[0], model.Z
+    mu, logvar = (a.copy() for a in model.encode(x))                # (N, Z) each
+    chunk = chunk or max(1, 20000 // max(N, 1))
+    out = np.empty((K, N))
+    zeros = np.zeros(Z)
+    for k0 in range(0, K, chunk):
+        k = min(chunk, K - k0)
+        eps = draw_eps((k, N, Z), rng, np.float64)
+        z = mu + np.exp(0.5 * logvar) * eps                         # (k, N, Z)
+        dec = model.decoder.forward(z.reshape(k * N, Z))           # (k N, D)
+        log_px_z = log_likelihood(model, dec, np.tile(x, (k, 1))).reshape(k, N)
+        log_pz = log_normal(z, zeros, zeros)                        # (k, N)
+        log_qz = log_normal(z, mu, logvar)                          # (k, N)
+        out[k0:k0 + k] = log_px_z + log_pz - log_qz
+    return out
+
+
+def active_units(mu, threshold=0.01):
+    """Burda et al.'s count of active latent units: Cov_x(E_q[z|x]) above ``threshold``.
+
+    mu : (N, Z) posterior means.  Returns (count, variances (Z,)).
+    """
+    var = np.var(mu, axis=0)
+    return int(np.sum(var > threshold)), var
+
+
+def evaluate_vae(model, x, K=200, seed=0, batch_size=500):
+    """The VAE's test metrics on ``x`` (N, D); a dict of plain floats and lists (for JSON)."""
+    rng = np.random.default_rng(seed)
+    elbo, iw = [], []
+    for start in range(0, x.shape[0], batch_size):
+        lw = log_weights(model, x[start:start + batch_size], K, rng)    # (K, n)
+        elbo.append(lw.mean(axis=0))
+        iw.append(log_mean_exp(lw, axis=0))
+    elbo, iw = np.concatenate(elbo), np.concatenate(iw)
+    m64 = model.astype(np.float64)
+    mu, logvar = m64.encode(np.asarray(x, np.float64))
+    kl_dims = kl_per_dimension(mu, logvar)
+    n_active, variances = active_units(mu)
+    neg_elbo = float(-elbo.mean())
+    return {"neg_elbo": neg_elbo,
+            "recon": neg_elbo - float(kl_dims.sum()),
+            "kl": float(kl_dims.sum()),
+            "iw_nll": float(-iw.mean()),
+            "iw_samples": int(K),
+            "active_units": n_active,
+            "latent_variance": [float(v) for v in variances],
+            "kl_per_dim": [float(v) for v in kl_dims],
+            "n_examples": int(x.shape[0])}
+
+
+def evaluate_autoencoder(model, x, seed=0):
+    """Reconstruction loss of an AE, or of a DAE from clean and from corrupted inputs."""
+    from .models import DenoisingAutoencoder
+
+    m64, x = model.astype(np.float64), np.asarray(x, np.float64)
+    if not isinstance(model, DenoisingAutoencoder):
+        return {"recon": m64.loss_and_grad(x).recon, "n_examples": int(x.shape[0])}
+    return {"recon": m64.loss_and_grad(x, x_tilde=x).recon,
+            "recon_corrupted": m64.loss_and_grad(x, rng=np.random.default_rng(seed)).recon,
+            "n_examples": int(x.shape[0])}
+
+
+def latent_means(model, x, batch_size=2000):
+    """E_q[z|x] for a VAE, or the code g_phi(x) for an AE: (N, Z) float64."""
+    from .models import VAE
+
+    out = []
+    for start in range(0, x.shape[0], batch_size):
+        code = model.encode(x[start:start + batch_size])
+        out.append(np.array(code[0] if isinstance(model, VAE) else code, dtype=np.float64))
+    return np.concatenate(out)
+
+
+def disentanglement_scores(model, dataset, seed=0):
+    """MIG and the FactorVAE score on data with known factors (the shapes)."""
+    from . import disentanglement, shapes
+
+    mig, details = disentanglement.mig(latent_means(model, dataset.x_test), dataset.factors_test)
+    represent = disentanglement.representation(lambda x: latent_means(model, x), shapes.generate)
+    fvae, _ = disentanglement.factorvae_score(represent, dataset.factor_sizes, np.random.default_rng(seed))
+    return {"mig": float(mig), "factorvae": float(fvae),
+            "factor_names": list(dataset.factor_names)}

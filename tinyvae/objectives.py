@@ -1,0 +1,94 @@
+"""The beta-VAE objective in the lecture's three forms, plus KL warm-up and capacity annealing.
+
+The lecture states the beta-VAE three ways:
+
+1. constrained:  max E_q[log p(x|z)]  subject to  KL(q || p) < delta
+2. Lagrangian:   F = E_q[log p(x|z)] - beta (KL - delta),   beta >= 0 a Lagrange multiplier
+3. loss:         L = -E_q[log p(x|z)] + beta KL
+
+Form 3 with a fixed beta is :class:`FixedBeta`.  Forms 1 and 2 are :class:`KLTarget`: the
+model takes gradient steps on form 3 with the current beta (descent in theta, phi), and
+beta takes a step of *dual ascent* on F, which raises it while the constraint is broken
+and lowers it (not below 0) while it holds::
+
+    beta <- max(0, beta + eta * (KL - delta))
+
+so KL settles at delta.  :class:`Capacity` is Burgess et al. (2018):
+L = recon + gamma |KL - C(t)|, with C raised linearly from 0 to C_max over N steps.
+
+Each objective sets the model's KL weight before a step (``before_step``) and sees the
+step's loss after it (``after_step``).  The loss and gradient themselves are always
+:meth:`tinyvae.models.VAE.loss_and_grad`: one code path.
+"""
+import numpy as np
+
+
+class FixedBeta:
+    """L = recon + beta_t KL, with an optional linear warm-up beta_t = beta min(1, t / W)."""
+
+    name = "beta"
+
+    def __init__(self, beta=1.0, warmup_steps=0):
+        self.beta, self.warmup_steps = float(beta), int(warmup_steps)
+
+    def before_step(self, model, t):
+        """Set the model's KL weight for step t (0-based)."""
+        ramp = 1.0 if self.warmup_steps <= 0 else min(1.0, (t + 1) / self.warmup_steps)
+        model.beta = self.beta * ramp
+
+    def after_step(self, loss):
+        pass
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+class KLTarget:
+    """The constrained form KL < delta, with beta a Lagrange multiplier found by dual ascent.
+
+    beta <- max(0, beta + eta (KL - delta)) after every step, KL the minibatch's.
+    """
+
+    name = "kl-target"
+
+    def __init__(self, delta, eta=0.01, beta=1.0):
+        self.delta, self.eta, self.beta = float(delta), float(eta), float(beta)
+
+    def before_step(self, model, t):
+        model.beta = self.beta
+
+    def after_step(self, loss):
+        self.beta = max(0.0, self.beta + self.eta * (loss.kl - self.delta))
+
+    def state_dict(self):
+        return {"beta": np.float64(self.beta)}
+
+    def load_state_dict(self, state):
+        self.beta = float(state["beta"])
+
+
+class Capacity:
+    """Burgess et al. (2018): L = recon + gamma |KL - C(t)|,  C(t) = C_max min(1, t / N)."""
+
+    name = "capacity"
+
+    def __init__(self, capacity, steps, gamma=100.0):
+        self.C_max, self.steps, self.gamma = float(capacity), int(steps), float(gamma)
+
+    def capacity_at(self, t):
+        return self.C_max * (1.0 if self.steps <= 0 else min(1.0, t / self.steps))
+
+    def before_step(self, model, t):
+        model.capacity, model.gamma = self.capacity_at(t), self.gamma
+
+    def after_step(self, loss):
+        pass
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass

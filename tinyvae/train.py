@@ -1,0 +1,369 @@
+"""Training: minibatch Adam on any model of the family, with run folders, exact resume and clear errors.
+
+Two levels:
+
+* :class:`Trainer` trains a model in memory (the lessons use it): shuffled minibatches
+  gathered by index from an explicit seeded Generator, one ``loss_and_grad`` and one
+  optimizer step per minibatch, float32 throughout.
+* :func:`run` is ``tinyvae train``: it adds the run folder (config, metrics, atomic
+  checkpoints every epoch), the per-epoch report, exact resume, Ctrl-C and divergence handling.
+
+Resume is exact: the checkpoint holds the parameters, Adam's moments and step count, the
+training Generator's state, the objective's state (beta of the constrained form) and the
+epoch, and evaluation draws from its own Generator, so a run resumed at epoch k produces
+bit-for-bit the model of an uninterrupted run.
+"""
+import dataclasses
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+from . import runs
+from .errors import CheckpointError, DivergenceError, UsageError
+from .models import VAE, Autoencoder, DenoisingAutoencoder, Loss
+from .objectives import Capacity, FixedBeta, KLTarget
+from .optim import Adam
+
+#: default epochs per data set, so that a run without --epochs is a sensible length
+DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "mnist": 10, "fashion-mnist": 10}
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; saved as ``RUN_DIR/config.json``.  Names follow pytorch/examples."""
+
+    model: str = "vae"                  # ae | dae | vae
+    data: str = "digits"                # digits | mnist | fashion-mnist | shapes
+    data_dir: Optional[str] = None
+    binarize: str = "none"              # none | static | dynamic
+    epochs: Optional[int] = None        # None: DEFAULT_EPOCHS[data]
+    batch_size: int = 128
+    lr: float = 1e-3
+    hidden: List[int] = field(default_factory=lambda: [400])
+    latent: int = 20
+    likelihood: str = "bernoulli"       # bernoulli (BCE for an AE) | gaussian (MSE for an AE)
+    sigma: float = 0.1                  # std of the Gaussian likelihood of a VAE
+    beta: float = 1.0
+    kl_target: Optional[float] = None   # constrained form: KL < delta, beta by dual ascent
+    beta_lr: float = 0.01               # eta of the dual ascent on beta
+    capacity: Optional[float] = None    # Burgess et al.: gamma |KL - C|, C annealed 0 -> capacity
+    capacity_steps: int = 10000
+    gamma: float = 100.0
+    warmup_epochs: int = 0              # linear KL warm-up
+    noise: str = "mask"                 # mask | gaussian | saltpepper (DAE)
+    noise_level: float = 0.3
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.epochs is None:
+            self.epochs = DEFAULT_EPOCHS.get(self.data, 10)
+        self.hidden = [int(h) for h in self.hidden]
+
+    def validate(self):
+        """Raise UsageError naming the first bad setting and what it should be."""
+        def bad(flag, why):
+            raise UsageError(f"--{flag} {why}")
+
+        choices = {"model": ("ae", "dae", "vae"), "data": ("digits", "mnist", "fashion-mnist", "shapes"),
+                   "binarize": ("none", "static", "dynamic"), "likelihood": ("bernoulli", "gaussian"),
+                   "noise": ("mask", "gaussian", "saltpepper")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                bad(name, f"must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        for name in ("epochs", "batch_size", "latent", "capacity_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                bad(name.replace("_", "-"), f"must be a whole number >= 1, not {value!r}")
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            bad("hidden", f"takes one or more sizes >= 1, not {self.hidden}")
+        for name in ("lr", "sigma", "beta_lr", "gamma"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                bad(name.replace("_", "-"), f"must be a finite number > 0, not {value!r}")
+        for name in ("beta", "noise_level"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                bad(name.replace("_", "-"), f"must be a finite number >= 0, not {value!r}")
+        if self.noise in ("mask", "saltpepper") and self.noise_level > 1:
+            bad("noise-level", f"is a rate for --noise {self.noise}, so it must lie in [0, 1], not {self.noise_level}")
+        for name in ("kl_target", "capacity"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                bad(name.replace("_", "-"), f"must be a finite number of nats >= 0, not {value!r}")
+        if self.warmup_epochs < 0:
+            bad("warmup-epochs", f"must be >= 0, not {self.warmup_epochs}")
+        if self.kl_target is not None and self.capacity is not None:
+            raise UsageError("--kl-target and --capacity are two different objectives; choose one")
+        if self.warmup_epochs and (self.kl_target is not None or self.capacity is not None):
+            raise UsageError("--warmup-epochs ramps a fixed --beta; it does not combine with "
+                             "--kl-target or --capacity")
+        if self.model != "vae" and (self.kl_target is not None or self.capacity is not None):
+            raise UsageError(f"--kl-target and --capacity need --model vae, not {self.model}")
+        return self
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise UsageError(f"config.json has unknown settings {sorted(unknown)}; was it written "
+                             f"by another version of tinyvae?")
+        return cls(**d)
+
+
+def make_model(cfg, D, rng):
+    """The model ``cfg`` describes, for inputs of size D, initialised from ``rng``."""
+    hidden = tuple(cfg.hidden)
+    if cfg.model == "vae":
+        return VAE(D, hidden, cfg.latent, likelihood=cfg.likelihood, beta=cfg.beta, sigma=cfg.sigma, rng=rng)
+    loss = "bce" if cfg.likelihood == "bernoulli" else "mse"
+    if cfg.model == "dae":
+        return DenoisingAutoencoder(D, hidden, cfg.latent, loss=loss, noise=cfg.noise,
+                                    noise_level=cfg.noise_level, rng=rng)
+    return Autoencoder(D, hidden, cfg.latent, loss=loss, rng=rng)
+
+
+def make_objective(cfg, steps_per_epoch):
+    """The schedule of the KL term: fixed beta (+ warm-up), KL target, or capacity."""
+    if cfg.kl_target is not None:
+        return KLTarget(cfg.kl_target, eta=cfg.beta_lr, beta=cfg.beta)
+    if cfg.capacity is not None:
+        return Capacity(cfg.capacity, cfg.capacity_steps, gamma=cfg.gamma)
+    return FixedBeta(cfg.beta, warmup_steps=cfg.warmup_epochs * steps_per_epoch)
+
+
+class Trainer:
+    """Minibatch training of ``model`` with Adam, in memory.
+
+    Parameters
+    ----------
+    model : Autoencoder, DenoisingAutoencoder or VAE (float32)
+    rng : numpy.random.Generator
+        The one source of training randomness: shuffling, eps, corruption, binarization.
+    batch_size, lr : the usual.
+    objective : FixedBeta, KLTarget or Capacity (default: fixed at the model's beta).
+    binarize_dynamic : bool
+        Resample x ~ Bernoulli(pixels) for every minibatch.
+    """
+
+    def __init__(self, model, rng, batch_size=128, lr=1e-3, objective=None, binarize_dynamic=False):
+        self.model, self.rng, self.batch_size = model, rng, int(batch_size)
+        self.optimizer = Adam(model.theta, model.grad, lr=lr)
+        self.objective = objective or FixedBeta(getattr(model, "beta", 0.0))
+        self.binarize_dynamic = binarize_dynamic
+        self.t = 0                                       # optimizer steps taken
+        self.epoch = 0                                   # epochs finished
+
+    def train_epoch(self, x, progress=None):
+        """One pass over ``x`` (N, D) in shuffled minibatches.
+
+        Returns ``(mean Loss over examples, seconds spent in training steps)``.
+        """
+        N, B = x.shape[0], self.batch_size
+        perm = self.rng.permutation(N)                   # (N,) this epoch's order
+        sums, seconds = np.zeros(4), 0.0
+        for step, start in enumerate(range(0, N, B)):
+            t0 = time.perf_counter()
+            xb = x[perm[start:start + B]]                # (B, D) gathered by index, no full copy
+            if self.binarize_dynamic:
+                from .data import binarize_dynamic
+                xb = binarize_dynamic(xb, self.rng)
+            self.objective.before_step(self.model, self.t)
+            loss = self.model.loss_and_grad(xb, rng=self.rng)
+            if not math.isfinite(loss.total):
+                raise DivergenceError(f"loss became {loss.total} at epoch {self.epoch + 1}, step {step + 1}")
+            self.optimizer.step()
+            self.objective.after_step(loss)
+            self.t += 1
+            seconds += time.perf_counter() - t0
+            sums += len(xb) * np.array(loss)
+            if progress is not None:
+                progress.update(1)
+        self.epoch += 1
+        if not np.all(np.isfinite(self.model.theta)):
+            raise DivergenceError(f"parameters became non-finite in epoch {self.epoch}")
+        return Loss(*(sums / N)), seconds
+
+    def evaluate(self, x, seed=0, batch_size=1000):
+        """Mean Loss over ``x``, its randomness (eps, corruption) from its own Generator(seed)."""
+        rng = np.random.default_rng(seed)
+        sums = np.zeros(4)
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start:start + batch_size]
+            sums += len(xb) * np.array(self.model.loss_and_grad(xb, rng=rng))
+        return Loss(*(sums / x.shape[0]))
+
+    # --- state, for exact resume ---
+    def state(self):
+        """Copies of everything that determines the rest of training."""
+        arrays = {"theta": self.model.theta.copy()}
+        arrays.update({f"opt_{k}": v for k, v in self.optimizer.state_dict().items()})
+        meta = {"epoch": self.epoch, "t": self.t, "D": self.model.D,
+                "rng": self.rng.bit_generator.state, "objective": {
+                    k: float(v) for k, v in self.objective.state_dict().items()}}
+        return arrays, meta
+
+    def load_state(self, arrays, meta):
+        self.model.theta[...] = arrays["theta"]
+        self.optimizer.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt_")})
+        self.epoch, self.t = int(meta["epoch"]), int(meta["t"])
+        self.rng.bit_generator.state = meta["rng"]
+        self.objective.load_state_dict(meta["objective"])
+
+
+def fit(model, x, epochs, batch_size=128, lr=1e-3, seed=0, objective=None):
+    """Train ``model`` on ``x`` for ``epochs`` quietly; returns the per-epoch mean losses.
+
+    The short form the lessons use: ``fit(VAE(64, (128,), 2), data.x_train, epochs=50)``.
+    """
+    trainer = Trainer(model, np.random.default_rng(seed), batch_size, lr, objective)
+    return [trainer.train_epoch(x)[0] for _ in range(epochs)]
+
+
+# --- tinyvae train ---------------------------------------------------------------------------------
+def _format_row(r):
+    return (f"epoch {r['epoch']:>4} | train recon {r['train_recon']:8.3f} kl {r['train_kl']:7.3f} "
+            f"-elbo {r['train_loss']:8.3f} | test recon {r['test_recon']:8.3f} kl {r['test_kl']:7.3f} "
+            f"-elbo {r['test_loss']:8.3f} | beta {r['beta']:.3f} | {r['seconds']:.2f} s")
+
+
+def default_run_dir(cfg):
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = os.path.join("runs", f"{cfg.model}-{cfg.data}-{stamp}")
+    path, k = base, 1
+    while os.path.exists(path):
+        k += 1
+        path = f"{base}-{k}"
+    return path
+
+
+def prepare_new_run(cfg, out):
+    """Check that ``out`` can take a new run without overwriting one; return its path."""
+    run_dir = out or default_run_dir(cfg)
+    if os.path.exists(run_dir):
+        if not os.path.isdir(run_dir):
+            raise UsageError(f"--out {run_dir} is a file, not a folder; choose another --out")
+        if os.listdir(run_dir):
+            raise UsageError(f"--out {run_dir} already holds files; continue it with --resume {run_dir} "
+                             f"or choose another --out")
+    return run_dir
+
+
+def run(cfg=None, out=None, resume=None, log=print, progress_bars=True):
+    """``tinyvae train``: train per ``cfg`` into a new run folder, or ``resume`` one.
+
+    Returns ``(run_dir, trainer, dataset, throughput)``.  Raises TinyVAEError subclasses for
+    anything the user can fix; KeyboardInterrupt propagates after the last finished epoch's
+    checkpoint is safely on disk.
+    """
+    from . import data as data_lib
+
+    if resume is not None:
+        runs.require_run_dir(resume)
+        saved = TrainConfig.from_dict(runs.load_config(resume))
+        epochs = cfg.epochs if cfg is not None and cfg.epochs is not None else saved.epochs
+        saved.epochs = epochs
+        cfg, run_dir = saved.validate(), resume
+        arrays, meta = runs.load_checkpoint(run_dir)
+    else:
+        cfg = (cfg or TrainConfig()).validate()
+        run_dir = prepare_new_run(cfg, out)
+
+    dataset = data_lib.load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
+    x_train, x_test = dataset.x_train, dataset.x_test
+    steps_per_epoch = -(-x_train.shape[0] // cfg.batch_size)
+    rng = np.random.default_rng(cfg.seed)
+    model = make_model(cfg, dataset.D, rng)
+    trainer = Trainer(model, rng, cfg.batch_size, cfg.lr, make_objective(cfg, steps_per_epoch),
+                      binarize_dynamic=cfg.binarize == "dynamic")
+
+    if resume is not None:
+        if arrays.get("theta") is None or arrays["theta"].shape != model.theta.shape:
+            raise CheckpointError(f"checkpoint in {run_dir} does not match its config.json; "
+                             f"delete the run folder and train again")
+        trainer.load_state(arrays, meta)
+        if cfg.epochs < trainer.epoch:
+            raise UsageError(f"{run_dir} is already at epoch {trainer.epoch}; pass --epochs "
+                             f"{trainer.epoch} or more to continue it")
+        # rows written after the checkpoint (a crash between the two) are dropped
+        runs.write_metrics(run_dir, [r for r in runs.read_metrics(run_dir) if r["epoch"] <= trainer.epoch])
+        runs.save_json(os.path.join(run_dir, runs.CONFIG), cfg.to_dict())
+        log(f"resuming {run_dir} at epoch {trainer.epoch}, to epoch {cfg.epochs}")
+    else:
+        os.makedirs(run_dir, exist_ok=True)
+        runs.save_json(os.path.join(run_dir, runs.CONFIG), cfg.to_dict())
+        log(f"training a {cfg.model} on {cfg.data} ({x_train.shape[0]} train, {x_test.shape[0]} test, "
+            f"D={dataset.D}) into {run_dir}")
+
+    saved_epoch = trainer.epoch if resume is not None else None
+    snapshot = None
+    samples, step_seconds = 0, 0.0
+    try:
+        while trainer.epoch < cfg.epochs:
+            bar = _progress(steps_per_epoch, trainer.epoch + 1, cfg.epochs) if progress_bars else None
+            t0 = time.perf_counter()
+            try:
+                train, seconds = trainer.train_epoch(x_train, bar)
+            finally:
+                if bar is not None:
+                    bar.close()
+            test = trainer.evaluate(x_test, seed=cfg.seed + 1000003 * trainer.epoch)
+            row = {"epoch": trainer.epoch,
+                   "train_loss": train.recon + train.kl, "train_recon": train.recon, "train_kl": train.kl,
+                   "train_objective": train.total,
+                   "test_loss": test.recon + test.kl, "test_recon": test.recon, "test_kl": test.kl,
+                   "beta": float(train.beta), "seconds": time.perf_counter() - t0,
+                   "samples_per_s": x_train.shape[0] / seconds}
+            snapshot = trainer.state()
+            runs.save_checkpoint(run_dir, *snapshot)
+            saved_epoch = trainer.epoch
+            runs.append_metrics(run_dir, row)
+            samples += x_train.shape[0]
+            step_seconds += seconds
+            log(_format_row(row))
+    except KeyboardInterrupt:
+        if snapshot is not None and saved_epoch != snapshot[1]["epoch"]:
+            runs.save_checkpoint(run_dir, *snapshot)     # the interrupt hit mid-save: save again
+        raise
+    except DivergenceError as err:
+        kept = (f"the checkpoint of epoch {saved_epoch} in {run_dir} is kept" if saved_epoch
+                else "no checkpoint was written")
+        raise DivergenceError(f"training diverged: {err}; {kept}; try a smaller --lr than {cfg.lr:g}") from None
+
+    if samples:
+        from . import plots
+        plots.save_run_figures(run_dir, model, dataset)
+    throughput = samples / step_seconds if step_seconds > 0 else 0.0
+    return run_dir, trainer, dataset, throughput
+
+
+def _progress(total, epoch, epochs):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stderr,
+                unit="step", mininterval=0.2)
+
+
+def load_run(run_dir):
+    """The trained model of a run folder and its config: ``(model, cfg, meta)``."""
+    runs.require_run_dir(run_dir)
+    cfg = TrainConfig.from_dict(runs.load_config(run_dir)).validate()
+    arrays, meta = runs.load_checkpoint(run_dir)
+    theta = arrays.get("theta")
+    if theta is None or not isinstance(meta.get("D"), int):
+        raise CheckpointError(f"checkpoint in {run_dir} lacks its parameters; delete the run folder "
+                              f"and train again")
+    model = make_model(cfg, meta["D"], np.random.default_rng(0))
+    if model.theta.shape != theta.shape:
+        raise CheckpointError(f"checkpoint in {run_dir} does not match its config.json "
+                              f"({theta.size} parameters, expected {model.theta.size}); delete the "
+                              f"run folder and train again")
+    model.theta[...] = theta
+    return model, cfg, meta
