@@ -20,6 +20,7 @@ import numpy as np
 from . import layers as L
 from . import losses
 from .models import VAE, Autoencoder, DenoisingAutoencoder
+from .objectives import Capacity, FixedBeta, KLTarget
 from .reparam import reparameterize, reparameterize_backward
 
 #: a model or layer gradient passes when its relative error is at most this
@@ -177,6 +178,16 @@ def run_all(seed=0):
     for name, lik, beta in [("VAE (Bernoulli)", "bernoulli", 1.0), ("VAE (Gaussian)", "gaussian", 1.0),
                             ("beta-VAE (beta=4, Bernoulli)", "bernoulli", 4.0)]:
         vae = VAE(D, (H, H), Z, likelihood=lik, beta=beta, sigma=0.5, rng=rng, dtype=f64)
+        models.append((name, vae, {"eps": eps}))
+    # the beta-VAE objectives of tinyvae.objectives, each at one step of its schedule
+    for name, objective, t in [("KL warm-up (beta 4, step 3 of 10)", FixedBeta(4.0, warmup_steps=10), 3),
+                               ("constrained KL < 2 (beta after dual ascent)", KLTarget(2.0, eta=0.5), 0),
+                               ("capacity gamma |KL - C|, C = 0.5", Capacity(1.0, steps=10, gamma=10.0), 5)]:
+        vae = VAE(D, (H,), Z, rng=rng, dtype=f64)
+        if isinstance(objective, KLTarget):            # take one dual-ascent step on beta first
+            objective.before_step(vae, 0)
+            objective.after_step(vae.loss_and_grad(x, eps=eps))
+        objective.before_step(vae, t)
         models.append((name, vae, {"eps": eps}))
     for name, model, fixed in models:
         rows.append((f"{name}: all parameters", check_model(model, x, **fixed)))

@@ -177,7 +177,8 @@ class Trainer:
                 from .data import binarize_dynamic
                 xb = binarize_dynamic(xb, self.rng)
             self.objective.before_step(self.model, self.t)
-            loss = self.model.loss_and_grad(xb, rng=self.rng)
+            with np.errstate(over="ignore", invalid="ignore"):   # a divergence is reported below
+                loss = self.model.loss_and_grad(xb, rng=self.rng)
             if not math.isfinite(loss.total):
                 raise DivergenceError(f"loss became {loss.total} at epoch {self.epoch + 1}, step {step + 1}")
             self.optimizer.step()
@@ -347,8 +348,9 @@ def run(cfg=None, out=None, resume=None, log=print, progress_bars=True):
 
 def _progress(total, epoch, epochs):
     from tqdm import tqdm
+    # disable=None: a bar on a terminal, nothing in a log file or a pipe
     return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stderr,
-                unit="step", mininterval=0.2)
+                unit="step", mininterval=0.2, disable=None)
 
 
 def load_run(run_dir):

@@ -1,0 +1,139 @@
+"""Bad input: every invalid flag, folder or file ends with one line on stderr and a non-zero exit.
+
+No traceback, and nothing written to --out.
+"""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinyvae import cli
+
+SMALL = ["--hidden", "16", "--latent", "2"]
+
+
+def run_cli(argv, capsys):
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:                       # argparse exits for usage errors
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("flags, mentions", [
+    (["--latent", "0"], "--latent"),
+    (["--beta", "-1"], "--beta"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--epochs", "-3"], "--epochs"),
+    (["--lr", "abc"], "--lr"),
+    (["--lr", "0"], "--lr"),
+    (["--lr", "nan"], "--lr"),
+    (["--model", "gan"], "--model"),
+    (["--data", "cifar"], "--data"),
+    (["--hidden", "0"], "--hidden"),
+    (["--noise-level", "1.5"], "--noise-level"),
+    (["--kl-target", "6", "--capacity", "5"], "--kl-target"),
+    (["--model", "ae", "--kl-target", "6"], "--kl-target"),
+    (["--data", "digits", "--data-dir", "/tmp"], "data-dir"),
+])
+def test_bad_training_flags_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, flags, mentions):
+    out = tmp_path / "run"
+    code, stdout, stderr = run_cli(["train", "--out", str(out), *flags], capsys)
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tinyvae: error:") and mentions in lines[0], stderr
+    assert "Traceback" not in stderr
+    assert not out.exists()
+
+
+def test_a_missing_data_directory_is_named(tmp_path, capsys):
+    out, missing = tmp_path / "run", tmp_path / "no-such-dir"
+    code, _, stderr = run_cli(["train", "--data", "mnist", "--data-dir", str(missing), "--out", str(out)], capsys)
+    assert code == 1 and str(missing) in stderr and len(stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_damaged_data_file_is_named(tmp_path, capsys):
+    from tinyvae.data import write_idx
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 5).astype(np.uint8))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (5, 28, 28)).astype(np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 5).astype(np.uint8))
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
+    out = tmp_path / "run"
+    code, _, stderr = run_cli(["train", "--data", "mnist", "--data-dir", str(tmp_path), "--out", str(out)], capsys)
+    assert code == 1 and "train-images-idx3-ubyte.gz" in stderr and len(stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["train", "--resume"], ["eval"], ["sample"]])
+def test_a_run_folder_that_does_not_exist_is_named(tmp_path, capsys, command):
+    missing = tmp_path / "nope"
+    code, _, stderr = run_cli([*command, str(missing)], capsys)
+    assert code == 1 and "does not exist" in stderr and len(stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "vae"
+    assert cli.main(["train", "--epochs", "2", "--out", str(out), *SMALL]) == 0
+    return out
+
+
+@pytest.mark.parametrize("damage", [b"", b"garbage", b"PK\x03\x04 truncated zip"])
+@pytest.mark.parametrize("command", [["eval"], ["sample"], ["train", "--epochs", "3", "--resume"]])
+def test_a_corrupt_checkpoint_is_named(trained_run, capsys, damage, command):
+    (trained_run / "model.npz").write_bytes(damage)
+    capsys.readouterr()
+    code, _, stderr = run_cli([*command, str(trained_run)], capsys)
+    assert code == 1 and "model.npz" in stderr and "damaged" in stderr, stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_a_corrupt_config_is_named(trained_run, capsys):
+    (trained_run / "config.json").write_text("{ not json")
+    capsys.readouterr()
+    code, _, stderr = run_cli(["eval", str(trained_run)], capsys)
+    assert code == 1 and "config.json" in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_eval_writes_the_test_metrics(trained_run, capsys):
+    code, stdout, _ = run_cli(["eval", str(trained_run), "--iw-samples", "50"], capsys)
+    assert code == 0
+    result = json.loads((trained_run / "eval.json").read_text())
+    for key in ("neg_elbo", "recon", "kl", "iw_nll", "active_units", "kl_per_dim"):
+        assert key in result and key in stdout
+    assert result["iw_nll"] <= result["neg_elbo"]              # log p(x) >= IW bound >= ELBO
+    assert result["recon"] + result["kl"] == pytest.approx(result["neg_elbo"])
+    assert len(result["kl_per_dim"]) == 2 and sum(result["kl_per_dim"]) == pytest.approx(result["kl"])
+    assert 0 <= result["active_units"] <= 2
+
+
+def test_eval_refuses_zero_importance_samples(trained_run, capsys):
+    code, _, stderr = run_cli(["eval", str(trained_run), "--iw-samples", "0"], capsys)
+    assert code == 2 and "--iw-samples" in stderr
+
+
+def test_sample_writes_a_png_grid(trained_run, capsys):
+    code, stdout, _ = run_cli(["sample", str(trained_run), "-n", "16"], capsys)
+    png = trained_run / "samples-n16-seed0.png"
+    assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sample_needs_a_vae(tmp_path, capsys):
+    out = tmp_path / "ae"
+    assert cli.main(["train", "--model", "ae", "--epochs", "1", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    code, _, stderr = run_cli(["sample", str(out)], capsys)
+    assert code == 2 and "no prior" in stderr
+
+
+def test_the_installed_command_reports_usage_errors_without_a_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tinyvae", "train", "--latent", "0", "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "tinyvae", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "train" in proc.stdout and "gradcheck" in proc.stdout
