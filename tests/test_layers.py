@@ -128,3 +128,17 @@ def test_rel_error_is_zero_for_equal_and_near_one_for_opposite():
     a = np.array([1.0, -2.0, 3.0])
     assert rel_error(a, a) == 0.0
     assert rel_error(a, -a) == pytest.approx(1.0)
+
+
+def test_skipping_the_first_layers_dx_leaves_every_parameter_gradient_unchanged():
+    rng = np.random.default_rng(4)
+    net = mlp([6, 5, 3], rng, np.float64)
+    x, dout = rng.standard_normal((4, 6)), rng.standard_normal((4, 3))
+    net.forward(x)
+    dx = net.backward(dout)
+    full = {k: g.copy() for k, g in net.grads.items()}
+    for g in net.grads.values():
+        g.fill(0)
+    assert net.backward(dout, need_dx=False) is None and dx.shape == (4, 6)
+    for k in full:
+        np.testing.assert_array_equal(net.grads[k], full[k])

@@ -124,3 +124,19 @@ def test_kl_per_dimension_sums_to_the_kl():
     rng = np.random.default_rng(5)
     mu, logvar = rng.standard_normal((7, 4)), rng.standard_normal((7, 4))
     assert losses.kl_per_dimension(mu, logvar).sum() == pytest.approx(losses.kl_normal_std_normal(mu, logvar)[0])
+
+
+@settings(deadline=None, max_examples=30)
+@given(shape=shapes, seed=seeds, scale=st.floats(0.1, 50.0), dtype=st.sampled_from([np.float32, np.float64]))
+def test_fast_bernoulli_nll_equals_the_plain_formula(shape, seed, scale, dtype):
+    # the training path's fused BCE against the readable per-example log-likelihood
+    rng = np.random.default_rng(seed)
+    logits = (scale * rng.standard_normal(shape)).astype(dtype)
+    x = rng.uniform(0, 1, shape).astype(dtype)
+    value, grad = losses.bernoulli_nll(logits, x)
+    plain = -np.mean(losses.bernoulli_log_likelihood(logits.astype(np.float64), x.astype(np.float64)))
+    p = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    assert value == pytest.approx(plain, rel=tol, abs=tol)
+    assert grad.dtype == dtype
+    np.testing.assert_allclose(grad, (p - x) / shape[0], rtol=0, atol=10 * tol / shape[0])

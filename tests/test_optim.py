@@ -79,3 +79,21 @@ def test_optimizer_state_round_trips_for_exact_resume():
         a.step()
         b.step()
     np.testing.assert_array_equal(a_theta, b_theta)
+
+
+def test_threaded_adam_is_bit_for_bit_the_single_threaded_update():
+    rng = np.random.default_rng(3)
+    P = 300_000                                        # large enough to be cut into slices
+    start = rng.standard_normal(P).astype(np.float32)
+    grads = [rng.standard_normal(P).astype(np.float32) for _ in range(5)]
+    results = []
+    for threads in (1, 2, 3):
+        theta, grad = start.copy(), np.zeros(P, np.float32)
+        opt = Adam(theta, grad, threads=threads)
+        assert len(opt._slices) == threads
+        for g in grads:
+            grad[...] = g
+            opt.step()
+        results.append(theta)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])

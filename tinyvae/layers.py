@@ -66,11 +66,15 @@ class Linear(Layer):
         out += self.params["b"]
         return out
 
-    def backward(self, dout):
-        """dW += x^T dout,  db += sum_n dout,  dx = dout W^T."""
+    def backward(self, dout, need_dx=True):
+        """dW += x^T dout,  db += sum_n dout,  dx = dout W^T.
+
+        ``need_dx=False`` skips dx (returns None): the first layer of a network has no
+        use for the gradient with respect to the data, and it costs a third of the layer.
+        """
         self.grads["W"] += self.x.T @ dout            # (D_in, D_out)
         self.grads["b"] += dout.sum(axis=0)           # (D_out,)
-        return dout @ self.params["W"].T              # (N, D_in)
+        return dout @ self.params["W"].T if need_dx else None   # (N, D_in)
 
 
 class ReLU(Layer):
@@ -125,10 +129,13 @@ class Sequential(Layer):
             x = layer.forward(x)
         return x
 
-    def backward(self, dout):
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
-        return dout
+    def backward(self, dout, need_dx=True):
+        """Backpropagate ``dout`` through the layers in reverse; ``need_dx=False`` skips the
+        first layer's input gradient (see :meth:`Linear.backward`) and returns None."""
+        for i in range(len(self.layers) - 1, 0, -1):
+            dout = self.layers[i].backward(dout)
+        first = self.layers[0]
+        return first.backward(dout, need_dx) if isinstance(first, Linear) else first.backward(dout)
 
 
 def mlp(sizes, rng, dtype=np.float32):

@@ -126,7 +126,7 @@ class Autoencoder(_EncoderDecoder):
         z = self.encoder.forward(x_in)                # (N, Z)
         out = self.decoder.forward(z)                 # (N, D)
         recon, dout = self._recon_loss(out, x)
-        self.encoder.backward(self.decoder.backward(dout))
+        self.encoder.backward(self.decoder.backward(dout), need_dx=False)
         return Loss(recon, 0.0, 0.0, recon)
 
     def loss_and_grad(self, x, rng=None):
@@ -265,7 +265,7 @@ class VAE(_EncoderDecoder):
         dh = np.empty_like(h)                         # (N, 2Z) = [dmu | dlogvar]
         np.add(dmu, c * dmu_kl, out=dh[:, :Z])
         np.add(dlogvar, c * dlogvar_kl, out=dh[:, Z:])
-        self.encoder.backward(dh)
+        self.encoder.backward(dh, need_dx=False)    # no gradient w.r.t. the data
         return Loss(recon, kl, c, recon + penalty)
 
 

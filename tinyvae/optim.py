@@ -44,43 +44,55 @@ class Adam:
         theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
 
     What ``step`` runs is the same update with both bias corrections folded into one
-    scalar step size, so no corrected copies of m and v are made::
+    scalar step size, so no corrected copies of m and v are ever made::
 
-        theta <- theta - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+        theta <- theta - a_t * m / (sqrt(v) + eps_t),
+        a_t = lr sqrt(1 - b2^t) / (1 - b1^t),   eps_t = eps sqrt(1 - b2^t)
 
-    and every vector operation writes into preallocated buffers (``out=``).
-    ``tests/test_optim.py`` checks the two forms agree.
+    Every vector operation writes into preallocated buffers (``out=``), twelve passes over
+    memory in all, and the flat vector is cut into ``threads`` contiguous slices updated in
+    parallel (NumPy releases the GIL inside each operation).  ``tests/test_optim.py``
+    checks the result against the plain form.
     """
 
-    def __init__(self, theta, grad, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    def __init__(self, theta, grad, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, threads=2):
         self.theta, self.grad = theta, grad
         self.lr, self.b1, self.b2, self.eps = float(lr), float(b1), float(b2), float(eps)
         self.m = np.zeros_like(theta)                 # (P,) first moment
         self.v = np.zeros_like(theta)                 # (P,) second moment
         self._tmp = np.empty_like(theta)              # (P,) scratch, so a step allocates nothing
         self.t = 0
+        # slices of about equal size; small vectors are not worth a thread
+        n = max(1, min(int(threads), theta.size // 65536))
+        bounds = np.linspace(0, theta.size, n + 1).astype(int)
+        self._slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
     def step(self):
         self.t += 1
-        b1, b2, g, m, v, tmp = self.b1, self.b2, self.grad, self.m, self.v, self._tmp
-        bc1 = 1.0 - b1 ** self.t
-        bc2_sqrt = np.sqrt(1.0 - b2 ** self.t)
-        # m <- b1 m + (1 - b1) g
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=tmp)
+        bc2_sqrt = np.sqrt(1.0 - self.b2 ** self.t)
+        a_t = self.lr * bc2_sqrt / (1.0 - self.b1 ** self.t)
+        eps_t = self.eps * bc2_sqrt
+        if len(self._slices) == 1:
+            self._update(self._slices[0], a_t, eps_t)
+        else:
+            list(_pool().map(lambda s: self._update(s, a_t, eps_t), self._slices))
+
+    def _update(self, s, a_t, eps_t):
+        """The update on one slice ``s`` of the flat vectors."""
+        b1, b2 = self.b1, self.b2
+        g, m, v, tmp, theta = self.grad[s], self.m[s], self.v[s], self._tmp[s], self.theta[s]
+        np.subtract(g, m, out=tmp)                    # m <- m + (1 - b1)(g - m) = b1 m + (1 - b1) g
+        tmp *= 1.0 - b1
         m += tmp
-        # v <- b2 v + (1 - b2) g^2
-        v *= b2
-        np.multiply(g, g, out=tmp)
+        np.multiply(g, g, out=tmp)                    # v <- v + (1 - b2)(g^2 - v)
+        tmp -= v
         tmp *= 1.0 - b2
         v += tmp
-        # theta <- theta - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
-        np.sqrt(v, out=tmp)
-        tmp *= 1.0 / bc2_sqrt
-        tmp += self.eps
+        np.sqrt(v, out=tmp)                           # theta <- theta - a_t m / (sqrt(v) + eps_t)
+        tmp += eps_t
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr / bc1
-        self.theta -= tmp
+        tmp *= a_t
+        theta -= tmp
 
     def state_dict(self):
         return {"m": self.m.copy(), "v": self.v.copy(), "t": np.int64(self.t)}
@@ -89,3 +101,15 @@ class Adam:
         self.m[...] = state["m"]
         self.v[...] = state["v"]
         self.t = int(state["t"])
+
+
+_POOL = None
+
+
+def _pool():
+    """One small thread pool shared by every optimizer, made on first use."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tinyvae-adam")
+    return _POOL
