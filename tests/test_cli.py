@@ -137,3 +137,12 @@ def test_the_installed_command_reports_usage_errors_without_a_traceback(tmp_path
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "tinyvae", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "train" in proc.stdout and "gradcheck" in proc.stdout
+
+
+def test_plot_draws_every_figure_of_a_run(trained_run, capsys):
+    code, stdout, _ = run_cli(["plot", str(trained_run)], capsys)
+    written = [line.split(" ", 1)[1] for line in stdout.splitlines() if line.startswith("wrote ")]
+    assert code == 0 and len(written) >= 4
+    for path in written:
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"

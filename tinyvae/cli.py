@@ -4,6 +4,7 @@
     tinyvae train --resume RUN_DIR --epochs N
     tinyvae eval RUN_DIR [--iw-samples K]
     tinyvae sample RUN_DIR [-n 64]
+    tinyvae plot RUN_DIR              every figure that applies to a run
     tinyvae gradcheck                 check every hand-derived gradient by finite differences
 
 Every user error ends with one line on stderr and a non-zero exit (2 for usage errors),
@@ -113,6 +114,14 @@ def _cmd_sample(args):
     return 0
 
 
+def _cmd_plot(args):
+    from . import plots
+
+    for path in plots.plot_run(args.run_dir, out_dir=args.out, seed=args.seed):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser():
     p = _Parser(prog="tinyvae", description="Autoencoders, DAEs, VAEs and the beta-VAE in NumPy, "
                                             "with hand-derived gradients.")
@@ -162,6 +171,12 @@ def build_parser():
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", metavar="PNG", help="default RUN_DIR/samples-n<N>-seed<S>.png")
     s.set_defaults(func=_cmd_sample)
+
+    pl = sub.add_parser("plot", help="draw every figure that applies to a run")
+    pl.add_argument("run_dir", metavar="RUN_DIR")
+    pl.add_argument("--out", metavar="DIR", help="default: the run folder")
+    pl.add_argument("--seed", type=int, default=0)
+    pl.set_defaults(func=_cmd_plot)
 
     g = sub.add_parser("gradcheck", help="check every gradient against central differences")
     g.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")

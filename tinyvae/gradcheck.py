@@ -14,6 +14,7 @@ The error reported is relative to the size of the gradient::
 
 (maximum over all entries, so one entry that happens to be near zero does not blow it up).
 In float64 a correct gradient scores about 1e-9 to 1e-11; a wrong one scores near 1.
+See ``docs/derivations.md`` for the derivations it checks, and ``lessons/00_gradient_check.py``.
 """
 import numpy as np
 

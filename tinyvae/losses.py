@@ -4,6 +4,7 @@ Every loss is **summed over the data dimensions and averaged over the batch**, s
 number reads as "nats per example" (the same convention as the pytorch/examples VAE divided
 by the batch size).  The gradient returned is that of exactly this value.
 
+Every gradient here is derived step by step in ``docs/derivations.md``.
 Shapes: ``N`` examples, ``D`` data dimensions, ``Z`` latent dimensions.
 """
 import numpy as np

@@ -13,6 +13,7 @@ All parameters live in one flat vector ``model.theta`` and all gradients in ``mo
 minibatch, *sets* ``model.grad`` to the gradient of the total loss, and returns a
 :class:`Loss` whose parts are in nats per example.  Its randomness (the DAE's corruption,
 the VAE's eps) is drawn from a ``numpy.random.Generator`` or passed in fixed.
+How the pieces chain in backward: ``docs/derivations.md``, "The whole model".
 """
 from typing import NamedTuple
 

@@ -35,7 +35,7 @@ class SGD:
 
 
 class Adam:
-    """Adam (Kingma & Ba 2015), numerically identical to ``torch.optim.Adam``.
+    """Adam (Kingma & Ba 2015), the same update as ``torch.optim.Adam`` (equal up to rounding).
 
     The plain form, with t the step count::
 
@@ -52,7 +52,8 @@ class Adam:
     Every vector operation writes into preallocated buffers (``out=``), twelve passes over
     memory in all, and the flat vector is cut into ``threads`` contiguous slices updated in
     parallel (NumPy releases the GIL inside each operation).  ``tests/test_optim.py``
-    checks the result against the plain form.
+    checks the result against the plain form.  The folding is derived in
+    ``docs/derivations.md``, "Adam with the folded bias correction".
     """
 
     def __init__(self, theta, grad, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, threads=2):

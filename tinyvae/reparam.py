@@ -7,6 +7,7 @@ function of the encoder's outputs and of noise that does not depend on them:
 
 so the gradient reaches ``mu`` and ``logvar`` while the randomness stays in ``eps``.
 ``eps`` is passed in, so that a gradient check can hold it fixed.  Shapes: (N, Z).
+Derivation: ``docs/derivations.md``, "The reparameterization".
 """
 import numpy as np
 

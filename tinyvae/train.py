@@ -305,7 +305,7 @@ def run(cfg=None, out=None, resume=None, log=print, progress_bars=True):
             f"D={dataset.D}) into {run_dir}")
 
     saved_epoch = trainer.epoch if resume is not None else None
-    snapshot = None
+    snapshot, pending_row = None, None
     samples, step_seconds = 0, 0.0
     try:
         while trainer.epoch < cfg.epochs:
@@ -323,16 +323,20 @@ def run(cfg=None, out=None, resume=None, log=print, progress_bars=True):
                    "test_loss": test.recon + test.kl, "test_recon": test.recon, "test_kl": test.kl,
                    "beta": float(train.beta), "seconds": time.perf_counter() - t0,
                    "samples_per_s": x_train.shape[0] / seconds}
-            snapshot = trainer.state()
+            snapshot, pending_row = trainer.state(), row
             runs.save_checkpoint(run_dir, *snapshot)
             saved_epoch = trainer.epoch
             runs.append_metrics(run_dir, row)
+            pending_row = None
             samples += x_train.shape[0]
             step_seconds += seconds
             log(_format_row(row))
     except KeyboardInterrupt:
+        # the interrupt may have hit between an epoch's end and its two writes: finish them
         if snapshot is not None and saved_epoch != snapshot[1]["epoch"]:
-            runs.save_checkpoint(run_dir, *snapshot)     # the interrupt hit mid-save: save again
+            runs.save_checkpoint(run_dir, *snapshot)
+        if pending_row is not None:
+            runs.append_metrics(run_dir, pending_row)
         raise
     except DivergenceError as err:
         kept = (f"the checkpoint of epoch {saved_epoch} in {run_dir} is kept" if saved_epoch

@@ -1,0 +1,91 @@
+"""What every lesson shares: its command line, its output folder, numbered steps, key numbers.
+
+Import it before NumPy: it asks BLAS for one thread.  The lessons multiply small matrices,
+where one thread is as fast as two, and a lesson then stays fast on a machine that is busy
+with other work (a second BLAS thread that has to wait for a core can make a step 10-50
+times slower).  Set OPENBLAS_NUM_THREADS yourself to override it.
+"""
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+LESSONS = os.path.dirname(os.path.abspath(__file__))
+
+
+class Lesson:
+    """A lesson's settings and output: ``lesson = Lesson("02_latent_holes", __doc__)``.
+
+    Parses ``[--quick] [--out DIR] [--seed S]``; ``--out`` defaults to
+    ``lessons/out/<name>/`` (git-ignored).
+    """
+
+    def __init__(self, name, doc, argv=None):
+        first = (doc or "").strip().splitlines()[0] if doc else name
+        parser = argparse.ArgumentParser(prog=f"python lessons/{name}.py", description=first)
+        parser.add_argument("--quick", action="store_true",
+                            help="a few seconds: fewer epochs and samples (what the tests run)")
+        parser.add_argument("--out", metavar="DIR", default=os.path.join(LESSONS, "out", name),
+                            help=f"where the figures go (default lessons/out/{name}/)")
+        parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+        args = parser.parse_args(argv)
+        self.name, self.quick, self.out, self.seed = name, args.quick, args.out, args.seed
+        os.makedirs(self.out, exist_ok=True)
+        self.numbers = {}
+        self.figures = []
+        self._t0 = time.perf_counter()
+        self._step = 0
+        print(f"{name}{' (--quick)' if self.quick else ''}: figures go to {self.out}")
+
+    def pick(self, full, quick):
+        """``quick`` under --quick, else ``full``."""
+        return quick if self.quick else full
+
+    def step(self, title):
+        """Print the heading of the next numbered step."""
+        self._step += 1
+        print(f"\n--- {self._step}. {title} ---")
+
+    def save(self, fig, filename):
+        """Write a figure into the output folder and say where it went."""
+        from tinyvae.plots import save_figure
+
+        path = save_figure(fig, os.path.join(self.out, filename))
+        self.figures.append(path)
+        shown = os.path.relpath(path)
+        print(f"    saved {path if shown.startswith('..') else shown}")
+        return path
+
+    def key(self, **numbers):
+        """Record the lesson's key numbers (printed at the end and written to summary.json)."""
+        self.numbers.update({k: (float(v) if isinstance(v, (int, float)) or hasattr(v, "dtype") else v)
+                             for k, v in numbers.items()})
+
+    def done(self):
+        """Print the key numbers in one parseable line and write them to ``summary.json``."""
+        from tinyvae.runs import save_json
+
+        seconds = time.perf_counter() - self._t0
+        self.numbers["seconds"] = round(seconds, 2)
+        save_json(os.path.join(self.out, "summary.json"),
+                  {"lesson": self.name, "quick": self.quick, "numbers": self.numbers,
+                   "figures": [os.path.basename(p) for p in self.figures]})
+        line = "  ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in self.numbers.items())
+        print(f"\nkey numbers: {line}")
+        print(f"done in {seconds:.1f} s; figures in {self.out}")
+        return self.numbers
+
+
+def table(header, rows, formats=None):
+    """Print a plain text table: ``header`` a list of names, ``rows`` lists of values."""
+    formats = formats or ["{}"] * len(header)
+    cells = [[f.format(v) for f, v in zip(formats, row)] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    print("    " + "  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    for r in cells:
+        print("    " + "  ".join(c.rjust(w) for c, w in zip(r, widths)))
+

@@ -1,0 +1,141 @@
+"""Every lesson runs with --quick, writes its figures, and shows the number it claims.
+
+Each lesson runs once, as a subprocess (as a student runs it), into a temporary folder;
+its key numbers come back through the ``summary.json`` it writes there, and the printed
+lines are checked against them.  All nine take about 20 seconds together on 2 cores.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+LESSONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lessons")
+LESSONS = sorted(f[:-3] for f in os.listdir(LESSONS_DIR) if re.match(r"\d\d_.*\.py$", f))
+_runs = {}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """run(name) -> (stdout, summary dict, out folder), running each lesson only once."""
+    def _run(name):
+        if name not in _runs:
+            out = tmp_path_factory.mktemp(name)
+            env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1")
+            proc = subprocess.run([sys.executable, os.path.join(LESSONS_DIR, f"{name}.py"), "--quick",
+                                   "--out", str(out)], capture_output=True, text=True, env=env,
+                                  cwd=LESSONS_DIR, timeout=300)
+            assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            with open(out / "summary.json") as f:
+                summary = json.load(f)
+            _runs[name] = (proc.stdout, summary, out)
+        return _runs[name]
+    return _run
+
+
+def test_there_are_lessons_00_to_08():
+    assert [name[:2] for name in LESSONS] == [f"{i:02d}" for i in range(9)]
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_runs_quick_exits_zero_and_writes_its_figures(run, name):
+    stdout, summary, out = run(name)
+    assert summary["quick"] is True and summary["figures"], summary
+    for figure in summary["figures"]:
+        with open(out / figure, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n", figure          # a real PNG
+    assert "--- 1. " in stdout and "key numbers: " in stdout
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_opens_with_its_lecture_section_how_to_run_and_how_long(name):
+    with open(os.path.join(LESSONS_DIR, f"{name}.py")) as f:
+        text = f.read()
+    doc = text.split('"""')[1]
+    assert doc.startswith(f"Lesson {name[:2]}:")
+    for part in ("Lecture:", "Run:", f"python lessons/{name}.py", "Takes:", "--quick"):
+        assert part in doc, part
+    assert "# %%" in text                                          # opens as a notebook
+
+
+def test_gradient_check_lesson_passes_every_gradient_and_catches_the_planted_bug(run):
+    numbers = run("00_gradient_check")[1]["numbers"]
+    assert numbers["max_rel_error"] < 1e-6
+    assert numbers["planted_bug_error"] > 1e-3
+    assert numbers["best_error_float64"] < 1e-9 < numbers["best_error_float32"]
+
+
+def test_autoencoder_lesson_reconstructs_better_with_a_wider_bottleneck(run):
+    numbers = run("01_autoencoder")[1]["numbers"]
+    assert numbers["test_sq_error_Z8"] < numbers["test_sq_error_Z2"]
+
+
+def _printed_hole_scores(stdout):
+    m = re.search(r"hole score: AE ([0-9.]+)\s+VAE ([0-9.]+)", stdout)
+    assert m, "the lesson must print 'hole score: AE <s>  VAE <s>'"
+    return float(m.group(1)), float(m.group(2))
+
+
+@pytest.mark.parametrize("name", ["02_latent_holes", "07_vae"])
+def test_hole_score_of_the_ae_is_clearly_above_the_vaes(run, name):
+    stdout, summary, _ = run(name)
+    ae, vae = _printed_hole_scores(stdout)
+    assert ae == pytest.approx(summary["numbers"]["hole_score_ae"], abs=1e-3)
+    assert vae == pytest.approx(summary["numbers"]["hole_score_vae"], abs=1e-3)
+    assert ae > 2 * vae, (ae, vae)
+
+
+def test_dae_beats_the_ae_on_corrupted_test_inputs(run):
+    stdout, summary, _ = run("03_denoising")
+    numbers = summary["numbers"]
+    for kind in ("mask", "gaussian"):
+        assert numbers[f"dae_{kind}"] < numbers[f"ae_{kind}"], kind
+        assert f"corrupted test error ({kind}" in stdout
+
+
+def test_kl_lesson_monte_carlo_matches_the_closed_form_and_kl_is_not_negative(run):
+    numbers = run("04_kl_divergence")[1]["numbers"]
+    assert numbers["max_abs_zscore"] < 4
+    assert numbers["min_kl_random_pairs"] >= 0
+    assert abs(numbers["kl_q_p"] - numbers["kl_p_q"]) > 0.5          # not symmetric
+
+
+def test_elbo_lesson_shows_log_px_equals_elbo_plus_kl_to_1e3_nats(run):
+    stdout, summary, _ = run("05_elbo")
+    numbers = summary["numbers"]
+    assert numbers["identity_error"] < 1e-3
+    assert numbers["elbo_below_log_px"] == 1
+    assert numbers["elbo_encoder"] < numbers["elbo_optimised"] <= numbers["log_px"]
+    assert numbers["gap_optimised"] < numbers["gap_encoder"]         # the gap closes as q improves
+    # the printed table: log p(x), ELBO, KL, ELBO + KL, |difference| per digit
+    rows = re.findall(r"^\s+\d+\s+(-[\d.]+)\s+(-[\d.]+)\s+([\d.]+)\s+(-[\d.]+)\s+([\d.e+-]+)$", stdout, re.M)
+    assert rows
+    for log_px, elbo, kl, total, diff in rows:
+        assert float(elbo) <= float(log_px)
+        assert abs(float(log_px) - float(elbo) - float(kl)) < 1e-3 + 2e-4   # printed to 4 decimals
+
+
+def test_reparameterization_has_lower_variance_than_reinforce(run):
+    numbers = run("06_reparameterization")[1]["numbers"]
+    assert numbers["fd_error"] < 1e-6                                # matches central differences
+    assert numbers["var_reparam"] < numbers["var_reinforce"]
+    assert numbers["var_reparam"] < numbers["var_reinforce_baseline"]
+
+
+def test_vae_lesson_iw_bound_is_at_least_the_elbo(run):
+    numbers = run("07_vae")[1]["numbers"]
+    assert numbers["iw_nll"] <= numbers["neg_elbo"]
+    assert numbers["iw_nll_2d"] <= numbers["neg_elbo_2d"]
+
+
+def test_beta_vae_lesson_trades_reconstruction_for_kl(run):
+    numbers = run("08_beta_vae")[1]["numbers"]
+    betas = ["0.5", "1", "4", "8"]
+    kl = [numbers[f"kl_beta{b}"] for b in betas]
+    recon = [numbers[f"recon_beta{b}"] for b in betas]
+    assert kl == sorted(kl, reverse=True), kl                        # larger beta, smaller KL
+    assert recon == sorted(recon), recon                             # and worse reconstruction
+    assert all(0 <= numbers[f"mig_beta{b}"] <= 1 for b in betas)
+    assert numbers["constrained_beta"] > 0

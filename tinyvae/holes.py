@@ -1,0 +1,285 @@
+"""The hole score: how often a draw from the prior lands where no training example was encoded.
+
+The lecture's "Limitations of Autoencoders" slide says that an AE's codes occupy
+disconnected regions, that large empty regions ("holes") lie between them, and that
+sampling often passes through the holes and fails.  This module puts a number on that.
+
+**Definition.**  Let ``c_1 .. c_N`` be the training codes and ``d_n`` the distance from
+``c_n`` to its nearest *other* code.  The hole radius ``r`` is the 99th percentile of the
+``d_n``.  Draw ``z_1 .. z_M`` from the prior; the hole score is the fraction of them whose
+nearest training code is farther than ``r``::
+
+    r     = percentile_99( min_{m != n} |c_n - c_m| )
+    score = (1/M) #{ j : min_n |z_j - c_n| > r }
+
+**What a code is, and what the prior is.**
+
+* A VAE encodes ``x_n`` to a distribution, and its decoder is trained on draws from it, so
+  its code is one draw ``z_n ~ q(z|x_n)``.  The codes are then a sample of the *aggregate
+  posterior* ``q(z) = (1/N) sum_n q(z|x_n)``, the density the holes map shows.  The prior
+  is the model's own, ``N(0, I)``.
+* An AE encodes ``x_n`` to the point ``g_phi(x_n)``.  It has no prior, so we give it the
+  fairest one there is: the Gaussian ``N(m, S)`` whose mean and covariance are those of its
+  codes.  Both models are then asked the same question: does the Gaussian you would sample
+  from stay where your codes are?
+
+**Reading it.**  When the codes fill the prior (they are a sample from it), a prior draw is
+about as far from its nearest code as a code is from its nearest neighbour, so about 1% of
+draws are farther than the 99th percentile: the score is about 0.01.  When the codes sit
+in tight clusters with empty space between them, ``r`` is small (neighbours within a
+cluster are close) while most prior draws land in the space between clusters: the score
+approaches 1.  The score only uses distances, so it does not change when the latent space
+is shifted, rotated or scaled as a whole.
+
+For a 2-D latent, :func:`holes_map` evaluates the same test on a grid (a cell is a hole
+when its centre is farther than ``r`` from every code) and collects what
+:func:`tinyvae.plots.plot_holes_map` draws: the aggregate posterior density, the prior,
+the holes, and decoded images from inside the holes.
+
+Shapes: ``N`` training codes, ``M`` prior draws, ``Z`` latent dimensions.
+"""
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+#: the percentile of the code-to-nearest-code distances that defines the hole radius
+PERCENTILE = 99.0
+
+
+# --- 1. nearest-neighbour distances --------------------------------------------------
+#: entries of a distance matrix held in memory at once (8 bytes each)
+BUDGET = 4_000_000
+
+
+def nearest_distance(queries, codes, exclude_self=False, chunk=None):
+    """Euclidean distance from each query to its nearest code: (M,).
+
+    Parameters
+    ----------
+    queries : (M, Z) array
+    codes : (N, Z) array
+    exclude_self : bool
+        ``queries`` *are* ``codes``: skip each one's distance to itself, so the result is
+        the distance to the nearest *other* code.
+    chunk : int, optional
+        Queries handled at once; the distance matrix held in memory is (chunk, N).
+        By default as many as keep it under ``BUDGET`` entries (32 MB).
+    """
+    queries = np.asarray(queries, dtype=np.float64)
+    codes = np.asarray(codes, dtype=np.float64)
+    chunk = chunk or max(1, BUDGET // max(len(codes), 1))
+    cc = np.sum(codes * codes, axis=1)                            # (N,) |c|^2
+    out = np.empty(len(queries))
+    for start in range(0, len(queries), chunk):
+        q = queries[start:start + chunk]                          # (m, Z)
+        # |q - c|^2 = |q|^2 + |c|^2 - 2 q.c, for all pairs at once
+        d2 = np.sum(q * q, axis=1)[:, None] + cc[None, :] - 2.0 * (q @ codes.T)   # (m, N)
+        if exclude_self:
+            rows = np.arange(len(q))
+            d2[rows, start + rows] = np.inf
+        out[start:start + chunk] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))      # rounding can dip below 0
+    return out
+
+
+def hole_radius(codes, percentile=PERCENTILE):
+    """r: the ``percentile``-th percentile of the code-to-nearest-other-code distances."""
+    codes = np.asarray(codes, dtype=np.float64)
+    if len(codes) < 2:
+        raise ValueError(f"the hole radius needs at least 2 codes; got {len(codes)}")
+    return float(np.percentile(nearest_distance(codes, codes, exclude_self=True), percentile))
+
+
+def hole_score(codes, z, percentile=PERCENTILE):
+    """The fraction of the draws ``z`` (M, Z) farther than r from every code (N, Z).
+
+    This is the definition itself, for any codes and any draws; :func:`model_hole_score`
+    supplies a model's codes and its prior's draws.
+    """
+    r = hole_radius(codes, percentile)
+    return float(np.mean(nearest_distance(z, codes) > r))
+
+
+# --- 2. a model's codes and prior ----------------------------------------------------
+def is_vae(model):
+    """True for a VAE (an encoder that outputs a distribution), False for an AE or DAE."""
+    from .models import VAE
+    return isinstance(model, VAE)
+
+
+def training_codes(model, x, rng):
+    """One code per example: z ~ q(z|x) for a VAE, z = g_phi(x) for an AE.  (N, Z) float64."""
+    if is_vae(model):
+        mu, logvar = (np.asarray(a, dtype=np.float64) for a in model.encode(x))   # (N, Z) each
+        eps = rng.standard_normal(mu.shape)                                        # (N, Z)
+        return mu + np.exp(0.5 * logvar) * eps
+    return np.asarray(model.encode(x), dtype=np.float64)                            # (N, Z)
+
+
+def prior(model, codes):
+    """The Gaussian to sample from: ``(mean (Z,), covariance (Z, Z))``.
+
+    N(0, I) for a VAE; for an AE, the Gaussian fitted to its codes (sample mean and
+    covariance), since an AE has no prior of its own.
+    """
+    Z = codes.shape[1]
+    if is_vae(model):
+        return np.zeros(Z), np.eye(Z)
+    return codes.mean(axis=0), np.atleast_2d(np.cov(codes, rowvar=False))
+
+
+def draw_prior(mean, cov, n, rng):
+    """n draws of N(mean, cov): (n, Z).  Written out so the steps are visible:
+    z = mean + L eps with cov = L L^T (Cholesky) and eps ~ N(0, I)."""
+    L = np.linalg.cholesky(cov + 1e-12 * np.eye(len(mean)))       # (Z, Z) lower triangular
+    return mean + rng.standard_normal((n, len(mean))) @ L.T       # (n, Z)
+
+
+class HoleScore(NamedTuple):
+    """A model's hole score and what it was computed from."""
+
+    score: float            # fraction of prior draws in a hole
+    radius: float           # r, the 99th percentile of code-to-nearest-code distances
+    codes: np.ndarray       # (N, Z) the training codes
+    z: np.ndarray           # (M, Z) the prior draws
+    in_hole: np.ndarray     # (M,) bool, which draws landed in a hole
+    mean: np.ndarray        # (Z,) the prior's mean
+    cov: np.ndarray         # (Z, Z) the prior's covariance
+
+
+def model_hole_score(model, x, n=5000, seed=0, percentile=PERCENTILE):
+    """The hole score of a trained AE, DAE or VAE on its training inputs ``x`` (N, D).
+
+    Parameters
+    ----------
+    model : Autoencoder, DenoisingAutoencoder or VAE
+    x : (N, D) the training inputs
+    n : int
+        Prior draws; the score's standard error is sqrt(s (1 - s) / n), 0.0014 at s = 0.01
+        and n = 5000.
+    seed : int
+        Seeds the VAE's code draws and the prior draws.
+
+    Returns
+    -------
+    HoleScore
+    """
+    rng = np.random.default_rng(seed)
+    codes = training_codes(model, x, rng)                         # (N, Z)
+    mean, cov = prior(model, codes)
+    z = draw_prior(mean, cov, n, rng)                             # (M, Z)
+    r = hole_radius(codes, percentile)
+    in_hole = nearest_distance(z, codes) > r                      # (M,)
+    return HoleScore(float(in_hole.mean()), r, codes, z, in_hole, mean, cov)
+
+
+# --- 3. the holes map of a 2-D latent ------------------------------------------------
+@dataclass
+class HolesMap:
+    """Everything the holes map draws, for a model with a 2-D latent.
+
+    Grid arrays are (bins, bins) and indexed ``[i2, i1]`` (row = z2, column = z1), the
+    layout ``imshow(origin="lower")`` expects.
+    """
+
+    kind: str                 # "VAE" or "AE"
+    z1: np.ndarray            # (bins,) cell centres along z1
+    z2: np.ndarray            # (bins,) cell centres along z2
+    density: np.ndarray       # (bins, bins) aggregate posterior density of the training encodings
+    prior_radius: np.ndarray  # (bins, bins) Mahalanobis distance of each centre under the prior
+    hole: np.ndarray          # (bins, bins) bool, centre farther than r from every code
+    radius: float             # r
+    score: float              # the model's hole score
+    codes: np.ndarray         # (N, 2) training codes
+    picks: np.ndarray         # (k, 2) latent points inside holes, most probable under the prior first
+    decoded: np.ndarray       # (k, D) the decoder's images at the picks
+
+    @property
+    def hole_fraction(self):
+        """Share of the prior's mass (on the grid) that falls in hole cells."""
+        w = np.exp(-0.5 * self.prior_radius ** 2)
+        return float(np.sum(w * self.hole) / np.sum(w))
+
+
+def aggregate_density(model, x, z1, z2, codes, chunk=None, block=4):
+    """Density of the training encodings at the grid centres: (len(z2), len(z1)).
+
+    VAE: the aggregate posterior q(z) = (1/N) sum_n N(z; mu_n, diag sigma_n^2), exactly.
+    AE: the codes are points, so their density is a histogram: count / (N * area) in
+    blocks of ``block`` x ``block`` grid cells (a histogram of single cells would be
+    almost all 0s and 1s), spread back onto the grid.
+    """
+    if not is_vae(model):
+        h1, h2 = z1[1] - z1[0], z2[1] - z2[0]
+        edges1 = np.append(z1 - h1 / 2, z1[-1] + h1 / 2)
+        edges2 = np.append(z2 - h2 / 2, z2[-1] + h2 / 2)
+        counts, _, _ = np.histogram2d(codes[:, 1], codes[:, 0], bins=(edges2, edges1))   # (b2, b1)
+        b2, b1 = counts.shape
+        if b1 % block or b2 % block:
+            block = 1
+        blocks = counts.reshape(b2 // block, block, b1 // block, block).sum(axis=(1, 3))
+        counts = np.kron(blocks, np.ones((block, block))) / block ** 2   # spread each block evenly
+        return counts / (len(codes) * h1 * h2)
+    mu, logvar = (np.asarray(a, dtype=np.float64) for a in model.encode(x))   # (N, 2) each
+    chunk = chunk or max(1, BUDGET // (len(z1) * len(mu)))        # rows of the grid at a time
+    inv_var = np.exp(-logvar)                                      # (N, 2) 1 / sigma^2
+    norm = np.exp(-0.5 * logvar.sum(axis=1)) / (2 * np.pi)         # (N,) 1 / (2 pi sigma_1 sigma_2)
+    a1 = (z1[:, None] - mu[None, :, 0]) ** 2 * inv_var[None, :, 0]   # (bins1, N)
+    out = np.empty((len(z2), len(z1)))
+    for s in range(0, len(z2), chunk):
+        a2 = (z2[s:s + chunk, None] - mu[None, :, 1]) ** 2 * inv_var[None, :, 1]   # (c, N)
+        # (c, bins1, N) Gaussian kernels, averaged over the N examples
+        out[s:s + chunk] = np.mean(norm * np.exp(-0.5 * (a2[:, None, :] + a1[None, :, :])), axis=2)
+    return out
+
+
+def _spread_picks(candidates, order, k, min_separation):
+    """Up to k candidates taken in ``order``, each at least ``min_separation`` from those taken."""
+    taken = []
+    for i in order:
+        if all(np.linalg.norm(candidates[i] - candidates[j]) >= min_separation for j in taken):
+            taken.append(i)
+            if len(taken) == k:
+                break
+    return candidates[taken]
+
+
+def holes_map(model, x, bins=120, n_decoded=8, n_prior=5000, seed=0, extent=None):
+    """The holes map of a model with a 2-D latent, trained on ``x`` (N, D).
+
+    The grid covers the prior out to 3.5 standard deviations and the middle 99% of the
+    codes.  Hole cells are picked for decoding in order of prior density (the holes a
+    prior draw falls into most often), kept apart so that they show different holes.
+
+    Returns
+    -------
+    HolesMap
+    """
+    if model.Z != 2:
+        raise ValueError(f"the holes map needs a 2-D latent; this model has Z = {model.Z}")
+    result = model_hole_score(model, x, n=n_prior, seed=seed)
+    codes, mean, cov = result.codes, result.mean, result.cov
+    if extent is None:
+        sd = np.sqrt(np.diag(cov))
+        lo = np.minimum(mean - 3.5 * sd, np.percentile(codes, 0.5, axis=0))
+        hi = np.maximum(mean + 3.5 * sd, np.percentile(codes, 99.5, axis=0))
+        extent = (lo[0], hi[0], lo[1], hi[1])
+    lo1, hi1, lo2, hi2 = extent
+    z1 = lo1 + (np.arange(bins) + 0.5) * (hi1 - lo1) / bins      # (bins,) cell centres
+    z2 = lo2 + (np.arange(bins) + 0.5) * (hi2 - lo2) / bins
+    G1, G2 = np.meshgrid(z1, z2)                                 # (bins, bins), [i2, i1]
+    centres = np.stack([G1.ravel(), G2.ravel()], axis=1)         # (bins^2, 2)
+    hole = (nearest_distance(centres, codes) > result.radius).reshape(G1.shape)
+    diff = centres - mean
+    maha2 = np.sum(diff @ np.linalg.inv(cov) * diff, axis=1)     # (bins^2,) Mahalanobis^2
+    prior_radius = np.sqrt(maha2).reshape(G1.shape)
+    density = aggregate_density(model, x, z1, z2, codes)
+    # decode from inside the holes, most probable under the prior first
+    inside = np.flatnonzero(hole.ravel() & (prior_radius.ravel() < 3.0))
+    order = np.argsort(maha2[inside], kind="stable")
+    span = min(hi1 - lo1, hi2 - lo2)
+    picks = _spread_picks(centres[inside], order, n_decoded, span / 8)   # (k, 2)
+    decoded = (np.asarray(model.decode(picks), dtype=np.float64) if len(picks)
+               else np.zeros((0, model.D)))
+    return HolesMap("VAE" if is_vae(model) else "AE", z1, z2, density, prior_radius, hole,
+                    result.radius, result.score, codes, picks, decoded)
