@@ -146,3 +146,14 @@ def test_plot_draws_every_figure_of_a_run(trained_run, capsys):
     for path in written:
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_on_shapes_reports_disentanglement(tmp_path, capsys):
+    out = tmp_path / "shapes"
+    assert cli.main(["train", "--data", "shapes", "--epochs", "1", "--hidden", "32", "--latent", "4",
+                     "--out", str(out)]) == 0
+    code, stdout, _ = run_cli(["eval", str(out), "--iw-samples", "2"], capsys)
+    result = json.loads((out / "eval.json").read_text())
+    assert code == 0 and "mig" in stdout and "factorvae" in stdout
+    assert 0 <= result["mig"] <= 1 and 0 <= result["factorvae"] <= 1
+    assert result["factor_names"] == ["shape", "scale", "rotation", "x", "y"]

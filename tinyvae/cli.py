@@ -85,7 +85,7 @@ def _cmd_eval(args):
     save_json(os.path.join(args.run_dir, "eval.json"), result)
     for key, value in result.items():
         if isinstance(value, list):
-            value = "[" + ", ".join(f"{v:.3f}" for v in value) + "]"
+            value = "[" + ", ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in value) + "]"
         elif isinstance(value, float):
             value = f"{value:.4f}"
         print(f"{key:>16}: {value}")
