@@ -48,7 +48,8 @@ def test_sequential_mlp_gradients_match_central_differences(N, D, H, seed):
     net = mlp([D, H, H, 3], rng, np.float64)
     x = rng.standard_normal((N, D))
     net.forward(x)
-    pre = [layer.x for layer in net.layers if isinstance(layer, ReLU)]
+    pre = [prev.x @ prev.params["W"] + prev.params["b"]              # each ReLU's input
+           for prev, layer in zip(net.layers, net.layers[1:]) if isinstance(layer, ReLU)]
     assume(min(np.min(np.abs(p)) for p in pre) > 1e-4)   # off the kinks, where it is differentiable
     errors = check_layer(net, x, rng)
     assert {"x", "0.W", "0.b", "2.W", "2.b", "4.W", "4.b"} == set(errors)
@@ -142,3 +143,32 @@ def test_skipping_the_first_layers_dx_leaves_every_parameter_gradient_unchanged(
     assert net.backward(dout, need_dx=False) is None and dx.shape == (4, 6)
     for k in full:
         np.testing.assert_array_equal(net.grads[k], full[k])
+
+
+def test_setting_gradients_equals_zeroing_then_adding():
+    # the models' fast path (accumulate = False) against the layer contract (add into zeros)
+    rng = np.random.default_rng(5)
+    a, b = Linear(7, 4, rng, np.float64), Linear(7, 4, rng, np.float64)
+    b.params["W"][...], b.params["b"][...] = a.params["W"], a.params["b"]
+    b.accumulate = False
+    b.grads["W"][...] = 123.0                          # stale values are overwritten, not added to
+    x, dout = rng.standard_normal((5, 7)), rng.standard_normal((5, 4))
+    for layer in (a, b):
+        layer.forward(x)
+    np.testing.assert_array_equal(a.backward(dout), b.backward(dout))
+    for k in ("W", "b"):
+        np.testing.assert_allclose(a.grads[k], b.grads[k], rtol=1e-14)
+
+
+def test_inplace_relu_equals_the_plain_one_and_leaves_a_caller_array_alone_when_not_inplace():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4, 5))
+    keep = x.copy()
+    plain = ReLU().forward(x)
+    np.testing.assert_array_equal(x, keep)             # the default never touches its input
+    y = x.copy()
+    inplace = ReLU(inplace=True)
+    out = inplace.forward(y)
+    assert out is y and np.array_equal(out, plain)
+    dout = rng.standard_normal((4, 5))
+    np.testing.assert_array_equal(inplace.backward(dout), dout * (keep > 0))

@@ -129,9 +129,10 @@ def check_model(model, x, h=1e-6, **fixed):
 
 def min_relu_input(model):
     """Smallest |input| of any ReLU in the last forward pass (far from 0 = off the kink)."""
-    return min((float(np.min(np.abs(layer.x)))
-                for seq in (model.encoder, model.decoder)
-                for layer in seq.layers if isinstance(layer, L.ReLU)), default=np.inf)
+    pre = [prev.x @ prev.params["W"] + prev.params["b"]           # the ReLU's input, recomputed
+           for seq in (model.encoder, model.decoder)
+           for prev, layer in zip(seq.layers, seq.layers[1:]) if isinstance(layer, L.ReLU)]
+    return min((float(np.min(np.abs(p))) for p in pre), default=np.inf)
 
 
 # --- everything, for `tinyvae gradcheck` ---------------------------------------------------------

@@ -58,6 +58,7 @@ class Linear(Layer):
         self.grads["W"] = np.zeros_like(self.params["W"])
         self.grads["b"] = np.zeros_like(self.params["b"])
         self.x = None
+        self.accumulate = True                        # backward adds into grads (see backward)
 
     def forward(self, x):
         """``out = x @ W + b``: (N, D_in) -> (N, D_out)."""
@@ -71,22 +72,38 @@ class Linear(Layer):
 
         ``need_dx=False`` skips dx (returns None): the first layer of a network has no
         use for the gradient with respect to the data, and it costs a third of the layer.
+
+        With ``self.accumulate = False`` the gradients are *set* (dW = x^T dout) rather
+        than added to, writing the product straight into the gradient buffer; the models
+        use this on their training path, where every layer's backward runs exactly once
+        per step, so the buffers need no zeroing first.
         """
-        self.grads["W"] += self.x.T @ dout            # (D_in, D_out)
-        self.grads["b"] += dout.sum(axis=0)           # (D_out,)
+        if self.accumulate:
+            self.grads["W"] += self.x.T @ dout        # (D_in, D_out)
+            self.grads["b"] += dout.sum(axis=0)       # (D_out,)
+        else:
+            np.matmul(self.x.T, dout, out=self.grads["W"])
+            np.sum(dout, axis=0, out=self.grads["b"])
         return dout @ self.params["W"].T if need_dx else None   # (N, D_in)
 
 
 class ReLU(Layer):
-    """``out = max(x, 0)``; ``dx = dout * [x > 0]`` (the kink at 0 takes gradient 0)."""
+    """``out = max(x, 0)``; ``dx = dout * [out > 0]`` (the kink at 0 takes gradient 0).
+
+    ``inplace=True`` overwrites ``x`` with the output instead of allocating a new array:
+    :func:`mlp` uses it, because there ``x`` is the private output of the Linear before.
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
-        self.x = x                                    # kept only to tell how close to the kink
-        self.mask = x > 0                             # (N, D), what backward needs
-        return np.maximum(x, 0, dtype=x.dtype)
+        self.out = np.maximum(x, 0, out=x if self.inplace else None)   # (N, D)
+        return self.out
 
     def backward(self, dout):
-        return dout * self.mask
+        return dout * (self.out > 0)                  # [x > 0] = [out > 0]
 
 
 class Sigmoid(Layer):
@@ -148,7 +165,7 @@ def mlp(sizes, rng, dtype=np.float32):
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(Linear(a, b, rng, dtype))
         if i < len(sizes) - 2:
-            layers.append(ReLU())
+            layers.append(ReLU(inplace=True))             # its input is the Linear's own output
     return Sequential(*layers)
 
 

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import noise as noise_lib
-from .layers import flatten_parameters, mlp, sigmoid
+from .layers import Linear, flatten_parameters, mlp, sigmoid
 from .losses import bernoulli_nll, gaussian_nll, kl_normal_std_normal, mse
 from .reparam import draw_eps, reparameterize, reparameterize_backward
 
@@ -55,6 +55,12 @@ class _EncoderDecoder:
         self.encoder = mlp([self.D, *self.hidden, encoder_out], rng, dtype)
         self.decoder = mlp([self.Z, *self.hidden[::-1], self.D], rng, dtype)
         self.theta, self.grad = flatten_parameters([self.encoder, self.decoder], dtype)
+        # loss_and_grad runs each layer's backward once per call, so the layers *set* their
+        # gradients (no zeroing pass, no temporary): model.grad is overwritten every call.
+        for seq in (self.encoder, self.decoder):
+            for layer in seq.layers:
+                if isinstance(layer, Linear):
+                    layer.accumulate = False
 
     @property
     def dtype(self):
@@ -123,7 +129,6 @@ class Autoencoder(_EncoderDecoder):
 
     def _forward_backward(self, x_in, x):
         """Encode ``x_in``, score the reconstruction against ``x``, backpropagate."""
-        self.zero_grad()
         z = self.encoder.forward(x_in)                # (N, Z)
         out = self.decoder.forward(z)                 # (N, D)
         recon, dout = self._recon_loss(out, x)
@@ -251,7 +256,6 @@ class VAE(_EncoderDecoder):
                 raise ValueError("pass rng (to draw eps) or a fixed eps")
             eps = draw_eps((N, Z), rng, self.dtype)
         eps = np.asarray(eps, dtype=self.dtype)
-        self.zero_grad()
         # --- forward ---
         h = self.encoder.forward(x)                   # (N, 2Z)
         mu, logvar = h[:, :Z], h[:, Z:]               # (N, Z) each

@@ -50,13 +50,15 @@ class Adam:
         a_t = lr sqrt(1 - b2^t) / (1 - b1^t),   eps_t = eps sqrt(1 - b2^t)
 
     Every vector operation writes into preallocated buffers (``out=``), twelve passes over
-    memory in all, and the flat vector is cut into ``threads`` contiguous slices updated in
-    parallel (NumPy releases the GIL inside each operation).  ``tests/test_optim.py``
+    memory in all.  With ``threads > 1`` the flat vector is cut into contiguous slices updated
+    in parallel (NumPy releases the GIL inside each operation); the default is one, because
+    inside a training step OpenBLAS's own threads are still spinning on the second core
+    after each matrix product, and two Adam threads measured slower there, not faster.  ``tests/test_optim.py``
     checks the result against the plain form.  The folding is derived in
     ``docs/derivations.md``, "Adam with the folded bias correction".
     """
 
-    def __init__(self, theta, grad, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, threads=2):
+    def __init__(self, theta, grad, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, threads=1):
         self.theta, self.grad = theta, grad
         self.lr, self.b1, self.b2, self.eps = float(lr), float(b1), float(b2), float(eps)
         self.m = np.zeros_like(theta)                 # (P,) first moment
