@@ -46,18 +46,14 @@ def _cmd_train(args):
         fixed = sorted(k for k in given if k in RUN_FLAGS)
         if fixed:
             flags = ", ".join("--" + k.replace("_", "-") for k in fixed)
-            raise UsageError(f"{flags} cannot change when resuming; pass only --epochs with --resume")
-        cfg = TrainConfig(epochs=args.epochs) if args.epochs is not None else None
-        if cfg is not None and args.data_dir is not None:
-            cfg.data_dir = args.data_dir
+            raise UsageError(f"{flags} cannot change when resuming; pass only --epochs (and --data-dir) with --resume")
+        run_args = dict(resume=args.resume, epochs=args.epochs, data_dir=args.data_dir)
     else:
         out = given.pop("out", None)
-        cfg = TrainConfig(**given)
+        run_args = dict(cfg=TrainConfig(**given), out=out)
     try:
-        run_dir, trainer, _, throughput = run(cfg, out=None if args.resume else out, resume=args.resume)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: the checkpoint of the last finished epoch is kept; continue with "
-              f"'tinyvae train --resume <RUN_DIR> --epochs N'", file=sys.stderr)
+        run_dir, trainer, _, throughput = run(**run_args)
+    except KeyboardInterrupt:                      # run() has said where the checkpoint is
         return 130
     print(f"run folder: {run_dir}")
     print(f"throughput: {throughput:.0f} samples/s")

@@ -170,12 +170,12 @@ class Trainer:
         N, B = x.shape[0], self.batch_size
         perm = self.rng.permutation(N)                   # (N,) this epoch's order
         sums, seconds = np.zeros(4), 0.0
+        from .data import binarize_dynamic
         for step, start in enumerate(range(0, N, B)):
             t0 = time.perf_counter()
             xb = x[perm[start:start + B]]                # (B, D) gathered by index, no full copy
             if self.binarize_dynamic:
-                from .data import binarize_dynamic
-                xb = binarize_dynamic(xb, self.rng)
+                xb = binarize_dynamic(xb, self.rng)      # x ~ Bernoulli(pixels), fresh each minibatch
             self.objective.before_step(self.model, self.t)
             with np.errstate(over="ignore", invalid="ignore"):   # a divergence is reported below
                 loss = self.model.loss_and_grad(xb, rng=self.rng)
@@ -258,8 +258,11 @@ def prepare_new_run(cfg, out):
     return run_dir
 
 
-def run(cfg=None, out=None, resume=None, log=print, progress_bars=True):
+def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, progress_bars=True):
     """``tinyvae train``: train per ``cfg`` into a new run folder, or ``resume`` one.
+
+    On resume the run's own ``config.json`` is used; only ``epochs`` (train on to this
+    epoch) and ``data_dir`` (where its MNIST files are now) may be given.
 
     Returns ``(run_dir, trainer, dataset, throughput)``.  Raises TinyVAEError subclasses for
     anything the user can fix; KeyboardInterrupt propagates after the last finished epoch's
@@ -270,8 +273,8 @@ def run(cfg=None, out=None, resume=None, log=print, progress_bars=True):
     if resume is not None:
         runs.require_run_dir(resume)
         saved = TrainConfig.from_dict(runs.load_config(resume))
-        epochs = cfg.epochs if cfg is not None and cfg.epochs is not None else saved.epochs
-        saved.epochs = epochs
+        saved.epochs = saved.epochs if epochs is None else epochs
+        saved.data_dir = saved.data_dir if data_dir is None else data_dir
         cfg, run_dir = saved.validate(), resume
         arrays, meta = runs.load_checkpoint(run_dir)
     else:
@@ -337,6 +340,10 @@ def run(cfg=None, out=None, resume=None, log=print, progress_bars=True):
             runs.save_checkpoint(run_dir, *snapshot)
         if pending_row is not None:
             runs.append_metrics(run_dir, pending_row)
+        kept = (f"the checkpoint of epoch {snapshot[1]['epoch']} is kept" if snapshot is not None
+                else "no epoch had finished, so there is no checkpoint")
+        print(f"\ninterrupted: {kept}; continue with 'tinyvae train --resume {run_dir} --epochs "
+              f"{cfg.epochs}'", file=sys.stderr)
         raise
     except DivergenceError as err:
         kept = (f"the checkpoint of epoch {saved_epoch} in {run_dir} is kept" if saved_epoch
