@@ -338,9 +338,10 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
         # the interrupt may have hit between an epoch's end and its two writes: finish them
         if snapshot is not None and saved_epoch != snapshot[1]["epoch"]:
             runs.save_checkpoint(run_dir, *snapshot)
+            saved_epoch = snapshot[1]["epoch"]
         if pending_row is not None:
             runs.append_metrics(run_dir, pending_row)
-        kept = (f"the checkpoint of epoch {snapshot[1]['epoch']} is kept" if snapshot is not None
+        kept = (f"the checkpoint of epoch {saved_epoch} is kept" if saved_epoch
                 else "no epoch had finished, so there is no checkpoint")
         print(f"\ninterrupted: {kept}; continue with 'tinyvae train --resume {run_dir} --epochs "
               f"{cfg.epochs}'", file=sys.stderr)
