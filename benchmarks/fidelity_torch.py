@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from compare_torch import copy_tinyvae_into_torch, make_torch_vae, torch_loss
+from compare_torch import make_torch_vae, torch_loss
 
 H, Z, B, LR = 400, 20, 128, 1e-3
 

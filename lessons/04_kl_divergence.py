@@ -101,7 +101,7 @@ for i, sigma in enumerate(sigmas):                              # one row of can
     kl_pq[i] = np.sum(np.exp(log_p) * (log_p - log_q), axis=1) * dz     # mass-covering
 i_qp, i_pq = np.unravel_index(np.argmin(kl_qp), M.shape), np.unravel_index(np.argmin(kl_pq), M.shape)
 q = {k: np.exp(log_n1(zg, M[i], S[i])) for k, i in (("qp", i_qp), ("pq", i_pq))}
-print(f"    p = two bumps at -2 and +2.  The Gaussian q that minimises")
+print("    p = two bumps at -2 and +2.  The Gaussian q that minimises")
 print(f"      KL(q || p): N({M[i_qp]:+.2f}, {S[i_qp]:.2f}^2): sits on one bump (q avoids where p is small)")
 print(f"      KL(p || q): N({M[i_pq]:+.2f}, {S[i_pq]:.2f}^2): spreads over both (q must cover where p is large)")
 print("    a VAE minimises KL(q(z|x) || p(z|x)): its q tends to the first kind, under-covering the posterior.")

@@ -117,7 +117,7 @@ for epoch in sorted({1, 2, EPOCHS // 4, EPOCHS // 2, EPOCHS}):
     h = history[epoch - 1]
     print(f"    epoch {epoch:3d}: mean KL {h.kl:6.2f} nats, mean beta {h.beta:5.2f}")
 test, kl_dims, mig, _ = describe(model, trainer)
-print(f"    beta rises while KL > delta and falls while KL < delta (beta <- max(0, beta + eta (KL - delta)));")
+print("    beta rises while KL > delta and falls while KL < delta (beta <- max(0, beta + eta (KL - delta)));")
 print(f"    after {EPOCHS} epochs: beta = {objective.beta:.2f}, test KL {test.kl:.2f} nats (delta = {DELTA:g}), "
       f"reconstruction {test.recon:.2f}, MIG {mig:.3f}")
 print("    the beta of the Lagrangian form is not a knob here: the constraint chose it.")

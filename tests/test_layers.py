@@ -4,7 +4,7 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from tinyvae.gradcheck import check_layer, rel_error
-from tinyvae.layers import Linear, ReLU, Sequential, Sigmoid, flatten_parameters, mlp, sigmoid
+from tinyvae.layers import Linear, ReLU, Sigmoid, flatten_parameters, mlp, sigmoid
 
 LAYER_TOL = 1e-7
 sizes = st.integers(1, 9)

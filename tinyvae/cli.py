@@ -11,7 +11,6 @@ Every user error ends with one line on stderr and a non-zero exit (2 for usage e
 never a traceback.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -52,7 +51,7 @@ def _cmd_train(args):
         out = given.pop("out", None)
         run_args = dict(cfg=TrainConfig(**given), out=out)
     try:
-        run_dir, trainer, _, throughput = run(**run_args)
+        run_dir, _, _, throughput = run(**run_args)
     except KeyboardInterrupt:                      # run() has said where the checkpoint is
         return 130
     print(f"run folder: {run_dir}")

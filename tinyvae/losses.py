@@ -9,7 +9,6 @@ Shapes: ``N`` examples, ``D`` data dimensions, ``Z`` latent dimensions.
 """
 import numpy as np
 
-from .layers import sigmoid
 
 LOG_2PI = float(np.log(2 * np.pi))
 
