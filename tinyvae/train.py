@@ -300,7 +300,8 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
         # rows written after the checkpoint (a crash between the two) are dropped
         runs.write_metrics(run_dir, [r for r in runs.read_metrics(run_dir) if r["epoch"] <= trainer.epoch])
         runs.save_json(os.path.join(run_dir, runs.CONFIG), cfg.to_dict())
-        log(f"resuming {run_dir} at epoch {trainer.epoch}, to epoch {cfg.epochs}")
+        log(f"resuming {run_dir} at epoch {trainer.epoch}, to epoch {cfg.epochs}" if trainer.epoch < cfg.epochs
+            else f"{run_dir} is already at epoch {cfg.epochs}: nothing to train")
     else:
         os.makedirs(run_dir, exist_ok=True)
         runs.save_json(os.path.join(run_dir, runs.CONFIG), cfg.to_dict())
