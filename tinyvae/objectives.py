@@ -23,7 +23,26 @@ step's loss after it (``after_step``).  The loss and gradient themselves are alw
 import numpy as np
 
 
-class FixedBeta:
+class Objective:
+    """What every objective does: set the KL weight before a step, see the loss after it.
+
+    The defaults do nothing after a step and carry no state across a resume.
+    """
+
+    def before_step(self, model, t):
+        raise NotImplementedError
+
+    def after_step(self, loss):
+        pass
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+class FixedBeta(Objective):
     """L = recon + beta_t KL, with an optional linear warm-up beta_t = beta min(1, t / W)."""
 
     name = "beta"
@@ -36,17 +55,8 @@ class FixedBeta:
         ramp = 1.0 if self.warmup_steps <= 0 else min(1.0, (t + 1) / self.warmup_steps)
         model.beta = self.beta * ramp
 
-    def after_step(self, loss):
-        pass
 
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
-
-
-class KLTarget:
+class KLTarget(Objective):
     """The constrained form KL < delta, with beta a Lagrange multiplier found by dual ascent.
 
     beta <- max(0, beta + eta (KL - delta)) after every step, KL the minibatch's.
@@ -70,7 +80,7 @@ class KLTarget:
         self.beta = float(state["beta"])
 
 
-class Capacity:
+class Capacity(Objective):
     """Burgess et al. (2018): L = recon + gamma |KL - C(t)|,  C(t) = C_max min(1, t / N)."""
 
     name = "capacity"
@@ -83,12 +93,3 @@ class Capacity:
 
     def before_step(self, model, t):
         model.capacity, model.gamma = self.capacity_at(t), self.gamma
-
-    def after_step(self, loss):
-        pass
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
