@@ -80,18 +80,24 @@ def synthetic_binary_mnist(n, seed=0):
 
 # --- the contenders, each run inside its own worker process -------------------------------------
 class TinyvaeBench:
-    """The real path: Trainer.train_epoch over the round's rows."""
+    """The real path: Trainer.train_epoch over the round's rows, with the workers ``tinyvae
+    train`` would choose (``--workers 0``, the default) or the ones given."""
 
-    def __init__(self, threads):
+    def __init__(self, threads, workers=0):
         from tinyvae.models import VAE
+        from tinyvae.parallel import auto_workers
         from tinyvae.train import Trainer
-        self.VAE, self.Trainer = VAE, Trainer
+        self.VAE, self.Trainer, self.auto_workers = VAE, Trainer, auto_workers
+        self.workers = workers
         self.x = synthetic_binary_mnist(N_DATA)
         self.trainers = {}
 
     def setup(self, B):
         model = self.VAE(D, (H,), Z, likelihood="bernoulli", beta=1.0, rng=np.random.default_rng(0))
-        self.trainers[B] = self.Trainer(model, np.random.default_rng(1), batch_size=B, lr=LR)
+        workers = self.workers or self.auto_workers(model, B)
+        self.trainers[B] = self.Trainer(model, np.random.default_rng(1), batch_size=B, lr=LR,
+                                        workers=workers)
+        return {"workers": self.trainers[B].workers}
 
     def run(self, B, steps, start):
         xr = self.x[start:start + steps * B]                 # a view: the trainer gathers from it
@@ -226,14 +232,14 @@ class LimitBench:
 BENCHES = {"tinyvae": TinyvaeBench, "torch": TorchBench, "jax": JaxBench, "limit": LimitBench}
 
 
-def worker(name, threads):
+def worker(name, threads, workers=0):
     """Serve commands on stdin: 'warmup B steps' and 'round B steps start'; answer '@@ json'."""
     def reply(obj):
         sys.stdout.write("@@ " + json.dumps(obj) + "\n")
         sys.stdout.flush()
 
     try:
-        bench = BENCHES[name](threads)
+        bench = BENCHES[name](threads, workers) if name == "tinyvae" else BENCHES[name](threads)
     except ImportError as err:
         reply({"error": f"{name} unavailable ({err})"})
         return 0
@@ -244,9 +250,9 @@ def worker(name, threads):
             break
         B, steps = int(args[0]), int(args[1])
         if cmd == "warmup":
-            bench.setup(B)
+            info = bench.setup(B) or {}
             bench.run(B, steps, 0)
-            reply({"ok": True})
+            reply({"ok": True, **info})
         else:
             reply({"seconds": bench.run(B, steps, int(args[2]))})
     return 0
@@ -282,7 +288,7 @@ def wait_for_quiet(max_wait=120.0, window=1.0):
 
 
 class Worker:
-    def __init__(self, name, threads):
+    def __init__(self, name, threads, workers=0):
         env = dict(os.environ)
         if threads:
             for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -293,7 +299,7 @@ class Worker:
         env["PYTHONPATH"] = os.path.dirname(os.path.abspath(__file__)) + os.pathsep + env.get("PYTHONPATH", "")
         self.name = name
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", name,
-                                      "--threads", str(threads)],
+                                      "--threads", str(threads), "--workers", str(workers)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.status = self._read()
 
@@ -341,14 +347,16 @@ def main(argv=None):
                    help="seconds of waiting in all; after that rounds run (and are flagged) whatever the load")
     p.add_argument("--verbose", action="store_true", help="print every round's figure on stderr")
     p.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
+    p.add_argument("--workers", type=int, default=0,
+                   help="tinyvae's data-parallel threads; 0 (default): what 'tinyvae train' chooses")
     p.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.threads)
+        return worker(args.worker, args.threads, args.workers)
 
     workers = []
     for name in args.only:
-        w = Worker(name, args.threads)
+        w = Worker(name, args.threads, args.workers)
         if "error" in w.status:
             print(f"# {w.status['error']}: skipped", file=sys.stderr)
             w.close()
@@ -362,7 +370,9 @@ def main(argv=None):
 
     for B in args.batch_size:
         for w in workers:
-            w.ask(f"warmup {B} {args.warmup}")
+            info = w.ask(f"warmup {B} {args.warmup}")
+            if "workers" in info:
+                print(f"# tinyvae B={B}: {info['workers']} worker thread(s)", file=sys.stderr)
 
     times = {(w.name, B): [] for w in workers for B in args.batch_size}
     noisy = {key: 0 for key in times}

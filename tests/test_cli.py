@@ -38,6 +38,7 @@ def run_cli(argv, capsys):
     (["--kl-target", "6", "--capacity", "5"], "--kl-target"),
     (["--model", "ae", "--kl-target", "6"], "--kl-target"),
     (["--data", "digits", "--data-dir", "/tmp"], "data-dir"),
+    (["--workers", "-1"], "--workers"),
 ])
 def test_bad_training_flags_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, flags, mentions):
     out = tmp_path / "run"

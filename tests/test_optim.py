@@ -37,7 +37,10 @@ def test_fused_adam_in_float32_stays_float32_and_close():
     for g in grads:
         grad[...] = g
         opt.step()
-    assert theta.dtype == opt.m.dtype == opt.v.dtype == np.float32
+    assert theta.dtype == opt.m_sum.dtype == opt.v_sum.dtype == np.float32
+    # the step's scalars are Python floats: a NumPy float64 there would run the float32
+    # vector operations as float64 loops (NumPy 2 promotion), casting every element twice
+    assert all(type(c) is float for c in opt.advance())
     np.testing.assert_allclose(theta, plain_adam(theta0, grads), atol=1e-6)
 
 
@@ -81,19 +84,57 @@ def test_optimizer_state_round_trips_for_exact_resume():
     np.testing.assert_array_equal(a_theta, b_theta)
 
 
-def test_threaded_adam_is_bit_for_bit_the_single_threaded_update():
+@pytest.mark.parametrize("make", [lambda t, g: Adam(t, g), lambda t, g: SGD(t, g, lr=0.1)])
+def test_an_update_made_slice_by_slice_is_bit_for_bit_the_whole_update(make):
+    # The data-parallel trainer calls advance() once, then update() on one slice per core.
     rng = np.random.default_rng(3)
-    P = 300_000                                        # large enough to be cut into slices
+    P = 1000
     start = rng.standard_normal(P).astype(np.float32)
     grads = [rng.standard_normal(P).astype(np.float32) for _ in range(5)]
-    results = []
-    for threads in (1, 2, 3):
-        theta, grad = start.copy(), np.zeros(P, np.float32)
-        opt = Adam(theta, grad, threads=threads)
-        assert len(opt._slices) == threads
-        for g in grads:
-            grad[...] = g
-            opt.step()
-        results.append(theta)
-    np.testing.assert_array_equal(results[0], results[1])
-    np.testing.assert_array_equal(results[0], results[2])
+    whole_theta, whole_grad = start.copy(), np.zeros(P, np.float32)
+    cut_theta, cut_grad = start.copy(), np.zeros(P, np.float32)
+    whole, cut = make(whole_theta, whole_grad), make(cut_theta, cut_grad)
+    for g in grads:
+        whole_grad[...] = g
+        cut_grad[...] = g
+        whole.step()
+        args = cut.advance()
+        for s in (slice(0, 333), slice(333, 700), slice(700, P)):
+            cut.update(s, *args)
+    np.testing.assert_array_equal(whole_theta, cut_theta)
+    assert whole.t == cut.t == len(grads)
+
+
+def test_moments_of_the_plain_form_are_the_discounted_sums_rescaled():
+    rng = np.random.default_rng(4)
+    grads = [rng.standard_normal(6) for _ in range(7)]
+    theta, grad = np.zeros(6), np.zeros(6)
+    opt = Adam(theta, grad, b1=0.8, b2=0.9)
+    m, v = np.zeros(6), np.zeros(6)
+    for g in grads:
+        grad[...] = g
+        opt.step()
+        m = 0.8 * m + 0.2 * g                        # the plain form's moments
+        v = 0.9 * v + 0.1 * g * g
+    np.testing.assert_allclose(opt.m, m, rtol=1e-12)
+    np.testing.assert_allclose(opt.v, v, rtol=1e-12)
+
+
+def test_a_state_saved_as_moments_m_and_v_resumes_the_same_update():
+    # checkpoints of earlier versions hold m and v rather than the discounted sums
+    rng = np.random.default_rng(5)
+    grads = [rng.standard_normal(8) for _ in range(10)]
+    a_theta, a_grad = np.zeros(8), np.zeros(8)
+    a = Adam(a_theta, a_grad)
+    for g in grads[:5]:
+        a_grad[...] = g
+        a.step()
+    b_theta, b_grad = a_theta.copy(), np.zeros(8)
+    b = Adam(b_theta, b_grad)
+    b.load_state_dict({"m": a.m, "v": a.v, "t": a.t})
+    for g in grads[5:]:
+        a_grad[...] = g
+        b_grad[...] = g
+        a.step()
+        b.step()
+    np.testing.assert_allclose(b_theta, a_theta, rtol=1e-12)

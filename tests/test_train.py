@@ -41,7 +41,7 @@ def test_train_writes_config_metrics_checkpoint_and_figures(tmp_path, capsys):
     for png in ("reconstructions.png", "samples.png", "latent.png"):
         assert (out / png).stat().st_size > 1000
     arrays, meta = runs.load_checkpoint(out)
-    assert meta["epoch"] == 3 and {"theta", "opt_m", "opt_v", "opt_t"} <= set(arrays)
+    assert meta["epoch"] == 3 and {"theta", "opt_m_sum", "opt_v_sum", "opt_t"} <= set(arrays)
     assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]
 
 
@@ -58,8 +58,10 @@ def test_training_lowers_the_test_loss():
 
 def test_resume_is_bit_for_bit_identical_to_an_uninterrupted_run(tmp_path, capsys):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    for flags in (["--model", "vae"], ["--model", "dae", "--noise", "gaussian"]):
-        straight_dir, split_dir = straight / flags[1], split / flags[1]
+    for flags in (["--model", "vae"], ["--model", "dae", "--noise", "gaussian"],
+                  ["--model", "vae", "--workers", "2"]):
+        name = "-".join(flags[1::2])
+        straight_dir, split_dir = straight / name, split / name
         assert train(["--epochs", "4", "--out", str(straight_dir), *SMALL, *flags]) == 0
         assert train(["--epochs", "2", "--out", str(split_dir), *SMALL, *flags]) == 0
         assert train(["--resume", str(split_dir), "--epochs", "4"]) == 0

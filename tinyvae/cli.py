@@ -19,7 +19,7 @@ from .errors import TinyVAEError, UsageError
 #: train flags that describe the run, and so cannot change on --resume
 RUN_FLAGS = ("model", "data", "binarize", "batch_size", "lr", "hidden", "latent", "likelihood",
              "sigma", "beta", "kl_target", "beta_lr", "capacity", "capacity_steps", "gamma",
-             "warmup_epochs", "noise", "noise_level", "seed", "out")
+             "warmup_epochs", "noise", "noise_level", "seed", "workers", "out")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -149,6 +149,9 @@ def build_parser():
     t.add_argument("--noise", choices=("mask", "gaussian", "saltpepper"), help="DAE corruption, default mask")
     t.add_argument("--noise-level", type=float, help="masking rate or Gaussian sigma, default 0.3")
     t.add_argument("--seed", type=int, help="default 0")
+    t.add_argument("--workers", type=int, metavar="W",
+                   help="threads that share each step, one per core; default 0: all cores when the "
+                        "model is MNIST-sized, else 1 (the results differ only by rounding)")
     where = t.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="RUN_DIR", help="new run folder (default runs/<model>-<data>-<time>)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue this run to --epochs")

@@ -69,6 +69,36 @@ class _EncoderDecoder:
     def zero_grad(self):
         self.grad.fill(0)
 
+    #: attributes a trainer may change between steps, which a replica must copy (see replica)
+    STEP_SETTINGS = ()
+
+    def draw_noise(self, x, rng):
+        """The randomness of one ``loss_and_grad(x)`` call, drawn from ``rng`` as keyword
+        arguments for it: none for the AE, ``x_tilde`` for the DAE, ``eps`` for the VAE."""
+        return {}
+
+    def replica(self):
+        """A second model that shares this one's parameters but not its gradients.
+
+        Its layers hold the *same* parameter arrays (views into ``self.theta``), while its
+        gradient buffer ``replica.grad`` and the activations its layers keep for backward are
+        its own.  So two replicas can run ``loss_and_grad`` on different rows of a minibatch
+        at the same time (:mod:`tinyvae.parallel`), and an optimizer step on ``self.theta``
+        is seen by both.  Settings in ``STEP_SETTINGS`` (beta, ...) are copied when made;
+        whoever changes them on ``self`` later must copy them again.
+        """
+        other = type(self)(**self.config(), dtype=self.dtype)
+        mine = [layer for seq in (self.encoder, self.decoder) for layer in seq.layers]
+        theirs = [layer for seq in (other.encoder, other.decoder) for layer in seq.layers]
+        for a, b in zip(mine, theirs):
+            b.params.update(a.params)                 # the same arrays, not copies
+        for seq in (other.encoder, other.decoder):
+            seq._collect()
+        other.theta = self.theta
+        for name in self.STEP_SETTINGS:
+            setattr(other, name, getattr(self, name))
+        return other
+
     def astype(self, dtype):
         """A copy of this model whose parameters (and so whose arithmetic) are ``dtype``."""
         other = type(self)(**self.config(), dtype=dtype)
@@ -169,13 +199,16 @@ class DenoisingAutoencoder(Autoencoder):
         """x~ ~ M_D(x~|x): (N, D) -> (N, D)."""
         return noise_lib.corrupt(np.asarray(x, dtype=self.dtype), self.noise, self.noise_level, rng)
 
+    def draw_noise(self, x, rng):
+        return {"x_tilde": self.corrupt(x, rng)}
+
     def loss_and_grad(self, x, rng=None, x_tilde=None):
         """Loss of reconstructing the clean ``x`` from ``x_tilde`` (drawn from ``rng`` if not given)."""
         x = np.asarray(x, dtype=self.dtype)
         if x_tilde is None:
             if rng is None:
                 raise ValueError("pass rng (to draw the corruption) or a fixed x_tilde")
-            x_tilde = self.corrupt(x, rng)
+            x_tilde = self.draw_noise(x, rng)["x_tilde"]
         return self._forward_backward(np.asarray(x_tilde, dtype=self.dtype), x)
 
 
@@ -236,6 +269,11 @@ class VAE(_EncoderDecoder):
         """n draws of E[x|z] with z ~ p(z) = N(0, I): (n, D)."""
         return self.decode(draw_eps((n, self.Z), rng, self.dtype))
 
+    STEP_SETTINGS = ("beta", "capacity", "gamma")
+
+    def draw_noise(self, x, rng):
+        return {"eps": draw_eps((x.shape[0], self.Z), rng, self.dtype)}
+
     def kl_penalty(self, kl):
         """The KL term of the loss, and its derivative c = d penalty / d KL.
 
@@ -250,11 +288,11 @@ class VAE(_EncoderDecoder):
     def loss_and_grad(self, x, rng=None, eps=None):
         """Loss of a minibatch ``x`` (N, D) with eps drawn from ``rng`` or given; sets ``self.grad``."""
         x = np.asarray(x, dtype=self.dtype)
-        N, Z = x.shape[0], self.Z
+        Z = self.Z
         if eps is None:
             if rng is None:
                 raise ValueError("pass rng (to draw eps) or a fixed eps")
-            eps = draw_eps((N, Z), rng, self.dtype)
+            eps = self.draw_noise(x, rng)["eps"]
         eps = np.asarray(eps, dtype=self.dtype)
         # --- forward ---
         h = self.encoder.forward(x)                   # (N, 2Z)

@@ -5,6 +5,8 @@ model keeps (:func:`tinyvae.layers.flatten_parameters`).  One vector means a han
 NumPy calls per step instead of a Python loop over layers.  The state (moments and step
 count) is exposed by ``state_dict`` / ``load_state_dict`` for exact resume.
 """
+import math
+
 import numpy as np
 
 
@@ -12,6 +14,9 @@ class SGD:
     """SGD with (heavy-ball) momentum, as PyTorch defines it.
 
     .. math:: v <- momentum * v + grad;   theta <- theta - lr * v
+
+    ``step()`` is ``update(slice(None), *advance())``; a data-parallel trainer
+    (:mod:`tinyvae.parallel`) calls ``advance`` once and ``update`` on slices of the vector.
     """
 
     def __init__(self, theta, grad, lr=0.01, momentum=0.9):
@@ -21,10 +26,19 @@ class SGD:
         self.t = 0
 
     def step(self):
+        self.update(slice(None), *self.advance())
+
+    def advance(self):
+        """Count the step; returns the extra arguments of ``update`` (none for SGD)."""
         self.t += 1
-        self.v *= self.momentum
-        self.v += self.grad
-        self.theta -= self.lr * self.v
+        return ()
+
+    def update(self, s):
+        """The update on the slice ``s`` of the flat vectors."""
+        v = self.v[s]
+        v *= self.momentum
+        v += self.grad[s]
+        self.theta[s] -= self.lr * v
 
     def state_dict(self):
         return {"v": self.v.copy(), "t": np.int64(self.t)}
@@ -43,76 +57,82 @@ class Adam:
         m_hat = m / (1 - b1^t)              v_hat = v / (1 - b2^t)
         theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
 
-    What ``step`` runs is the same update with both bias corrections folded into one
-    scalar step size, so no corrected copies of m and v are ever made::
+    What ``step`` runs is the same update written with *discounted sums* instead of the
+    moments, and with every scalar folded into two per-step constants::
 
-        theta <- theta - a_t * m / (sqrt(v) + eps_t),
-        a_t = lr sqrt(1 - b2^t) / (1 - b1^t),   eps_t = eps sqrt(1 - b2^t)
+        M <- b1 M + g                       V <- b2 V + g^2          (M = m / (1 - b1), V = v / (1 - b2))
+        theta <- theta - a_t * M / (sqrt(V) + eps_t),
+        a_t = lr sqrt(S2_t) / S1_t,   eps_t = eps sqrt(S2_t),   S_t = 1 + b + ... + b^(t-1)
 
-    Every vector operation writes into preallocated buffers (``out=``), twelve passes over
-    memory in all.  With ``threads > 1`` the flat vector is cut into contiguous slices updated
-    in parallel (NumPy releases the GIL inside each operation); the default is one, because
-    inside a training step OpenBLAS's own threads are still spinning on the second core
-    after each matrix product, and two Adam threads measured slower there, not faster.  ``tests/test_optim.py``
-    checks the result against the plain form.  The folding is derived in
-    ``docs/derivations.md``, "Adam with the folded bias correction".
+    (m_hat = M / S1_t is the weighted mean of the gradients so far: their discounted sum
+    over the sum of the weights.)  That is ten passes over memory per step, every one into a
+    preallocated buffer (``out=``).  ``step()`` is ``update(slice(None), *advance())``: a
+    data-parallel trainer (:mod:`tinyvae.parallel`) calls ``advance`` once and then
+    ``update`` on one slice of the vector per core.  ``tests/test_optim.py`` checks the
+    result against the plain form; ``docs/derivations.md``, "Adam, with the folded bias
+    correction", derives it.
+
+    Attributes
+    ----------
+    m_sum, v_sum : (P,) the discounted sums M and V (``m`` and ``v`` give the moments).
+    t : int, steps taken.
     """
 
-    def __init__(self, theta, grad, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, threads=1):
+    def __init__(self, theta, grad, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
         self.theta, self.grad = theta, grad
         self.lr, self.b1, self.b2, self.eps = float(lr), float(b1), float(b2), float(eps)
-        self.m = np.zeros_like(theta)                 # (P,) first moment
-        self.v = np.zeros_like(theta)                 # (P,) second moment
+        self.m_sum = np.zeros_like(theta)             # (P,) M = sum_k b1^(t-k) g_k
+        self.v_sum = np.zeros_like(theta)             # (P,) V = sum_k b2^(t-k) g_k^2
         self._tmp = np.empty_like(theta)              # (P,) scratch, so a step allocates nothing
         self.t = 0
-        # slices of about equal size; small vectors are not worth a thread
-        n = max(1, min(int(threads), theta.size // 65536))
-        bounds = np.linspace(0, theta.size, n + 1).astype(int)
-        self._slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    @property
+    def m(self):
+        """The first moment m of the plain form, (1 - b1) M (a new array)."""
+        return (1.0 - self.b1) * self.m_sum
+
+    @property
+    def v(self):
+        """The second moment v of the plain form, (1 - b2) V (a new array)."""
+        return (1.0 - self.b2) * self.v_sum
 
     def step(self):
-        self.t += 1
-        bc2_sqrt = np.sqrt(1.0 - self.b2 ** self.t)
-        a_t = self.lr * bc2_sqrt / (1.0 - self.b1 ** self.t)
-        eps_t = self.eps * bc2_sqrt
-        if len(self._slices) == 1:
-            self._update(self._slices[0], a_t, eps_t)
-        else:
-            list(_pool().map(lambda s: self._update(s, a_t, eps_t), self._slices))
+        self.update(slice(None), *self.advance())
 
-    def _update(self, s, a_t, eps_t):
-        """The update on one slice ``s`` of the flat vectors."""
-        b1, b2 = self.b1, self.b2
-        g, m, v, tmp, theta = self.grad[s], self.m[s], self.v[s], self._tmp[s], self.theta[s]
-        np.subtract(g, m, out=tmp)                    # m <- m + (1 - b1)(g - m) = b1 m + (1 - b1) g
-        tmp *= 1.0 - b1
-        m += tmp
-        np.multiply(g, g, out=tmp)                    # v <- v + (1 - b2)(g^2 - v)
-        tmp -= v
-        tmp *= 1.0 - b2
-        v += tmp
-        np.sqrt(v, out=tmp)                           # theta <- theta - a_t m / (sqrt(v) + eps_t)
+    def advance(self):
+        """Count the step; returns ``(a_t, eps_t)``, the folded step size and epsilon."""
+        self.t += 1
+        S1 = (1.0 - self.b1 ** self.t) / (1.0 - self.b1)   # 1 + b1 + ... + b1^(t-1)
+        S2 = (1.0 - self.b2 ** self.t) / (1.0 - self.b2)
+        # Python floats: a NumPy float64 scalar would make ``tmp *= a_t`` a float64 loop that
+        # casts every float32 element there and back (NumPy 2's promotion), nearly twice as slow
+        a_t = self.lr * math.sqrt(S2) / S1
+        eps_t = self.eps * math.sqrt(S2)
+        return a_t, eps_t
+
+    def update(self, s, a_t, eps_t):
+        """The update on the slice ``s`` of the flat vectors."""
+        g, M, V = self.grad[s], self.m_sum[s], self.v_sum[s]
+        tmp, theta = self._tmp[s], self.theta[s]
+        M *= self.b1                                  # M <- b1 M + g
+        M += g
+        np.multiply(g, g, out=tmp)                    # V <- b2 V + g^2
+        V *= self.b2
+        V += tmp
+        np.sqrt(V, out=tmp)                           # theta <- theta - a_t M / (sqrt(V) + eps_t)
         tmp += eps_t
-        np.divide(m, tmp, out=tmp)
+        np.divide(M, tmp, out=tmp)
         tmp *= a_t
         theta -= tmp
 
     def state_dict(self):
-        return {"m": self.m.copy(), "v": self.v.copy(), "t": np.int64(self.t)}
+        return {"m_sum": self.m_sum.copy(), "v_sum": self.v_sum.copy(), "t": np.int64(self.t)}
 
     def load_state_dict(self, state):
-        self.m[...] = state["m"]
-        self.v[...] = state["v"]
+        if "m_sum" in state:
+            self.m_sum[...] = state["m_sum"]
+            self.v_sum[...] = state["v_sum"]
+        else:                                         # older checkpoints hold the moments m and v
+            self.m_sum[...] = state["m"] / (1.0 - self.b1)
+            self.v_sum[...] = state["v"] / (1.0 - self.b2)
         self.t = int(state["t"])
-
-
-_POOL = None
-
-
-def _pool():
-    """One small thread pool shared by every optimizer, made on first use."""
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tinyvae-adam")
-    return _POOL

@@ -13,6 +13,7 @@ training Generator's state, the objective's state (beta of the constrained form)
 epoch, and evaluation draws from its own Generator, so a run resumed at epoch k produces
 bit-for-bit the model of an uninterrupted run.
 """
+import contextlib
 import dataclasses
 import math
 import os
@@ -23,11 +24,12 @@ from typing import List, Optional
 
 import numpy as np
 
-from . import runs
+from . import blas, runs
 from .errors import CheckpointError, DivergenceError, UsageError
 from .models import VAE, Autoencoder, DenoisingAutoencoder, Loss
 from .objectives import Capacity, FixedBeta, KLTarget
 from .optim import Adam
+from .parallel import DataParallel, auto_workers
 
 #: default epochs per data set, so that a run without --epochs is a sensible length
 DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "mnist": 10, "fashion-mnist": 10}
@@ -58,6 +60,7 @@ class TrainConfig:
     noise: str = "mask"                 # mask | gaussian | saltpepper (DAE)
     noise_level: float = 0.3
     seed: int = 0
+    workers: int = 0                    # threads of the data-parallel step; 0: auto (see auto_workers)
 
     def __post_init__(self):
         if self.epochs is None:
@@ -97,6 +100,8 @@ class TrainConfig:
                 bad(name.replace("_", "-"), f"must be a finite number of nats >= 0, not {value!r}")
         if self.warmup_epochs < 0:
             bad("warmup-epochs", f"must be >= 0, not {self.warmup_epochs}")
+        if not isinstance(self.workers, (int, np.integer)) or self.workers < 0:
+            bad("workers", f"must be a whole number >= 0 (0: choose for this machine), not {self.workers!r}")
         if self.kl_target is not None and self.capacity is not None:
             raise UsageError("--kl-target and --capacity are two different objectives; choose one")
         if self.warmup_epochs and (self.kl_target is not None or self.capacity is not None):
@@ -152,42 +157,61 @@ class Trainer:
     objective : FixedBeta, KLTarget or Capacity (default: fixed at the model's beta).
     binarize_dynamic : bool
         Resample x ~ Bernoulli(pixels) for every minibatch.
+    workers : int
+        1: every step on this thread.  W >= 2: each step split over W threads by
+        :class:`tinyvae.parallel.DataParallel`, with BLAS at one thread per call during
+        ``train_epoch`` (where BLAS's threads cannot be set, this falls back to 1).  The two
+        give the same training up to the rounding of sums over rows.
     """
 
-    def __init__(self, model, rng, batch_size=128, lr=1e-3, objective=None, binarize_dynamic=False):
+    def __init__(self, model, rng, batch_size=128, lr=1e-3, objective=None, binarize_dynamic=False,
+                 workers=1):
         self.model, self.rng, self.batch_size = model, rng, int(batch_size)
         self.optimizer = Adam(model.theta, model.grad, lr=lr)
         self.objective = objective or FixedBeta(getattr(model, "beta", 0.0))
         self.binarize_dynamic = binarize_dynamic
+        self.workers = int(workers) if workers > 1 and blas.available() else 1
+        self.parallel = DataParallel(model, self.optimizer, self.workers) if self.workers > 1 else None
         self.t = 0                                       # optimizer steps taken
         self.epoch = 0                                   # epochs finished
+
+    def step(self, xb):
+        """One training step on the minibatch ``xb``: ``loss_and_grad``, then the optimizer
+        (skipped when the loss is not finite).  Returns the Loss."""
+        if self.parallel is not None:
+            return self.parallel.step(xb, self.rng)
+        loss = self.model.loss_and_grad(xb, rng=self.rng)
+        if math.isfinite(loss.total):
+            self.optimizer.step()
+        return loss
 
     def train_epoch(self, x, progress=None):
         """One pass over ``x`` (N, D) in shuffled minibatches.
 
         Returns ``(mean Loss over examples, seconds spent in training steps)``.
         """
+        from .data import binarize_dynamic
         N, B = x.shape[0], self.batch_size
         perm = self.rng.permutation(N)                   # (N,) this epoch's order
         sums, seconds = np.zeros(4), 0.0
-        from .data import binarize_dynamic
-        for step, start in enumerate(range(0, N, B)):
-            t0 = time.perf_counter()
-            xb = x[perm[start:start + B]]                # (B, D) gathered by index, no full copy
-            if self.binarize_dynamic:
-                xb = binarize_dynamic(xb, self.rng)      # x ~ Bernoulli(pixels), fresh each minibatch
-            self.objective.before_step(self.model, self.t)
-            with np.errstate(over="ignore", invalid="ignore"):   # a divergence is reported below
-                loss = self.model.loss_and_grad(xb, rng=self.rng)
-            if not math.isfinite(loss.total):
-                raise DivergenceError(f"loss became {loss.total} at epoch {self.epoch + 1}, step {step + 1}")
-            self.optimizer.step()
-            self.objective.after_step(loss)
-            self.t += 1
-            seconds += time.perf_counter() - t0
-            sums += len(xb) * np.array(loss)
-            if progress is not None:
-                progress.update(1)
+        # the data-parallel threads fill the cores themselves: one BLAS thread each
+        with blas.threads(1) if self.parallel is not None else contextlib.nullcontext():
+            for step, start in enumerate(range(0, N, B)):
+                t0 = time.perf_counter()
+                xb = x[perm[start:start + B]]            # (B, D) gathered by index, no full copy
+                if self.binarize_dynamic:
+                    xb = binarize_dynamic(xb, self.rng)  # x ~ Bernoulli(pixels), fresh each minibatch
+                self.objective.before_step(self.model, self.t)
+                with np.errstate(over="ignore", invalid="ignore"):   # a divergence is reported below
+                    loss = self.step(xb)
+                if not math.isfinite(loss.total):
+                    raise DivergenceError(f"loss became {loss.total} at epoch {self.epoch + 1}, step {step + 1}")
+                self.objective.after_step(loss)
+                self.t += 1
+                seconds += time.perf_counter() - t0
+                sums += len(xb) * np.array(loss)
+                if progress is not None:
+                    progress.update(1)
         self.epoch += 1
         if not np.all(np.isfinite(self.model.theta)):
             raise DivergenceError(f"parameters became non-finite in epoch {self.epoch}")
@@ -286,8 +310,9 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
     steps_per_epoch = -(-x_train.shape[0] // cfg.batch_size)
     rng = np.random.default_rng(cfg.seed)
     model = make_model(cfg, dataset.D, rng)
+    workers = cfg.workers or auto_workers(model, cfg.batch_size)
     trainer = Trainer(model, rng, cfg.batch_size, cfg.lr, make_objective(cfg, steps_per_epoch),
-                      binarize_dynamic=cfg.binarize == "dynamic")
+                      binarize_dynamic=cfg.binarize == "dynamic", workers=workers)
 
     if resume is not None:
         if arrays.get("theta") is None or arrays["theta"].shape != model.theta.shape:
@@ -305,8 +330,9 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
     else:
         os.makedirs(run_dir, exist_ok=True)
         runs.save_json(os.path.join(run_dir, runs.CONFIG), cfg.to_dict())
+        threads = f", {trainer.workers} worker threads" if trainer.workers > 1 else ""
         log(f"training a {cfg.model} on {cfg.data} ({x_train.shape[0]} train, {x_test.shape[0]} test, "
-            f"D={dataset.D}) into {run_dir}")
+            f"D={dataset.D}{threads}) into {run_dir}")
 
     saved_epoch = trainer.epoch if resume is not None else None
     snapshot, pending_row = None, None
