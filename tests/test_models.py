@@ -189,3 +189,18 @@ def test_bad_model_arguments_are_refused():
         VAE(4, (3,), 2, likelihood="poisson")
     with pytest.raises(ValueError, match="noise"):
         DenoisingAutoencoder(4, (3,), 2, noise="blur")
+
+
+@pytest.mark.parametrize("make, noise", [
+    (lambda: Autoencoder(10, (7,), 3, rng=np.random.default_rng(0)), set()),
+    (lambda: DenoisingAutoencoder(10, (7,), 3, noise="gaussian", rng=np.random.default_rng(0)), {"x_tilde"}),
+    (lambda: VAE(10, (7,), 3, beta=2.0, rng=np.random.default_rng(0)), {"eps"}),
+])
+def test_forward_loss_is_loss_and_grad_without_the_backward_pass(make, noise):
+    model = make()
+    x = np.random.default_rng(1).random((6, 10)).astype(np.float32)
+    assert set(model.draw_noise(x, np.random.default_rng(2))) == noise
+    model.grad[...] = 7.0
+    forward_only = model.forward_loss(x, rng=np.random.default_rng(2))
+    assert (model.grad == 7.0).all()                  # no backward pass ran
+    assert forward_only == model.loss_and_grad(x, rng=np.random.default_rng(2))   # the same numbers, exactly

@@ -100,9 +100,9 @@ def test_divergence_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_p
     calls = {"n": 0}
     steps_per_epoch = -(-1498 // 64)
 
-    def poisoned(self, x, rng=None, eps=None):
+    def poisoned(self, x, rng=None, eps=None, backward=True):
         calls["n"] += 1
-        loss = real(self, x, rng=rng, eps=eps)
+        loss = real(self, x, rng=rng, eps=eps, backward=backward)
         if calls["n"] == 2 * (steps_per_epoch + 1) + 3:    # epoch 3, step 3 (each epoch ends with 1 test call)
             self.grad[:] = np.nan
             return loss._replace(total=float("nan"))

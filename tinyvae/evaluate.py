@@ -95,9 +95,9 @@ def evaluate_autoencoder(model, x, seed=0):
 
     m64, x = model.astype(np.float64), np.asarray(x, np.float64)
     if not isinstance(model, DenoisingAutoencoder):
-        return {"recon": m64.loss_and_grad(x).recon, "n_examples": int(x.shape[0])}
-    return {"recon": m64.loss_and_grad(x, x_tilde=x).recon,
-            "recon_corrupted": m64.loss_and_grad(x, rng=np.random.default_rng(seed)).recon,
+        return {"recon": m64.forward_loss(x).recon, "n_examples": int(x.shape[0])}
+    return {"recon": m64.forward_loss(x, x_tilde=x).recon,
+            "recon_corrupted": m64.forward_loss(x, rng=np.random.default_rng(seed)).recon,
             "n_examples": int(x.shape[0])}
 
 

@@ -11,7 +11,8 @@ All parameters live in one flat vector ``model.theta`` and all gradients in ``mo
 
 ``loss_and_grad(x, ...)`` is the one call a trainer needs: it runs forward and backward on a
 minibatch, *sets* ``model.grad`` to the gradient of the total loss, and returns a
-:class:`Loss` whose parts are in nats per example.  Its randomness (the DAE's corruption,
+:class:`Loss` whose parts are in nats per example.  ``forward_loss(x, ...)`` is the same call stopped
+before the backward pass (for evaluation): the same code, the same numbers.  Its randomness (the DAE's corruption,
 the VAE's eps) is drawn from a ``numpy.random.Generator`` or passed in fixed.
 How the pieces chain in backward: ``docs/derivations.md``, "The whole model".
 """
@@ -68,6 +69,10 @@ class _EncoderDecoder:
 
     def zero_grad(self):
         self.grad.fill(0)
+
+    def forward_loss(self, x, rng=None, **noise):
+        """``loss_and_grad`` without the backward pass: the Loss only, ``self.grad`` untouched."""
+        return self.loss_and_grad(x, rng, **noise, backward=False)
 
     #: attributes a trainer may change between steps, which a replica must copy (see replica)
     STEP_SETTINGS = ()
@@ -157,18 +162,19 @@ class Autoencoder(_EncoderDecoder):
         """x' = f_theta(g_phi(x)) in data space: (N, D) -> (N, D)."""
         return self.decode(self.encode(x))
 
-    def _forward_backward(self, x_in, x):
-        """Encode ``x_in``, score the reconstruction against ``x``, backpropagate."""
+    def _forward_backward(self, x_in, x, backward=True):
+        """Encode ``x_in``, score the reconstruction against ``x``, backpropagate (if ``backward``)."""
         z = self.encoder.forward(x_in)                # (N, Z)
         out = self.decoder.forward(z)                 # (N, D)
         recon, dout = self._recon_loss(out, x)
-        self.encoder.backward(self.decoder.backward(dout), need_dx=False)
+        if backward:
+            self.encoder.backward(self.decoder.backward(dout), need_dx=False)
         return Loss(recon, 0.0, 0.0, recon)
 
-    def loss_and_grad(self, x, rng=None):
+    def loss_and_grad(self, x, rng=None, backward=True):
         """Reconstruction loss of a minibatch ``x`` (N, D); sets ``self.grad``."""
         x = np.asarray(x, dtype=self.dtype)
-        return self._forward_backward(x, x)
+        return self._forward_backward(x, x, backward)
 
 
 class DenoisingAutoencoder(Autoencoder):
@@ -202,14 +208,14 @@ class DenoisingAutoencoder(Autoencoder):
     def draw_noise(self, x, rng):
         return {"x_tilde": self.corrupt(x, rng)}
 
-    def loss_and_grad(self, x, rng=None, x_tilde=None):
+    def loss_and_grad(self, x, rng=None, x_tilde=None, backward=True):
         """Loss of reconstructing the clean ``x`` from ``x_tilde`` (drawn from ``rng`` if not given)."""
         x = np.asarray(x, dtype=self.dtype)
         if x_tilde is None:
             if rng is None:
                 raise ValueError("pass rng (to draw the corruption) or a fixed x_tilde")
             x_tilde = self.draw_noise(x, rng)["x_tilde"]
-        return self._forward_backward(np.asarray(x_tilde, dtype=self.dtype), x)
+        return self._forward_backward(np.asarray(x_tilde, dtype=self.dtype), x, backward)
 
 
 class VAE(_EncoderDecoder):
@@ -285,8 +291,9 @@ class VAE(_EncoderDecoder):
         gap = kl - self.capacity
         return self.gamma * abs(gap), self.gamma * float(np.sign(gap))
 
-    def loss_and_grad(self, x, rng=None, eps=None):
-        """Loss of a minibatch ``x`` (N, D) with eps drawn from ``rng`` or given; sets ``self.grad``."""
+    def loss_and_grad(self, x, rng=None, eps=None, backward=True):
+        """Loss of a minibatch ``x`` (N, D) with eps drawn from ``rng`` or given; sets ``self.grad``
+        (``backward=False``: the Loss only, see ``forward_loss``)."""
         x = np.asarray(x, dtype=self.dtype)
         Z = self.Z
         if eps is None:
@@ -302,6 +309,8 @@ class VAE(_EncoderDecoder):
         recon, dout = self._recon_loss(out, x)        # -E_q log p(x|z), one sample
         kl, dmu_kl, dlogvar_kl = kl_normal_std_normal(mu, logvar)
         penalty, c = self.kl_penalty(kl)              # beta * KL, d/dKL = beta
+        if not backward:
+            return Loss(recon, kl, c, recon + penalty)
         # --- backward ---
         dz = self.decoder.backward(dout)              # (N, Z)
         dmu, dlogvar = reparameterize_backward(dz, eps, std)

@@ -223,7 +223,7 @@ class Trainer:
         sums = np.zeros(4)
         for start in range(0, x.shape[0], batch_size):
             xb = x[start:start + batch_size]
-            sums += len(xb) * np.array(self.model.loss_and_grad(xb, rng=rng))
+            sums += len(xb) * np.array(self.model.forward_loss(xb, rng=rng))
         return Loss(*(sums / x.shape[0]))
 
     # --- state, for exact resume ---
