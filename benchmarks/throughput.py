@@ -4,8 +4,10 @@ What is timed, for each batch size B:
 
 * ``tinyvae``: ``tinyvae.train.Trainer.train_epoch``, the loop ``tinyvae train`` runs (gather
   the minibatch by index, ``objective.before_step``, ``model.loss_and_grad``, ``Adam.step``),
-  on the 784-400-20 VAE (Bernoulli, beta 1, Adam lr 1e-3, float32).  The time is the one the
-  trainer itself reports: its training steps, not the epoch's shuffle.
+  on the 784-400-20 VAE (Bernoulli, beta 1, Adam lr 1e-3, float32), with the data-parallel
+  workers ``tinyvae train`` chooses for that batch size (``--workers 0``; printed on stderr)
+  unless ``--workers W`` is given.  The time is the one the trainer itself reports: its
+  training steps, not the epoch's shuffle.
 * ``torch`` (if it imports): PyTorch eager, the same architecture with ``nn.Linear``,
   ``binary_cross_entropy_with_logits(reduction="sum") / B`` + KL, ``torch.optim.Adam``
   (its default CPU implementation), ``loss.item()`` every step as pytorch/examples does.

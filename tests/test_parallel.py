@@ -142,9 +142,9 @@ def test_workers_are_chosen_for_wide_models_on_several_cores(monkeypatch):
     monkeypatch.setattr(blas, "available", lambda: True)
     mnist_sized, digits_sized = VAE(784, (400,), 20), VAE(64, (400,), 20)
     monkeypatch.setattr(parallel, "cores", lambda: 2)
-    assert auto_workers(mnist_sized, 128) == 2
+    assert auto_workers(mnist_sized, 256) == 2
     assert auto_workers(mnist_sized, 32) == 1          # 16 rows a thread: not worth the hand-offs
-    assert auto_workers(digits_sized, 128) == 1
+    assert auto_workers(digits_sized, 512) == 1
     monkeypatch.setattr(parallel, "cores", lambda: 1)
     assert auto_workers(mnist_sized, 512) == 1
     monkeypatch.setattr(parallel, "cores", lambda: 2)

@@ -128,11 +128,12 @@ class DataParallel:
 
 
 #: the least work per thread, rows x parameters (about the multiply-adds of one forward),
-#: at which splitting a step paid on the 2-core machine this was measured on
-#: (benchmarks/throughput.py): the 784-400-20 VAE gains from B = 64 up, the 64-400-20
-#: digits VAE loses even at B = 512, because each step then costs two thread hand-offs
-#: (about 50 us each) on top of too little work to share
-MIN_WORK = 3e7
+#: at which splitting a step paid on the 2-core machine it was measured on
+#: (benchmarks/README.md): the 784-400-20 VAE gained 6-9% at B = 256 and 512 (8.4e7 and
+#: 1.7e8), broke even at B = 128 (4.2e7) and lost at B = 32 and 64, because a split step
+#: pays two thread hand-offs and the threads' waits for the GIL (each a sleep and a wake-up
+#: of some 50 us on this VM) on top of work that must be large enough to share
+MIN_WORK = 6e7
 
 
 def cores():
