@@ -1,4 +1,9 @@
 """The data-parallel step: the same training as one thread, up to the rounding of sums over rows."""
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
@@ -33,19 +38,21 @@ def gradient_taken(model, step):
     return before - model.theta
 
 
-def test_a_replica_shares_the_parameters_and_not_the_gradients():
+def test_use_buffers_moves_the_parameters_and_keeps_their_values():
     model = MODELS["vae"](np.float32)
-    twin = model.replica()
-    assert twin.theta is model.theta
-    assert twin.grad is not model.grad and not np.shares_memory(twin.grad, model.grad)
-    model.theta += 1.0                                # an optimizer step on the original ...
-    np.testing.assert_array_equal(twin.encoder.layers[0].params["W"], model.encoder.layers[0].params["W"])
-    x = data(8, np.float32)
-    eps = np.zeros((8, Z), np.float32)
-    twin.loss_and_grad(x, eps=eps)                    # ... and a backward on the replica
-    assert not model.grad.any()                       # leaves the original's gradient alone
-    model.loss_and_grad(x, eps=eps)
-    np.testing.assert_array_equal(twin.grad, model.grad)
+    before = model.theta.copy()
+    theta, grad = np.empty_like(model.theta), np.empty_like(model.grad)
+    model.use_buffers(theta, grad)
+    assert model.theta is theta and model.grad is grad
+    np.testing.assert_array_equal(theta, before)
+    theta += 1.0                                      # the layers read the new buffer ...
+    np.testing.assert_array_equal(model.encoder.layers[0].params["W"].ravel(),
+                                  theta[:model.encoder.layers[0].params["W"].size])
+    model.loss_and_grad(data(8, np.float32), eps=np.zeros((8, Z), np.float32))
+    assert grad.any()                                 # ... and write their gradients into the other
+    twin = MODELS["vae"](np.float32)
+    twin.use_buffers(theta, np.zeros_like(grad), copy=False)   # adopt the values already there
+    np.testing.assert_array_equal(twin.theta, before + 1.0)
 
 
 @pytest.mark.parametrize("kind", sorted(MODELS))
@@ -56,7 +63,7 @@ def test_the_split_step_applies_the_gradient_of_the_whole_minibatch(kind, N, wor
     serial, split = MODELS[kind](np.float64), MODELS[kind](np.float64)
     rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
     opt_a = SGD(serial.theta, serial.grad, lr=1.0, momentum=0.0)
-    dp = DataParallel(split, SGD(split.theta, split.grad, lr=1.0, momentum=0.0), workers)
+    dp = DataParallel(split, SGD(split.theta, split.grad, lr=1.0, momentum=0.0), workers, max_rows=N)
     assert dp.splits(N)
     losses = []
     g_serial = gradient_taken(serial, lambda: (losses.append(serial.loss_and_grad(x, rng=rng_a)), opt_a.step()))
@@ -74,8 +81,9 @@ def test_float32_training_on_two_workers_follows_one_worker():
     for workers in (1, 2):
         model = VAE(D, (16,), Z, rng=np.random.default_rng(0))
         trainer = Trainer(model, np.random.default_rng(3), batch_size=60, workers=workers)
-        assert trainer.workers == (workers if blas.available() else 1)
+        assert trainer.workers == (workers if parallel.supported() else 1)
         runs.append(([trainer.train_epoch(x)[0].total for _ in range(3)], model.theta.copy()))
+        trainer.close()
     (loss_1, theta_1), (loss_2, theta_2) = runs
     np.testing.assert_allclose(loss_2, loss_1, rtol=1e-5)
     np.testing.assert_allclose(theta_2, theta_1, rtol=1e-4, atol=1e-5)
@@ -84,12 +92,13 @@ def test_float32_training_on_two_workers_follows_one_worker():
 def test_a_beta_set_after_the_replicas_were_made_reaches_them():
     x = data(40)
     serial, split = MODELS["vae"](np.float64), MODELS["vae"](np.float64)
-    dp = DataParallel(split, SGD(split.theta, split.grad, lr=1.0, momentum=0.0))
+    dp = DataParallel(split, SGD(split.theta, split.grad, lr=1.0, momentum=0.0), max_rows=40)
     serial.beta = split.beta = 3.0                    # as a warm-up or KL target would, between steps
     opt = SGD(serial.theta, serial.grad, lr=1.0, momentum=0.0)
     g_serial = gradient_taken(serial, lambda: (serial.loss_and_grad(x, rng=np.random.default_rng(1)), opt.step()))
     g_split = gradient_taken(split, lambda: dp.step(x, np.random.default_rng(1)))
     np.testing.assert_allclose(g_split, g_serial, rtol=1e-10, atol=1e-13)
+    dp.close()
 
 
 @pytest.mark.parametrize("why", ["small minibatch", "capacity objective"])
@@ -100,7 +109,7 @@ def test_what_is_not_split_runs_whole_and_bit_for_bit(why):
     if why == "capacity objective":
         for m in (serial, split):
             Capacity(5.0, 100, gamma=10.0).before_step(m, 3)
-    dp = DataParallel(split, Adam(split.theta, split.grad))
+    dp = DataParallel(split, Adam(split.theta, split.grad), max_rows=64)
     assert not dp.splits(N)
     opt = Adam(serial.theta, serial.grad)
     a = serial.loss_and_grad(x, rng=np.random.default_rng(2))
@@ -108,11 +117,12 @@ def test_what_is_not_split_runs_whole_and_bit_for_bit(why):
     b = dp.step(x, np.random.default_rng(2))
     assert a == b
     np.testing.assert_array_equal(split.theta, serial.theta)
+    dp.close()
 
 
 def test_a_non_finite_loss_leaves_the_parameters_alone():
     model = MODELS["vae"](np.float32)
-    dp = DataParallel(model, Adam(model.theta, model.grad))
+    dp = DataParallel(model, Adam(model.theta, model.grad), max_rows=64)
     x = data(64, np.float32)
     x[5, 3] = np.nan
     before = model.theta.copy()
@@ -121,6 +131,7 @@ def test_a_non_finite_loss_leaves_the_parameters_alone():
     assert not np.isfinite(loss.total)
     np.testing.assert_array_equal(model.theta, before)
     assert dp.optimizer.t == 0
+    dp.close()
 
 
 def test_a_divergence_on_two_workers_is_reported_like_on_one():
@@ -139,16 +150,16 @@ def test_training_on_workers_gives_blas_its_threads_back():
 
 
 def test_workers_are_chosen_for_wide_models_on_several_cores(monkeypatch):
-    monkeypatch.setattr(blas, "available", lambda: True)
+    monkeypatch.setattr(parallel, "supported", lambda: True)
     mnist_sized, digits_sized = VAE(784, (400,), 20), VAE(64, (400,), 20)
     monkeypatch.setattr(parallel, "cores", lambda: 2)
-    assert auto_workers(mnist_sized, 256) == 2
-    assert auto_workers(mnist_sized, 32) == 1          # 16 rows a thread: not worth the hand-offs
+    assert auto_workers(mnist_sized, 128) == 2
+    assert auto_workers(mnist_sized, 32) == 1          # 16 rows a core: not worth the hand-shakes
     assert auto_workers(digits_sized, 512) == 1
     monkeypatch.setattr(parallel, "cores", lambda: 1)
     assert auto_workers(mnist_sized, 512) == 1
     monkeypatch.setattr(parallel, "cores", lambda: 2)
-    monkeypatch.setattr(blas, "available", lambda: False)
+    monkeypatch.setattr(parallel, "supported", lambda: False)
     assert auto_workers(mnist_sized, 512) == 1
 
 
@@ -156,3 +167,53 @@ def test_fewer_than_two_workers_is_refused():
     model = MODELS["ae"](np.float32)
     with pytest.raises(ValueError, match="at least 2"):
         DataParallel(model, Adam(model.theta, model.grad), workers=1)
+
+
+def test_the_workers_stop_with_close_and_leave_no_file_behind():
+    model = MODELS["vae"](np.float32)
+    dp = DataParallel(model, Adam(model.theta, model.grad), workers=3, max_rows=64)
+    procs = list(dp.procs)
+    assert all(p.poll() is None for p in procs)       # running
+    shm_before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    dp.close()
+    assert [p.wait(timeout=5) for p in procs] == [0, 0]
+    if os.path.isdir("/dev/shm"):                     # the shared file never had a name
+        assert set(os.listdir("/dev/shm")) <= shm_before
+
+
+def test_the_workers_end_when_their_parent_dies_without_closing(tmp_path):
+    # a parent killed outright (no close, no exit handlers): its workers must not linger
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys, numpy as np\n"
+        "from tinyvae.models import VAE\nfrom tinyvae.optim import Adam\n"
+        "from tinyvae.parallel import DataParallel\n"
+        "m = VAE(12, (9,), 3)\n"
+        "dp = DataParallel(m, Adam(m.theta, m.grad), max_rows=32)\n"
+        "print(dp.procs[0].pid, flush=True)\n"
+        "os._exit(9)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 9, out.stderr
+    pid = int(out.stdout.split()[0])
+    deadline = time.time() + 10
+    while time.time() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"    # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_a_worker_that_dies_is_reported_in_one_line():
+    model = MODELS["vae"](np.float32)
+    dp = DataParallel(model, Adam(model.theta, model.grad), max_rows=64)
+    dp.procs[0].kill()
+    dp.procs[0].wait()
+    with pytest.raises(parallel.WorkerError, match="worker 1 exited .* --workers 1"):
+        dp.step(data(64, np.float32), np.random.default_rng(0))
+    dp.close()

@@ -169,7 +169,7 @@ def mlp(sizes, rng, dtype=np.float32):
     return Sequential(*layers)
 
 
-def flatten_parameters(modules, dtype):
+def flatten_parameters(modules, dtype, theta=None, grad=None, copy=True):
     """Move every parameter of ``modules`` into one flat buffer, and every gradient into another.
 
     Afterwards ``layer.params[name]`` and ``layer.grads[name]`` are *views* into the two
@@ -177,19 +177,26 @@ def flatten_parameters(modules, dtype):
     updates all parameters with a handful of vector operations (no Python loop over
     arrays) and a checkpoint is a single array.
 
+    ``theta`` and ``grad`` may be given, (P,) vectors of ``dtype`` made elsewhere (shared
+    memory, :mod:`tinyvae.parallel`); ``copy=False`` then leaves the values already in
+    ``theta`` instead of copying the layers' own into it.
+
     Returns
     -------
     theta, grad : (P,) arrays of ``dtype``, P the total number of parameters.
     """
     leaves = [layer for m in modules for layer in (m.layers if isinstance(m, Sequential) else [m])]
     P = sum(p.size for layer in leaves for p in layer.params.values())
-    theta = np.empty(P, dtype=dtype)                  # (P,) all parameters
-    grad = np.zeros(P, dtype=dtype)                   # (P,) all gradients
+    theta = np.empty(P, dtype=dtype) if theta is None else theta      # (P,) all parameters
+    grad = np.zeros(P, dtype=dtype) if grad is None else grad         # (P,) all gradients
+    if theta.shape != (P,) or grad.shape != (P,) or theta.dtype != dtype or grad.dtype != dtype:
+        raise ValueError(f"theta and grad must be ({P},) arrays of {np.dtype(dtype)}")
     offset = 0
     for layer in leaves:
         for name, p in layer.params.items():
             view = theta[offset:offset + p.size].reshape(p.shape)
-            view[...] = p
+            if copy:
+                view[...] = p
             layer.params[name] = view
             layer.grads[name] = grad[offset:offset + p.size].reshape(p.shape)
             offset += p.size

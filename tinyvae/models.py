@@ -74,7 +74,7 @@ class _EncoderDecoder:
         """``loss_and_grad`` without the backward pass: the Loss only, ``self.grad`` untouched."""
         return self.loss_and_grad(x, rng, **noise, backward=False)
 
-    #: attributes a trainer may change between steps, which a replica must copy (see replica)
+    #: attributes a trainer may change between steps (copied to the workers of tinyvae.parallel)
     STEP_SETTINGS = ()
 
     def draw_noise(self, x, rng):
@@ -82,27 +82,12 @@ class _EncoderDecoder:
         arguments for it: none for the AE, ``x_tilde`` for the DAE, ``eps`` for the VAE."""
         return {}
 
-    def replica(self):
-        """A second model that shares this one's parameters but not its gradients.
-
-        Its layers hold the *same* parameter arrays (views into ``self.theta``), while its
-        gradient buffer ``replica.grad`` and the activations its layers keep for backward are
-        its own.  So two replicas can run ``loss_and_grad`` on different rows of a minibatch
-        at the same time (:mod:`tinyvae.parallel`), and an optimizer step on ``self.theta``
-        is seen by both.  Settings in ``STEP_SETTINGS`` (beta, ...) are copied when made;
-        whoever changes them on ``self`` later must copy them again.
-        """
-        other = type(self)(**self.config(), dtype=self.dtype)
-        mine = [layer for seq in (self.encoder, self.decoder) for layer in seq.layers]
-        theirs = [layer for seq in (other.encoder, other.decoder) for layer in seq.layers]
-        for a, b in zip(mine, theirs):
-            b.params.update(a.params)                 # the same arrays, not copies
-        for seq in (other.encoder, other.decoder):
-            seq._collect()
-        other.theta = self.theta
-        for name in self.STEP_SETTINGS:
-            setattr(other, name, getattr(self, name))
-        return other
+    def use_buffers(self, theta, grad, copy=True):
+        """Keep the parameters in ``theta`` and the gradients in ``grad``, (P,) vectors made
+        elsewhere (shared memory: :mod:`tinyvae.parallel`).  ``copy=True`` first copies the
+        current parameters into ``theta``; ``copy=False`` adopts the values already there."""
+        self.theta, self.grad = flatten_parameters([self.encoder, self.decoder], self.dtype,
+                                                   theta, grad, copy)
 
     def astype(self, dtype):
         """A copy of this model whose parameters (and so whose arithmetic) are ``dtype``."""

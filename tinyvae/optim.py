@@ -19,9 +19,13 @@ class SGD:
     (:mod:`tinyvae.parallel`) calls ``advance`` once and ``update`` on slices of the vector.
     """
 
+    #: the per-parameter arrays of the state, (P,) each (tinyvae.parallel moves them to shared memory)
+    BUFFERS = ("v",)
+
     def __init__(self, theta, grad, lr=0.01, momentum=0.9):
         self.theta, self.grad = theta, grad
         self.lr, self.momentum = float(lr), float(momentum)
+        self.hyperparameters = dict(lr=self.lr, momentum=self.momentum)
         self.v = np.zeros_like(theta)                 # (P,) velocity
         self.t = 0
 
@@ -78,9 +82,13 @@ class Adam:
     t : int, steps taken.
     """
 
+    #: the per-parameter arrays of the state, (P,) each (tinyvae.parallel moves them to shared memory)
+    BUFFERS = ("m_sum", "v_sum", "_tmp")
+
     def __init__(self, theta, grad, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
         self.theta, self.grad = theta, grad
         self.lr, self.b1, self.b2, self.eps = float(lr), float(b1), float(b2), float(eps)
+        self.hyperparameters = dict(lr=self.lr, b1=self.b1, b2=self.b2, eps=self.eps)
         self.m_sum = np.zeros_like(theta)             # (P,) M = sum_k b1^(t-k) g_k
         self.v_sum = np.zeros_like(theta)             # (P,) V = sum_k b2^(t-k) g_k^2
         self._tmp = np.empty_like(theta)              # (P,) scratch, so a step allocates nothing

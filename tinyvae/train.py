@@ -24,12 +24,11 @@ from typing import List, Optional
 
 import numpy as np
 
-from . import blas, runs
+from . import blas, parallel, runs
 from .errors import CheckpointError, DivergenceError, UsageError
 from .models import VAE, Autoencoder, DenoisingAutoencoder, Loss
 from .objectives import Capacity, FixedBeta, KLTarget
 from .optim import Adam
-from .parallel import DataParallel, auto_workers
 
 #: default epochs per data set, so that a run without --epochs is a sensible length
 DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "mnist": 10, "fashion-mnist": 10}
@@ -60,7 +59,7 @@ class TrainConfig:
     noise: str = "mask"                 # mask | gaussian | saltpepper (DAE)
     noise_level: float = 0.3
     seed: int = 0
-    workers: int = 0                    # threads of the data-parallel step; 0: auto (see auto_workers)
+    workers: int = 0                    # processes (cores) sharing each step; 0: auto (parallel.auto_workers)
 
     def __post_init__(self):
         if self.epochs is None:
@@ -158,10 +157,10 @@ class Trainer:
     binarize_dynamic : bool
         Resample x ~ Bernoulli(pixels) for every minibatch.
     workers : int
-        1: every step on this thread.  W >= 2: each step split over W threads by
+        1: every step in this process.  W >= 2: each step split over W processes (cores) by
         :class:`tinyvae.parallel.DataParallel`, with BLAS at one thread per call during
-        ``train_epoch`` (where BLAS's threads cannot be set, this falls back to 1).  The two
-        give the same training up to the rounding of sums over rows.
+        ``train_epoch`` (where that cannot run, see :func:`tinyvae.parallel.supported`, this
+        falls back to 1).  The two give the same training up to the rounding of sums over rows.
     """
 
     def __init__(self, model, rng, batch_size=128, lr=1e-3, objective=None, binarize_dynamic=False,
@@ -170,16 +169,22 @@ class Trainer:
         self.optimizer = Adam(model.theta, model.grad, lr=lr)
         self.objective = objective or FixedBeta(getattr(model, "beta", 0.0))
         self.binarize_dynamic = binarize_dynamic
-        self.workers = int(workers) if workers > 1 and blas.available() else 1
-        self.parallel = DataParallel(model, self.optimizer, self.workers) if self.workers > 1 else None
+        self.workers = int(workers) if workers > 1 and parallel.supported() else 1
+        self.data_parallel = (parallel.DataParallel(model, self.optimizer, self.workers, max_rows=batch_size)
+                         if self.workers > 1 else None)
         self.t = 0                                       # optimizer steps taken
         self.epoch = 0                                   # epochs finished
+
+    def close(self):
+        """Stop the data-parallel worker processes, if any (also done at exit)."""
+        if self.data_parallel is not None:
+            self.data_parallel.close()
 
     def step(self, xb):
         """One training step on the minibatch ``xb``: ``loss_and_grad``, then the optimizer
         (skipped when the loss is not finite).  Returns the Loss."""
-        if self.parallel is not None:
-            return self.parallel.step(xb, self.rng)
+        if self.data_parallel is not None:
+            return self.data_parallel.step(xb, self.rng)
         loss = self.model.loss_and_grad(xb, rng=self.rng)
         if math.isfinite(loss.total):
             self.optimizer.step()
@@ -194,8 +199,8 @@ class Trainer:
         N, B = x.shape[0], self.batch_size
         perm = self.rng.permutation(N)                   # (N,) this epoch's order
         sums, seconds = np.zeros(4), 0.0
-        # the data-parallel threads fill the cores themselves: one BLAS thread each
-        with blas.threads(1) if self.parallel is not None else contextlib.nullcontext():
+        # the data-parallel processes fill the cores themselves: one BLAS thread each
+        with blas.threads(1) if self.data_parallel is not None else contextlib.nullcontext():
             for step, start in enumerate(range(0, N, B)):
                 t0 = time.perf_counter()
                 xb = x[perm[start:start + B]]            # (B, D) gathered by index, no full copy
@@ -310,7 +315,7 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
     steps_per_epoch = -(-x_train.shape[0] // cfg.batch_size)
     rng = np.random.default_rng(cfg.seed)
     model = make_model(cfg, dataset.D, rng)
-    workers = cfg.workers or auto_workers(model, cfg.batch_size)
+    workers = cfg.workers or parallel.auto_workers(model, cfg.batch_size)
     trainer = Trainer(model, rng, cfg.batch_size, cfg.lr, make_objective(cfg, steps_per_epoch),
                       binarize_dynamic=cfg.binarize == "dynamic", workers=workers)
 
@@ -330,7 +335,7 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
     else:
         os.makedirs(run_dir, exist_ok=True)
         runs.save_json(os.path.join(run_dir, runs.CONFIG), cfg.to_dict())
-        threads = f", {trainer.workers} worker threads" if trainer.workers > 1 else ""
+        threads = f", {trainer.workers} cores" if trainer.workers > 1 else ""
         log(f"training a {cfg.model} on {cfg.data} ({x_train.shape[0]} train, {x_test.shape[0]} test, "
             f"D={dataset.D}{threads}) into {run_dir}")
 
@@ -377,6 +382,8 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
         kept = (f"the checkpoint of epoch {saved_epoch} in {run_dir} is kept" if saved_epoch
                 else "no checkpoint was written")
         raise DivergenceError(f"training diverged: {err}; {kept}; try a smaller --lr than {cfg.lr:g}") from None
+    finally:
+        trainer.close()
 
     if samples:
         from . import plots
