@@ -255,6 +255,8 @@ class DataParallel:
             elif ctrl[DONE] == target:
                 break
             polls += 1
+            if polls % 64 == 0:
+                _yield()                              # a busy machine: let the worker have this core
             if polls % 4096 == 0:
                 if proc.poll() is not None:
                     raise WorkerError(f"data-parallel worker {k} exited (code {proc.returncode}) during "
@@ -292,6 +294,13 @@ def model_kind(model):
     """"ae", "dae" or "vae": the key of ``model``'s class in :data:`tinyvae.models.MODELS`."""
     from .models import MODELS
     return next(kind for kind, cls in MODELS.items() if type(model) is cls)
+
+
+def _yield():
+    """Give the core to another runnable process, if one waits for it (polling never starves
+    the process it waits for, even when the two share one core)."""
+    if hasattr(os, "sched_yield"):
+        os.sched_yield()
 
 
 def _as_slot(value):
@@ -351,6 +360,8 @@ def _serve(spec):
     while True:
         if ctrl[SEQ] == seen:                         # nothing new: poll, and nap when long idle
             polls += 1
+            if polls % 64 == 0:
+                _yield()
             if polls % 1024 == 0:
                 idle = time.perf_counter() - idle_since
                 if idle > SPIN_SECONDS:
