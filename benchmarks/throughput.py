@@ -269,10 +269,19 @@ def cpu_busy_jiffies():
 
 
 def process_jiffies(pid):
-    """utime + stime of a process (all its threads) in clock ticks."""
-    with open(f"/proc/{pid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()
-    return int(rest[11]) + int(rest[12])
+    """utime + stime of a process (all its threads) and of its live descendants (tinyvae's
+    data-parallel workers), in clock ticks."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+        total += int(rest[11]) + int(rest[12])
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                total += sum(process_jiffies(int(child)) for child in f.read().split())
+    except (FileNotFoundError, ProcessLookupError):   # it ended meanwhile
+        pass
+    return total
 
 
 def wait_for_quiet(max_wait=120.0, window=1.0):
@@ -350,7 +359,7 @@ def main(argv=None):
     p.add_argument("--verbose", action="store_true", help="print every round's figure on stderr")
     p.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     p.add_argument("--workers", type=int, default=0,
-                   help="tinyvae's data-parallel threads; 0 (default): what 'tinyvae train' chooses")
+                   help="tinyvae's data-parallel processes; 0 (default): what 'tinyvae train' chooses")
     p.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -374,7 +383,7 @@ def main(argv=None):
         for w in workers:
             info = w.ask(f"warmup {B} {args.warmup}")
             if "workers" in info:
-                print(f"# tinyvae B={B}: {info['workers']} worker thread(s)", file=sys.stderr)
+                print(f"# tinyvae B={B}: {info['workers']} core(s) (--workers)", file=sys.stderr)
 
     times = {(w.name, B): [] for w in workers for B in args.batch_size}
     noisy = {key: 0 for key in times}

@@ -150,8 +150,8 @@ def build_parser():
     t.add_argument("--noise-level", type=float, help="masking rate or Gaussian sigma, default 0.3")
     t.add_argument("--seed", type=int, help="default 0")
     t.add_argument("--workers", type=int, metavar="W",
-                   help="threads that share each step, one per core; default 0: all cores for an "
-                        "MNIST-sized model and batch >= 256, else 1 (results differ only by rounding)")
+                   help="cores that share each step (worker processes); default 0: all cores for an "
+                        "MNIST-sized model and batch >= 64, else 1 (results differ only by rounding)")
     where = t.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="RUN_DIR", help="new run folder (default runs/<model>-<data>-<time>)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue this run to --epochs")
