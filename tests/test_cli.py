@@ -158,3 +158,15 @@ def test_eval_on_shapes_reports_disentanglement(tmp_path, capsys):
     assert code == 0 and "mig" in stdout and "factorvae" in stdout
     assert 0 <= result["mig"] <= 1 and 0 <= result["factorvae"] <= 1
     assert result["factor_names"] == ["shape", "scale", "rotation", "x", "y"]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    # `tinyvae train | head -1`: once the reader has gone, printing fails with EPIPE
+    proc = subprocess.Popen([sys.executable, "-m", "tinyvae", "train", "--epochs", "300", "--hidden", "8",
+                             "--latent", "2", "--out", str(tmp_path / "run")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err.decode(), err.decode()
+    assert proc.returncode == 1

@@ -189,6 +189,9 @@ def main(argv=None):
     except TinyVAEError as err:
         print(f"tinyvae: error: {err}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:                        # `tinyvae train | head`: the reader left early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
+        return 1
 
 
 if __name__ == "__main__":
