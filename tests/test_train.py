@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tinyvae import cli, runs
+from tinyvae import cli, parallel, runs
 from tinyvae.models import VAE
 from tinyvae.data import load
 from tinyvae.train import Trainer, load_run
@@ -133,13 +133,17 @@ def test_a_nan_is_never_written_to_a_checkpoint(tmp_path):
     assert not os.listdir(tmp_path)
 
 
-def test_ctrl_c_keeps_the_last_finished_epoch_and_exits_130(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_keeps_the_last_finished_epoch_and_exits_130(tmp_path, workers):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "tinyvae", "train", "--epochs", "100000", "--out", str(out),
-                             *SMALL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             *SMALL, "--workers", workers], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     deadline = time.time() + 60
     while time.time() < deadline and len(runs.read_metrics(out) if (out / "metrics.jsonl").exists() else []) < 2:
         time.sleep(0.05)
+    if workers == "2" and parallel.supported():
+        assert [pid for pid, ppid in parallel_workers() if ppid == proc.pid]    # it trains on 2 cores
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -150,6 +154,27 @@ def test_ctrl_c_keeps_the_last_finished_epoch_and_exits_130(tmp_path):
     assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]
     model, _, _ = load_run(out)                      # and it loads back
     assert np.array_equal(model.theta, arrays["theta"])
+    deadline = time.time() + 10                      # no data-parallel worker outlives the run
+    while time.time() < deadline and [1 for _, ppid in parallel_workers() if ppid != os.getpid()]:
+        time.sleep(0.05)
+    assert not [pid for pid, ppid in parallel_workers() if ppid != os.getpid()]
+
+
+def parallel_workers():
+    """(pid, parent pid) of every running tinyvae.parallel worker process."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"tinyvae.parallel" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:                               # it ended meanwhile
+            continue
+        if fields[0] != "Z":
+            found.append((int(pid), int(fields[1])))
+    return found
 
 
 def test_refuses_to_overwrite_an_existing_run(tmp_path, capsys):
