@@ -33,6 +33,7 @@ def test_train_writes_config_metrics_checkpoint_and_figures(tmp_path, capsys):
     assert sum(line.startswith("epoch ") for line in printed) == 3
     config = json.loads((out / "config.json").read_text())
     assert config["epochs"] == 3 and config["hidden"] == [32] and config["model"] == "vae"
+    assert config["workers"] == 1                    # what --workers 0 chose for this small model
     rows = runs.read_metrics(out)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert METRIC_KEYS <= set(rows[0])

@@ -318,6 +318,9 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
     workers = cfg.workers or parallel.auto_workers(model, cfg.batch_size)
     trainer = Trainer(model, rng, cfg.batch_size, cfg.lr, make_objective(cfg, steps_per_epoch),
                       binarize_dynamic=cfg.binarize == "dynamic", workers=workers)
+    # config.json records the cores used, not "auto": the split of each minibatch is part of
+    # the arithmetic, so a resume on a machine with more cores must split the same way
+    cfg.workers = trainer.workers
 
     if resume is not None:
         if arrays.get("theta") is None or arrays["theta"].shape != model.theta.shape:
