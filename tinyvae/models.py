@@ -11,9 +11,10 @@ All parameters live in one flat vector ``model.theta`` and all gradients in ``mo
 
 ``loss_and_grad(x, ...)`` is the one call a trainer needs: it runs forward and backward on a
 minibatch, *sets* ``model.grad`` to the gradient of the total loss, and returns a
-:class:`Loss` whose parts are in nats per example.  ``forward_loss(x, ...)`` is the same call stopped
-before the backward pass (for evaluation): the same code, the same numbers.  Its randomness (the DAE's corruption,
-the VAE's eps) is drawn from a ``numpy.random.Generator`` or passed in fixed.
+:class:`Loss` whose parts are in nats per example.  Its randomness (the DAE's corruption,
+the VAE's eps) is drawn from a ``numpy.random.Generator`` (``draw_noise``) or passed in
+fixed.  ``forward_loss(x, ...)`` is the same call stopped before the backward pass (for
+evaluation): the same code, the same numbers.
 How the pieces chain in backward: ``docs/derivations.md``, "The whole model".
 """
 from typing import NamedTuple

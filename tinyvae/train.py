@@ -171,7 +171,7 @@ class Trainer:
         self.binarize_dynamic = binarize_dynamic
         self.workers = int(workers) if workers > 1 and parallel.supported() else 1
         self.data_parallel = (parallel.DataParallel(model, self.optimizer, self.workers, max_rows=batch_size)
-                         if self.workers > 1 else None)
+                              if self.workers > 1 else None)
         self.t = 0                                       # optimizer steps taken
         self.epoch = 0                                   # epochs finished
 
@@ -338,9 +338,9 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
     else:
         os.makedirs(run_dir, exist_ok=True)
         runs.save_json(os.path.join(run_dir, runs.CONFIG), cfg.to_dict())
-        threads = f", {trainer.workers} cores" if trainer.workers > 1 else ""
+        cores = f", {trainer.workers} cores" if trainer.workers > 1 else ""
         log(f"training a {cfg.model} on {cfg.data} ({x_train.shape[0]} train, {x_test.shape[0]} test, "
-            f"D={dataset.D}{threads}) into {run_dir}")
+            f"D={dataset.D}{cores}) into {run_dir}")
 
     saved_epoch = trainer.epoch if resume is not None else None
     snapshot, pending_row = None, None
