@@ -165,9 +165,11 @@ class DataParallel:
         bounds = np.linspace(0, P, W + 1).astype(int)
         self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]   # one per process
         self.seq = 0.0
-        self.procs = [self._start(k) for k in range(1, W)]
+        self.procs = []                               # the finalizer stops whatever has started
         self._finalizer = weakref.finalize(self, _stop, self.procs,
                                            [self.shared[f"ctrl{k}"] for k in range(1, W)])
+        for k in range(1, W):
+            self.procs.append(self._start(k))
         for k in range(1, W):
             self._wait(k, "started")
 
