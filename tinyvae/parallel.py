@@ -5,6 +5,8 @@ gradients of any split of the rows::
 
     x = [x_1; ...; x_W],  n_k rows each      g = sum_k (n_k / N) g_k
 
+(``docs/derivations.md``, "Splitting a minibatch over cores").
+
 :class:`DataParallel` cuts each minibatch into W near-equal row blocks.  Block 0 runs in
 this process; block k >= 1 in worker process k, which holds its own copy of the same model
 (built from ``model.config()``).  Every worker then combines the W gradients on its slice
