@@ -11,7 +11,8 @@ Modules, one idea each:
     optim       SGD with momentum, Adam
     gradcheck   the finite-difference checker
     data        the embedded digits, MNIST / Fashion-MNIST (IDX), shapes
-    train, evaluate, plots, cli
+    train       the trainer; parallel (and blas) split its steps over the cores
+    evaluate, plots, cli
 
 matplotlib is imported by ``tinyvae.plots`` only, so ``import tinyvae`` stays fast.
 """
