@@ -1,4 +1,4 @@
-"""The data-parallel step: the same training as one thread, up to the rounding of sums over rows."""
+"""The data-parallel step: the same training as on one core, up to the rounding of sums over rows."""
 import os
 import subprocess
 import sys
