@@ -5,6 +5,7 @@
     tinyvae eval RUN_DIR [--iw-samples K]
     tinyvae sample RUN_DIR [-n 64]
     tinyvae plot RUN_DIR              every figure that applies to a run
+    tinyvae explore RUN_DIR           one offline web page: decode the latent plane under the pointer
     tinyvae gradcheck                 check every hand-derived gradient by finite differences
 
 Every user error ends with one line on stderr and a non-zero exit (2 for usage errors),
@@ -56,6 +57,7 @@ def _cmd_train(args):
         return 130
     print(f"run folder: {run_dir}")
     print(f"throughput: {throughput:.0f} samples/s")
+    print(f"explore its latent space: tinyvae explore {run_dir}")
     return 0
 
 
@@ -117,6 +119,19 @@ def _cmd_plot(args):
     return 0
 
 
+def _cmd_explore(args):
+    from . import explore
+    from .data import load
+    from .train import load_run
+
+    model, cfg, _ = load_run(args.run_dir)
+    data = load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
+    path = args.out or os.path.join(args.run_dir, "explorer.html")
+    explore.write_explorer(model, data, path, axes=args.axes, seed=args.seed)
+    print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB); open it in a browser (double-click works, offline)")
+    return 0
+
+
 def build_parser():
     p = _Parser(prog="tinyvae", description="Autoencoders, DAEs, VAEs and the beta-VAE in NumPy, "
                                             "with hand-derived gradients.")
@@ -175,6 +190,15 @@ def build_parser():
     pl.add_argument("--out", metavar="DIR", help="default: the run folder")
     pl.add_argument("--seed", type=int, default=0)
     pl.set_defaults(func=_cmd_plot)
+
+    x = sub.add_parser("explore", help="write one offline web page that explores the latent space")
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("--out", metavar="FILE.html", help="default RUN_DIR/explorer.html")
+    x.add_argument("--axes", type=int, nargs=2, metavar=("I", "J"),
+                   help="the two latents on the plane (from 0), for Z > 2; default: most KL (VAE) "
+                        "or most variance of the codes (AE)")
+    x.add_argument("--seed", type=int, default=0, help="seeds the codes of the holes and the subsample")
+    x.set_defaults(func=_cmd_explore)
 
     g = sub.add_parser("gradcheck", help="check every gradient against central differences")
     g.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
