@@ -1,0 +1,170 @@
+"""The explorer page in a real browser: headless Chromium, driven by playwright.
+
+One browser serves the whole session.  Every page is loaded from a file:// URL with every
+other request blocked and recorded, and every test ends by checking that the page asked for
+nothing and logged no console error.  Models have random weights or two epochs of training:
+these tests check agreement and behaviour, not quality.
+"""
+import numpy as np
+import pytest
+
+from tinyvae import browser, cli, explore
+from tinyvae.data import Dataset, load
+from tinyvae.models import VAE, Autoencoder, DenoisingAutoencoder
+
+TOLERANCE = 1e-4                    # |JavaScript decode - model.decode| per pixel
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    with browser.chromium() as context:
+        yield context
+
+
+class Page:
+    """An explorer page open in the browser, with what it requested and logged."""
+
+    def __init__(self, context, path):
+        self.url = path.resolve().as_uri()
+        self.requests, self.errors = [], []
+        self.page = context.new_page()
+        self.page.set_viewport_size({"width": 1200, "height": 900})
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        # block everything but the page itself (the requests are still recorded above)
+        self.page.route("**/*", lambda route: route.continue_() if route.request.url == self.url
+                        else route.abort())
+        self.page.goto(self.url)
+        self.page.wait_for_function("window.tinyvae && window.tinyvae.ready", timeout=10_000)
+
+    def close(self):
+        """Check that nothing but the page was requested and nothing went to the console."""
+        self.page.close()
+        assert self.requests == [self.url], self.requests
+        assert self.errors == []
+
+
+@pytest.fixture
+def open_page(chromium):
+    pages = []
+
+    def open_(path):
+        pages.append(Page(chromium, path))
+        return pages[-1]
+    yield open_
+    for page in pages:
+        page.close()
+
+
+def write_page(model, dataset, path, **options):
+    explore.write_explorer(model, dataset, str(path), **options)
+    return path
+
+
+def max_decode_difference(page, model, z):
+    js = np.array(page.page.evaluate("zs => zs.map(window.tinyvae.decode)", z.tolist()))
+    return float(np.max(np.abs(js - model.decode(z))))
+
+
+MODELS = {
+    "vae-bernoulli": lambda D: VAE(D, (32, 16), 3, rng=np.random.default_rng(1)),
+    "vae-gaussian": lambda D: VAE(D, (32,), 2, likelihood="gaussian", rng=np.random.default_rng(2)),
+    "ae-bce": lambda D: Autoencoder(D, (32, 16), 3, rng=np.random.default_rng(3)),
+    "ae-mse": lambda D: Autoencoder(D, (32,), 2, loss="mse", rng=np.random.default_rng(4)),
+    "dae": lambda D: DenoisingAutoencoder(D, (32,), 2, rng=np.random.default_rng(5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_the_page_decodes_like_the_model_to_1e_4(open_page, tmp_path, name):
+    digits = load("digits")
+    model = MODELS[name](digits.D)
+    page = open_page(write_page(model, digits, tmp_path / "page.html", bins=30))
+    z = 2.0 * np.random.default_rng(0).standard_normal((25, model.Z))   # (25, Z) inside and outside the codes
+    diff = max_decode_difference(page, model, z)
+    print(f"{name}: max |JS - Python| = {diff:.2e}")
+    assert diff < TOLERANCE
+
+
+def test_a_784_400_20_vae_decodes_like_the_model_to_1e_4(open_page, tmp_path):
+    rng = np.random.default_rng(0)
+    mnist_like = Dataset("synthetic", rng.random((300, 784), dtype=np.float32), rng.integers(0, 10, 300),
+                         rng.random((500, 784), dtype=np.float32), rng.integers(0, 10, 500), (28, 28))
+    model = VAE(784, (400,), 20, rng=np.random.default_rng(0))
+    page = open_page(write_page(model, mnist_like, tmp_path / "page.html", bins=30))
+    diff = max_decode_difference(page, model, rng.standard_normal((10, 20)))
+    print(f"784-400-20 VAE: max |JS - Python| = {diff:.2e}")
+    assert diff < TOLERANCE
+
+
+@pytest.fixture(scope="module")
+def trained_ae(tmp_path_factory):
+    """A 2-D AE trained for two epochs on the digits, and its explorer page."""
+    run = tmp_path_factory.mktemp("runs") / "ae2"
+    assert cli.main(["train", "--model", "ae", "--hidden", "16", "--latent", "2", "--epochs", "2",
+                     "--out", str(run)]) == 0
+    assert cli.main(["explore", str(run)]) == 0
+    return run / "explorer.html"
+
+
+def cell_centres(data):
+    """Centres of a hole cell far from every code and of the cell nearest a code."""
+    bins, (lo1, hi1, lo2, hi2) = data["bins"], data["extent"]
+    distance = explore.from_base64(data["distance"]).reshape(bins, bins)       # [i2, i1]
+    centre = lambda i2, i1: (lo1 + (i1 + 0.5) * (hi1 - lo1) / bins, lo2 + (i2 + 0.5) * (hi2 - lo2) / bins)
+    hole = np.unravel_index(np.argmax(distance), distance.shape)
+    dense = np.unravel_index(np.argmin(distance), distance.shape)
+    assert distance[hole] > data["radius"] >= distance[dense]
+    return centre(*hole), centre(*dense)
+
+
+def move_to(page, z1, z2):
+    x, y = page.page.evaluate("([a, b]) => window.tinyvae.pixelOf(a, b)", [float(z1), float(z2)])
+    page.page.mouse.move(x, y)
+    return x, y
+
+
+def test_the_pointer_over_a_hole_and_over_the_codes_changes_the_readout(open_page, trained_ae):
+    page = open_page(trained_ae)
+    hole, dense = cell_centres(explore.read_page_data(trained_ae.read_text()))
+    move_to(page, *hole)
+    assert page.page.inner_text("#hole-readout") == "in a hole"
+    decoded_in_hole = page.page.inner_text("#readout")
+    move_to(page, *dense)
+    assert page.page.inner_text("#hole-readout") == "not in a hole"
+    assert page.page.inner_text("#readout") != decoded_in_hole      # z and the distance moved too
+
+
+def test_clicking_a_code_compares_input_and_reconstruction(open_page, trained_ae):
+    page = open_page(trained_ae)
+    data = explore.read_page_data(trained_ae.read_text())
+    first = explore.from_base64(data["codes"])[:2]                  # test image 0's code
+    page.page.mouse.click(*move_to(page, *first))
+    assert "input | reconstruction" in page.page.inner_text("#compare")
+    assert page.page.locator("#compare canvas").count() == 2
+
+
+def test_shift_clicking_into_a_hole_marks_the_crossing(open_page, trained_ae):
+    page = open_page(trained_ae)
+    hole, dense = cell_centres(explore.read_page_data(trained_ae.read_text()))
+    page.page.keyboard.down("Shift")
+    page.page.mouse.click(*move_to(page, *dense))
+    page.page.mouse.click(*move_to(page, *hole))
+    page.page.keyboard.up("Shift")
+    assert "crosses a hole" in page.page.inner_text("#strip-note")
+    frames = page.page.locator("#strip canvas")
+    assert frames.count() == 12 and "in-hole" in frames.nth(11).get_attribute("class")
+
+
+def test_moving_a_latent_off_the_plane_withdraws_the_hole_readout(open_page, tmp_path):
+    digits = load("digits")
+    model = VAE(digits.D, (16,), 4, rng=np.random.default_rng(0))
+    page = open_page(write_page(model, digits, tmp_path / "page.html", bins=30))
+    data = explore.read_page_data((tmp_path / "page.html").read_text())
+    other = next(k for k in range(4) if k not in data["axes"])
+    assert page.page.locator("#sliders input").count() == 4         # a slider for every latent
+    assert "hole" in page.page.inner_text("#hole-readout")
+    page.page.locator("#sliders input").nth(other).fill("1.5")
+    assert "unknown" in page.page.inner_text("#hole-readout")
+    assert page.page.evaluate("window.tinyvae.decode([0, 0, 0, 0]).length") == digits.D
