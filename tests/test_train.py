@@ -28,8 +28,9 @@ def test_train_writes_config_metrics_checkpoint_and_figures(tmp_path, capsys):
     out = tmp_path / "run"
     assert train(["--epochs", "3", "--out", str(out), *SMALL]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
-    assert printed[-1].startswith("throughput: ") and printed[-1].endswith(" samples/s")
-    assert float(printed[-1].split()[1]) > 0
+    assert printed[-2].startswith("throughput: ") and printed[-2].endswith(" samples/s")
+    assert float(printed[-2].split()[1]) > 0
+    assert printed[-1] == f"explore its latent space: tinyvae explore {out}"
     assert sum(line.startswith("epoch ") for line in printed) == 3
     config = json.loads((out / "config.json").read_text())
     assert config["epochs"] == 3 and config["hidden"] == [32] and config["model"] == "vae"
