@@ -99,26 +99,23 @@ def synthetic_mnist_like(n, D, seed):
     return (rng.random((n, D), dtype=np.float32) ** 3).astype(np.float32)
 
 
-def run_tinyvae(x, hidden, Z, batch_size, lr, seed, workers=0):
+def run_tinyvae(x, hidden, Z, batch_size, lr, seed):
     """One epoch of Trainer over ``x``; returns the model, its initial theta and per-step records.
 
-    The model computes in the dtype of ``x`` (float32 as in training, or float64).  The
-    trainer runs on the data-parallel workers ``tinyvae train`` would choose (``workers=0``)
-    or on those given; each step's minibatch, eps and loss are recorded as the step takes them.
+    The model computes in the dtype of ``x`` (float32 as in training, or float64).  Each
+    step's minibatch, eps and loss are recorded as the step takes them.
     """
     from tinyvae.models import VAE
-    from tinyvae.parallel import auto_workers
     from tinyvae.train import Trainer
 
     model = VAE(x.shape[1], hidden, Z, likelihood="bernoulli", beta=1.0, rng=np.random.default_rng(seed),
                 dtype=x.dtype)
     theta0 = model.theta.copy()
-    trainer = Trainer(model, np.random.default_rng(seed + 1), batch_size=batch_size, lr=lr,
-                      workers=workers or auto_workers(model, batch_size))
+    trainer = Trainer(model, np.random.default_rng(seed + 1), batch_size=batch_size, lr=lr)
     records, drawn = [], []                               # (xb, eps, loss.total) per step
     real_draw_noise, real_step = model.draw_noise, trainer.step
 
-    def recording_draw_noise(xb, rng):                    # the eps of the step (either path draws here)
+    def recording_draw_noise(xb, rng):                    # the eps of the step
         noise = real_draw_noise(xb, rng)
         drawn.append(noise["eps"].copy())
         return noise
@@ -130,8 +127,6 @@ def run_tinyvae(x, hidden, Z, batch_size, lr, seed, workers=0):
 
     model.draw_noise, trainer.step = recording_draw_noise, recording_step
     trainer.train_epoch(x)
-    print(f"tinyvae trained on {trainer.workers} core(s)")
-    trainer.close()
     return model, theta0, records
 
 
@@ -164,8 +159,6 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=0,
-                   help="tinyvae's data-parallel processes; 0 (default): what 'tinyvae train' chooses")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="float32 as in training (the test); float64 shows what is left once rounding is gone")
     args = p.parse_args(argv)
@@ -186,7 +179,7 @@ def main(argv=None):
         x = train[np.arange(n) % train.shape[0]]          # repeat it to fill `steps` minibatches
     x = x.astype(args.dtype)
 
-    model, theta0, records = run_tinyvae(x, hidden, Z, B, args.lr, args.seed, args.workers)
+    model, theta0, records = run_tinyvae(x, hidden, Z, B, args.lr, args.seed)
     start = VAE(x.shape[1], hidden, Z, rng=np.random.default_rng(0), dtype=x.dtype)
     start.theta[...] = theta0
     net, torch_losses = run_torch(start, records, hidden, Z, args.lr)

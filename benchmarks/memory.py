@@ -5,16 +5,13 @@ The budget (issue 7): peak RSS <= 2 x the float32 data size + 150 MB, where the 
 
 * ``trainer``: synthetic binary data of that size (made in chunks, so that making it costs
   no temporary), then one epoch of ``tinyvae.train.Trainer.train_epoch`` on the 784-400-20
-  VAE at batch 128, with the data-parallel workers ``tinyvae train`` would use (2 here):
-  the training loop alone.  The peak counted is that of this process *plus* each worker
-  process's own peak (which counts the shared parameters a second time).
+  VAE at batch 128: the training loop alone.
 * ``cli``: the whole ``tinyvae train --data mnist --data-dir DIR --epochs 1``, on four
   synthetic IDX files (60,000 + 10,000 images) written to a temporary folder: reading and
   converting the data, the epoch, the test evaluation, the checkpoint and the figures.
 
-Peak RSS is ``resource.getrusage(...).ru_maxrss`` (the high-water mark of the process), and
-for a worker process its ``VmHWM`` in /proc.  In ``cli`` mode it is the peak of the
-``tinyvae train`` process; its worker's is the one the ``trainer`` mode reports.
+Peak RSS is ``resource.getrusage(...).ru_maxrss`` (the high-water mark of the process).  In
+``cli`` mode it is the peak of the ``tinyvae train`` process.
 
 Run::
 
@@ -46,15 +43,6 @@ def rss_now():
     return 0
 
 
-def status_bytes(pid, field):
-    """A memory figure (VmHWM, VmRSS, ...) of process ``pid`` from /proc, in bytes."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def peak_rss(who=resource.RUSAGE_SELF):
     """High-water mark of the resident set in bytes (ru_maxrss is in KiB on Linux)."""
     return resource.getrusage(who).ru_maxrss * 1024
@@ -62,9 +50,7 @@ def peak_rss(who=resource.RUSAGE_SELF):
 
 def trainer_child(batch_size):
     """Runs in a fresh process: make the data, train one epoch, print the figures."""
-    import tinyvae  # noqa: F401
     from tinyvae.models import VAE
-    from tinyvae.parallel import auto_workers
     from tinyvae.train import Trainer
 
     after_import = rss_now()
@@ -74,19 +60,14 @@ def trainer_child(batch_size):
         x[start:start + 5000] = rng.random((min(5000, N - start), D), dtype=np.float32) < 0.13
     after_data = rss_now()
     model = VAE(D, (400,), 20, likelihood="bernoulli", rng=np.random.default_rng(0))
-    trainer = Trainer(model, np.random.default_rng(1), batch_size=batch_size, lr=1e-3,
-                      workers=auto_workers(model, batch_size))
+    trainer = Trainer(model, np.random.default_rng(1), batch_size=batch_size, lr=1e-3)
     loss, seconds = trainer.train_epoch(x)
     after_epoch = rss_now()
     peak = peak_rss()
-    procs = trainer.data_parallel.procs if trainer.data_parallel is not None else []
-    workers = [status_bytes(p.pid, "VmHWM") for p in procs]
-    trainer.close()
     print(f"RSS after import {after_import / MB:.1f} MB, after making the data {after_data / MB:.1f} MB, "
           f"after the epoch {after_epoch / MB:.1f} MB (epoch: {seconds:.1f} s, train -ELBO {loss.total:.1f}); "
-          f"{trainer.workers} core(s): this process {peak / MB:.1f} MB"
-          + "".join(f" + worker {w / MB:.1f} MB" for w in workers))
-    print(f"PEAK {peak + sum(workers)}")
+          f"peak {peak / MB:.1f} MB")
+    print(f"PEAK {peak}")
 
 
 def measure_trainer(batch_size):
@@ -98,7 +79,7 @@ def measure_trainer(batch_size):
 
 
 def measure_cli(batch_size):
-    from tinyvae.data import write_idx
+    from tinyvae.idx import write_idx
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:

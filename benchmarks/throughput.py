@@ -4,10 +4,8 @@ What is timed, for each batch size B:
 
 * ``tinyvae``: ``tinyvae.train.Trainer.train_epoch``, the loop ``tinyvae train`` runs (gather
   the minibatch by index, ``objective.before_step``, ``model.loss_and_grad``, ``Adam.step``),
-  on the 784-400-20 VAE (Bernoulli, beta 1, Adam lr 1e-3, float32), with the data-parallel
-  workers ``tinyvae train`` chooses for that batch size (``--workers 0``; printed on stderr)
-  unless ``--workers W`` is given.  The time is the one the trainer itself reports: its
-  training steps, not the epoch's shuffle.
+  on the 784-400-20 VAE (Bernoulli, beta 1, Adam lr 1e-3, float32), in one process.  The
+  time is the one the trainer itself reports: its training steps, not the epoch's shuffle.
 * ``torch`` (if it imports): PyTorch eager, the same architecture with ``nn.Linear``,
   ``binary_cross_entropy_with_logits(reduction="sum") / B`` + KL, ``torch.optim.Adam``
   (its default CPU implementation), ``loss.item()`` every step as pytorch/examples does.
@@ -35,8 +33,9 @@ waiting in all; rounds still contended are flagged); the reported figure is the 
 the ``--rounds`` rounds.
 
 Threads: ``--threads N`` (default: every core, 2 here) is given to every contender:
-OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS = N, ``torch.set_num_threads(N)``,
-and for N = 1 XLA's single-threaded Eigen; with N >= 2 XLA keeps its default (all cores).
+``threadpoolctl.threadpool_limits(N)`` in each worker process (NumPy's BLAS, whichever it
+is), ``torch.set_num_threads(N)``, and for N = 1 XLA's single-threaded Eigen; with N >= 2
+XLA keeps its default (all cores).
 
 Run::
 
@@ -56,6 +55,7 @@ import sys
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 D, H, Z = 784, 400, 20                        # the pytorch/examples VAE
 LR = 1e-3
@@ -82,24 +82,18 @@ def synthetic_binary_mnist(n, seed=0):
 
 # --- the contenders, each run inside its own worker process -------------------------------------
 class TinyvaeBench:
-    """The real path: Trainer.train_epoch over the round's rows, with the workers ``tinyvae
-    train`` would choose (``--workers 0``, the default) or the ones given."""
+    """The real path: Trainer.train_epoch over the round's rows."""
 
-    def __init__(self, threads, workers=0):
+    def __init__(self, threads):
         from tinyvae.models import VAE
-        from tinyvae.parallel import auto_workers
         from tinyvae.train import Trainer
-        self.VAE, self.Trainer, self.auto_workers = VAE, Trainer, auto_workers
-        self.workers = workers
+        self.VAE, self.Trainer = VAE, Trainer
         self.x = synthetic_binary_mnist(N_DATA)
         self.trainers = {}
 
     def setup(self, B):
         model = self.VAE(D, (H,), Z, likelihood="bernoulli", beta=1.0, rng=np.random.default_rng(0))
-        workers = self.workers or self.auto_workers(model, B)
-        self.trainers[B] = self.Trainer(model, np.random.default_rng(1), batch_size=B, lr=LR,
-                                        workers=workers)
-        return {"workers": self.trainers[B].workers}
+        self.trainers[B] = self.Trainer(model, np.random.default_rng(1), batch_size=B, lr=LR)
 
     def run(self, B, steps, start):
         xr = self.x[start:start + steps * B]                 # a view: the trainer gathers from it
@@ -234,14 +228,16 @@ class LimitBench:
 BENCHES = {"tinyvae": TinyvaeBench, "torch": TorchBench, "jax": JaxBench, "limit": LimitBench}
 
 
-def worker(name, threads, workers=0):
+def worker(name, threads):
     """Serve commands on stdin: 'warmup B steps' and 'round B steps start'; answer '@@ json'."""
     def reply(obj):
         sys.stdout.write("@@ " + json.dumps(obj) + "\n")
         sys.stdout.flush()
 
+    if threads:
+        threadpool_limits(limits=threads)                    # NumPy's BLAS, for the whole process
     try:
-        bench = BENCHES[name](threads, workers) if name == "tinyvae" else BENCHES[name](threads)
+        bench = BENCHES[name](threads)
     except ImportError as err:
         reply({"error": f"{name} unavailable ({err})"})
         return 0
@@ -252,9 +248,9 @@ def worker(name, threads, workers=0):
             break
         B, steps = int(args[0]), int(args[1])
         if cmd == "warmup":
-            info = bench.setup(B) or {}
+            bench.setup(B)
             bench.run(B, steps, 0)
-            reply({"ok": True, **info})
+            reply({"ok": True})
         else:
             reply({"seconds": bench.run(B, steps, int(args[2]))})
     return 0
@@ -269,8 +265,7 @@ def cpu_busy_jiffies():
 
 
 def process_jiffies(pid):
-    """utime + stime of a process (all its threads) and of its live descendants (tinyvae's
-    data-parallel workers), in clock ticks."""
+    """utime + stime of a process (all its threads) and of its live descendants, in clock ticks."""
     total = 0
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -299,18 +294,16 @@ def wait_for_quiet(max_wait=120.0, window=1.0):
 
 
 class Worker:
-    def __init__(self, name, threads, workers=0):
+    def __init__(self, name, threads):
         env = dict(os.environ)
         if threads:
-            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                env[var] = str(threads)
             if threads == 1:
                 env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
                                     " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
         env["PYTHONPATH"] = os.path.dirname(os.path.abspath(__file__)) + os.pathsep + env.get("PYTHONPATH", "")
         self.name = name
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", name,
-                                      "--threads", str(threads), "--workers", str(workers)],
+                                      "--threads", str(threads)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.status = self._read()
 
@@ -358,16 +351,14 @@ def main(argv=None):
                    help="seconds of waiting in all; after that rounds run (and are flagged) whatever the load")
     p.add_argument("--verbose", action="store_true", help="print every round's figure on stderr")
     p.add_argument("--only", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
-    p.add_argument("--workers", type=int, default=0,
-                   help="tinyvae's data-parallel processes; 0 (default): what 'tinyvae train' chooses")
     p.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.threads, args.workers)
+        return worker(args.worker, args.threads)
 
     workers = []
     for name in args.only:
-        w = Worker(name, args.threads, args.workers)
+        w = Worker(name, args.threads)
         if "error" in w.status:
             print(f"# {w.status['error']}: skipped", file=sys.stderr)
             w.close()
@@ -381,9 +372,7 @@ def main(argv=None):
 
     for B in args.batch_size:
         for w in workers:
-            info = w.ask(f"warmup {B} {args.warmup}")
-            if "workers" in info:
-                print(f"# tinyvae B={B}: {info['workers']} core(s) (--workers)", file=sys.stderr)
+            w.ask(f"warmup {B} {args.warmup}")
 
     times = {(w.name, B): [] for w in workers for B in args.batch_size}
     noisy = {key: 0 for key in times}

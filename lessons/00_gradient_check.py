@@ -16,11 +16,12 @@ Run:   python lessons/00_gradient_check.py [--quick] [--out DIR]
 Takes: about 1 second (--quick: the same, with fewer steps h; there is nothing to train).
 """
 # %%
-import _common  # noqa: F401  (first: one BLAS thread, before NumPy loads)
+import _common
 
+import matplotlib.pyplot as plt
 import numpy as np
 
-from tinyvae import gradcheck, plots
+from tinyvae import gradcheck
 from tinyvae.layers import Linear, sigmoid
 
 lesson = _common.Lesson("00_gradient_check", __doc__)
@@ -56,12 +57,15 @@ for name, err in errors.items():
     print(f"    {name}: best relative error {err[best]:.1e} at h = {hs[best]:.0e}; "
           f"at h = 1e-1 it is {err[0]:.1e} (truncation), at h = {hs[-1]:.0e} {err[-1]:.1e} (rounding)")
 lesson.key(best_error_float64=errors["float64"].min(), best_error_float32=errors["float32"].min())
-lesson.save(plots.plot_lines(
-    [(f"{name}", hs, np.maximum(err, 1e-17), "o-") for name, err in errors.items()],
-    "step h", "relative error of the central difference",
-    "central differences: truncation error ~h^2 (right), rounding error ~eps/h (left)",
-    logx=True, logy=True, hlines=[(gradcheck.TOLERANCE, "tinyvae's tolerance 1e-6")], hline_label_x=0.4),
-    "error_vs_h.png")
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+for name, err in errors.items():
+    ax.loglog(hs, np.maximum(err, 1e-17), "o-", label=name)
+ax.axhline(gradcheck.TOLERANCE, color="0.3", linestyle=":", label="tinyvae's tolerance 1e-6")
+ax.set(xlabel="step h", ylabel="relative error of the central difference")
+ax.set_title("central differences: truncation error ~h^2 (right), rounding error ~eps/h (left)", fontsize=10)
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+lesson.save(fig, "error_vs_h.png")
 
 # %% --- 2. why float64 ---
 lesson.step("why the checks run in float64")

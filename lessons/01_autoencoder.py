@@ -15,8 +15,9 @@ Run:   python lessons/01_autoencoder.py [--quick] [--out DIR]
 Takes: about 3 seconds on 2 cores (--quick: about 1 second, with 15 epochs instead of 100).
 """
 # %%
-import _common  # noqa: F401  (first: one BLAS thread, before NumPy loads)
+import _common
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from tinyvae import data, plots
@@ -90,12 +91,15 @@ lesson.save(plots.plot_image_rows(
     [("input x", x_test[:n]), ("MSE, linear out", np.clip(models["mse"].reconstruct(x_test[:n]), 0, 1)),
      ("BCE, sigmoid out", models["bce"].reconstruct(x_test[:n]))],
     ds.image_shape, f"test digits and their reconstructions (Z = {Z})"), "reconstructions.png")
-lesson.save(plots.plot_lines(
-    [(f"{k.upper()} (training loss, own units)", np.arange(1, EPOCHS + 1), [l.recon for l in v])
-     for k, v in curves.items()],
-    "epoch", "training loss per image", "training: MSE and BCE (each in its own units)", logy=True,
-    hlines=[(floor, "floor of the BCE at x' = x (the pixels' entropy)")], hline_label_x=0.3),
-    "training_curves.png")
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+for k, v in curves.items():
+    ax.semilogy(np.arange(1, EPOCHS + 1), [l.recon for l in v], label=f"{k.upper()} (training loss, own units)")
+ax.axhline(floor, color="0.3", linestyle=":", label="floor of the BCE at x' = x (the pixels' entropy)")
+ax.set(xlabel="epoch", ylabel="training loss per image")
+ax.set_title("training: MSE and BCE (each in its own units)", fontsize=10)
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+lesson.save(fig, "training_curves.png")
 
 # %% --- 5. the bottleneck ---
 lesson.step("the bottleneck: how much of x gets through Z numbers")
@@ -110,8 +114,12 @@ _common.table(["Z", "test sq. error"], [[Zb, e] for Zb, e in zip(sizes, errors)]
 print("    a wider bottleneck lets more of x through; Z = d would allow the identity map,")
 print("    which is why the bottleneck (or, lesson 03, noise) is what makes z a representation.")
 lesson.key(**{f"test_sq_error_Z{Zb}": e for Zb, e in zip(sizes, errors)})
-lesson.save(plots.plot_lines([("BCE autoencoder", sizes, errors, "o-")], "bottleneck size Z",
-                             "test squared error per image", "a wider bottleneck reconstructs better"),
-            "bottleneck.png")
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+ax.plot(sizes, errors, "o-", label="BCE autoencoder")
+ax.set(xlabel="bottleneck size Z", ylabel="test squared error per image")
+ax.set_title("a wider bottleneck reconstructs better", fontsize=10)
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+lesson.save(fig, "bottleneck.png")
 
 lesson.done()

@@ -20,7 +20,7 @@ Run:   python lessons/02_latent_holes.py [--quick] [--out DIR]
 Takes: about 3 seconds on 2 cores (--quick: about 2 seconds, with 10 epochs instead of 50).
 """
 # %%
-import _common  # noqa: F401  (first: one BLAS thread, before NumPy loads)
+import _common
 
 import numpy as np
 

@@ -16,7 +16,7 @@ Run:   python lessons/03_denoising.py [--quick] [--out DIR]
 Takes: about 4 seconds on 2 cores (--quick: about 1 second, with 15 epochs instead of 100).
 """
 # %%
-import _common  # noqa: F401  (first: one BLAS thread, before NumPy loads)
+import _common
 
 import numpy as np
 

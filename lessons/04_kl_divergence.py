@@ -15,11 +15,11 @@ Run:   python lessons/04_kl_divergence.py [--quick] [--out DIR]
 Takes: about 1 second (--quick: about the same, with fewer Monte Carlo samples).
 """
 # %%
-import _common  # noqa: F401  (first: one BLAS thread, before NumPy loads)
+import _common
 
+import matplotlib.pyplot as plt
 import numpy as np
 
-from tinyvae import plots
 from tinyvae.losses import kl_gaussians, kl_normal_std_normal, log_normal
 
 lesson = _common.Lesson("04_kl_divergence", __doc__)
@@ -62,11 +62,16 @@ n = np.arange(1, N_MC + 1)
 running = np.cumsum(terms) / n
 band = terms.std() / np.sqrt(n)
 keep = np.unique(np.geomspace(10, N_MC, 200).astype(int)) - 1
-lesson.save(plots.plot_lines(
-    [("Monte Carlo mean of log q - log p", n[keep], running[keep]),
-     ("± 2 standard errors", n[keep], closed + 2 * band[keep], "k:"), ("", n[keep], closed - 2 * band[keep], "k:")],
-    "draws z ~ q", "KL estimate (nats)", "Monte Carlo converges to the closed form (VAE case, Z = 3)",
-    logx=True, hlines=[(closed, "closed form")], hline_label_x=0.02), "kl_monte_carlo.png")
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+ax.semilogx(n[keep], running[keep], label="Monte Carlo mean of log q - log p")
+ax.semilogx(n[keep], closed + 2 * band[keep], "k:", label="± 2 standard errors")
+ax.semilogx(n[keep], closed - 2 * band[keep], "k:")
+ax.axhline(closed, color="0.3", linestyle="--", linewidth=1, label="closed form")
+ax.set(xlabel="draws z ~ q", ylabel="KL estimate (nats)")
+ax.set_title("Monte Carlo converges to the closed form (VAE case, Z = 3)", fontsize=10)
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+lesson.save(fig, "kl_monte_carlo.png")
 
 # %% --- 2. non-negative, zero only at q = p ---
 lesson.step("KL >= 0, and KL = 0 only when q = p")
@@ -105,11 +110,15 @@ print("    p = two bumps at -2 and +2.  The Gaussian q that minimises")
 print(f"      KL(q || p): N({M[i_qp]:+.2f}, {S[i_qp]:.2f}^2): sits on one bump (q avoids where p is small)")
 print(f"      KL(p || q): N({M[i_pq]:+.2f}, {S[i_pq]:.2f}^2): spreads over both (q must cover where p is large)")
 print("    a VAE minimises KL(q(z|x) || p(z|x)): its q tends to the first kind, under-covering the posterior.")
-lesson.save(plots.plot_lines(
-    [("p: two bumps", zg, np.exp(log_p), "k-"),
-     (f"argmin KL(q || p): N({M[i_qp]:+.1f}, {S[i_qp]:.2f}²)", zg, q["qp"], "-"),
-     (f"argmin KL(p || q): N({M[i_pq]:+.1f}, {S[i_pq]:.2f}²)", zg, q["pq"], "--")],
-    "z", "density", "not symmetric: the best Gaussian q for each direction of the KL"), "kl_asymmetry.png")
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+ax.plot(zg, np.exp(log_p), "k-", label="p: two bumps")
+ax.plot(zg, q["qp"], "-", label=f"argmin KL(q || p): N({M[i_qp]:+.1f}, {S[i_qp]:.2f}²)")
+ax.plot(zg, q["pq"], "--", label=f"argmin KL(p || q): N({M[i_pq]:+.1f}, {S[i_pq]:.2f}²)")
+ax.set(xlabel="z", ylabel="density")
+ax.set_title("not symmetric: the best Gaussian q for each direction of the KL", fontsize=10)
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+lesson.save(fig, "kl_asymmetry.png")
 
 # %% --- 4. the penalty for breaking the rule ---
 lesson.step("the penalty for breaking the rule p(z) = N(0, 1)")
@@ -120,9 +129,16 @@ penalty = kl_gaussians(MU, 2 * LS, 0.0, 0.0)                      # KL(N(mu, sig
 for mu_, s_ in [(0, 1), (1, 1), (2, 1), (3, 1), (0, 0.5), (0, 0.1), (0, 0.01), (0, 2), (2, 0.1)]:
     print(f"    q = N({mu_}, {s_}^2): KL = {float(kl_gaussians(mu_, 2 * np.log(s_), 0.0, 0.0)):6.3f} nats")
 print("    drifting from zero costs mu^2 / 2; getting narrow costs about -log(sigma): both grow without bound.")
-lesson.save(plots.plot_heatmap(
-    penalty, mus, np.exp(log_sigmas), "mean of q", "standard deviation of q (log scale)",
-    "KL(N(mu, sigma²) || N(0, 1)): the penalty for breaking the rule", "KL (nats)",
-    contours=[0.1, 0.5, 1, 2, 4], marks=[(0, 1, "q = p: no penalty")], logy=True), "kl_penalty.png")
+fig, ax = plt.subplots(figsize=(6.0, 4.6))
+sigmas = np.exp(log_sigmas)
+fig.colorbar(ax.pcolormesh(mus, sigmas, penalty, shading="auto"), ax=ax, label="KL (nats)")
+ax.clabel(ax.contour(mus, sigmas, penalty, levels=[0.1, 0.5, 1, 2, 4], colors="white", linewidths=0.8),
+          fontsize=8, fmt="%g")
+ax.plot(0, 1, "o", color="white", markeredgecolor="k")
+ax.annotate("q = p: no penalty", (0, 1), textcoords="offset points", xytext=(6, 4), fontsize=8, color="white")
+ax.set_yscale("log")
+ax.set(xlabel="mean of q", ylabel="standard deviation of q (log scale)")
+ax.set_title("KL(N(mu, sigma²) || N(0, 1)): the penalty for breaking the rule", fontsize=10)
+lesson.save(fig, "kl_penalty.png")
 
 lesson.done()

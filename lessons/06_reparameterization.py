@@ -26,11 +26,12 @@ Run:   python lessons/06_reparameterization.py [--quick] [--out DIR]
 Takes: about 2 seconds on 2 cores (--quick: about 1 second, with fewer samples and epochs).
 """
 # %%
-import _common  # noqa: F401  (first: one BLAS thread, before NumPy loads)
+import _common
 
+import matplotlib.pyplot as plt
 import numpy as np
 
-from tinyvae import data, gradcheck, plots
+from tinyvae import data, gradcheck
 from tinyvae.losses import bernoulli_log_likelihood, bernoulli_nll
 from tinyvae.models import VAE
 from tinyvae.reparam import reparameterize, reparameterize_backward
@@ -130,9 +131,15 @@ print(f"    both are unbiased, but REINFORCE's variance is {v_sf / v_rep:.0f} ti
       f"{v_sfb / v_rep:.0f} times with a baseline):")
 print("    it uses only the value log p(x|z), while the trick uses its slope d log p(x|z)/dz.")
 lesson.key(var_reparam=v_rep, var_reinforce=v_sf, var_reinforce_baseline=v_sfb)
-lesson.save(plots.plot_histograms(
-    [(name, est[:, 0]) for name, est in estimators.items()], "one-sample estimate of dF/dmu1",
-    f"three unbiased estimators of the same gradient (exact {exact[0]:+.3f})"), "estimators.png")
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+span = np.percentile(np.concatenate([est[:, 0] for est in estimators.values()]), [0.5, 99.5])
+for name, est in estimators.items():
+    ax.hist(est[:, 0], bins=80, range=tuple(span), density=True, histtype="step", linewidth=1.6, label=name)
+ax.set_yscale("log")
+ax.set(xlabel="one-sample estimate of dF/dmu1", ylabel="density")
+ax.set_title(f"three unbiased estimators of the same gradient (exact {exact[0]:+.3f})", fontsize=10)
+ax.legend(fontsize=8)
+lesson.save(fig, "estimators.png")
 
 # %% --- 5. samples needed ---
 lesson.step("samples needed for the same accuracy")
@@ -143,13 +150,18 @@ for name, est in estimators.items():
     for K in Ks:                                                # error of the K-sample average
         groups = est[: (M // K) * K].reshape(-1, K, 4).mean(axis=1)     # (M // K, 4)
         err.append(np.sqrt(np.mean(np.sum((groups - exact) ** 2, axis=1))))
-    series.append((name, Ks, err, "o-"))
+    series.append((name, err))
 target = 0.1 * np.linalg.norm(exact)
 for name, v in variance.items():
     print(f"    {name:22s}: K = {int(np.ceil(v.sum() / target ** 2)):>7} samples for an error of 10% of |gradient|")
-lesson.save(plots.plot_lines(series, "samples K averaged", "root mean squared error of the gradient",
-                             "error of the K-sample estimate (it falls as 1/sqrt(K))", logx=True, logy=True,
-                             hlines=[(target, "10% of |gradient|")], hline_label_x=0.02),
-            "error_vs_samples.png")
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+for name, err in series:
+    ax.loglog(Ks, err, "o-", label=name)
+ax.axhline(target, color="0.3", linestyle=":", label="10% of |gradient|")
+ax.set(xlabel="samples K averaged", ylabel="root mean squared error of the gradient")
+ax.set_title("error of the K-sample estimate (it falls as 1/sqrt(K))", fontsize=10)
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+lesson.save(fig, "error_vs_samples.png")
 
 lesson.done()

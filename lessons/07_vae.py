@@ -18,7 +18,7 @@ Run:   python lessons/07_vae.py [--quick] [--out DIR]
 Takes: about 5 seconds on 2 cores (--quick: about 2 seconds, with fewer epochs and IW samples).
 """
 # %%
-import _common  # noqa: F401  (first: one BLAS thread, before NumPy loads)
+import _common
 
 import numpy as np
 

@@ -23,8 +23,9 @@ Run:   python lessons/08_beta_vae.py [--quick] [--out DIR]
 Takes: about 40 seconds on 2 cores (--quick: about 5 seconds, with 6 epochs per model instead of 60).
 """
 # %%
-import _common  # noqa: F401  (first: one BLAS thread, before NumPy loads)
+import _common
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from tinyvae import data, disentanglement, plots, shapes
@@ -90,11 +91,17 @@ print("    a larger beta buys a smaller KL (a narrower channel through z) with w
 best = min(rows, key=lambda r: r[3])[0]
 print(f"    the best -ELBO belongs to beta = {best:g}" + (": the VAE, which optimises exactly the ELBO."
                                                         if best == 1 else "."))
-lesson.save(plots.plot_lines(
-    [("beta sweep", [r[2] for r in rows], [r[1] for r in rows], "o-")],
-    "KL(q(z|x) || p(z))  (nats per image, test)", "reconstruction -E_q log p(x|z)  (nats per image, test)",
-    "the beta-VAE trade-off: rate (KL) against distortion (reconstruction)",
-    annotate=[(r[2], r[1], f"beta = {r[0]:g}, MIG {r[5]:.2f}") for r in rows]), "tradeoff.png")
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+ax.plot([r[2] for r in rows], [r[1] for r in rows], "o-", label="beta sweep")
+for r in rows:
+    ax.annotate(f"beta = {r[0]:g}, MIG {r[5]:.2f}", (r[2], r[1]), textcoords="offset points", xytext=(6, 4),
+                fontsize=8)
+ax.margins(x=0.1, y=0.1)                            # room for the labels inside the frame
+ax.set(xlabel="KL(q(z|x) || p(z))  (nats per image, test)",
+       ylabel="reconstruction -E_q log p(x|z)  (nats per image, test)")
+ax.set_title("the beta-VAE trade-off: rate (KL) against distortion (reconstruction)", fontsize=10)
+ax.grid(alpha=0.3)
+lesson.save(fig, "tradeoff.png")
 
 # %% --- 3. traversals ---
 lesson.step("latent traversals: one latent varied from -2.5 to 2.5, the others at the code of one image")
@@ -124,10 +131,14 @@ print("    the beta of the Lagrangian form is not a knob here: the constraint ch
 lesson.key(constrained_beta=objective.beta, constrained_kl=test.kl, constrained_recon=test.recon,
            constrained_mig=mig)
 epochs = np.arange(1, EPOCHS + 1)
-lesson.save(plots.plot_lines(
-    [("KL(q || p), training, nats", epochs, [h.kl for h in history], "-"),
-     ("beta, the Lagrange multiplier", epochs, betas, "-")],
-    "epoch", "nats  /  beta", f"constrained form: KL < {DELTA:g} with beta found by dual ascent",
-    hlines=[(DELTA, f"delta = {DELTA:g}")], hline_label_x=0.8), "constrained.png")
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+ax.plot(epochs, [h.kl for h in history], label="KL(q || p), training, nats")
+ax.plot(epochs, betas, label="beta, the Lagrange multiplier")
+ax.axhline(DELTA, color="0.3", linestyle=":", label=f"delta = {DELTA:g}")
+ax.set(xlabel="epoch", ylabel="nats  /  beta")
+ax.set_title(f"constrained form: KL < {DELTA:g} with beta found by dual ascent", fontsize=10)
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+lesson.save(fig, "constrained.png")
 
 lesson.done()

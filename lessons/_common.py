@@ -1,17 +1,15 @@
 """What every lesson shares: its command line, its output folder, numbered steps, key numbers.
 
-Import it before NumPy: it asks BLAS for one thread.  The lessons multiply small matrices,
-where one thread is as fast as two, and a lesson then stays fast on a machine that is busy
-with other work (a second BLAS thread that has to wait for a core can make a step 10-50
-times slower).  Set OPENBLAS_NUM_THREADS yourself to override it.
+A lesson runs with one BLAS thread (``--threads`` changes it), set through threadpoolctl.
+The lessons multiply small matrices, where one thread is as fast as two, and a lesson then
+stays fast on a machine that is busy with other work (a second BLAS thread that has to wait
+for a core can make a step 10-50 times slower).
 """
+import argparse
 import os
+import time
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import time  # noqa: E402
+from threadpoolctl import threadpool_limits
 
 LESSONS = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,7 +29,9 @@ class Lesson:
         parser.add_argument("--out", metavar="DIR", default=os.path.join(LESSONS, "out", name),
                             help=f"where the figures go (default lessons/out/{name}/)")
         parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+        parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
         args = parser.parse_args(argv)
+        threadpool_limits(limits=args.threads, user_api="blas")    # for the rest of the lesson
         self.name, self.quick, self.out, self.seed = name, args.quick, args.out, args.seed
         os.makedirs(self.out, exist_ok=True)
         self.numbers = {}

@@ -1,11 +1,10 @@
-"""Tests for tinyvae.data: the embedded digits, the IDX reader, the MNIST loaders and binarization.
+"""Tests for tinyvae.data (MNIST from a folder, names and binarization) and tinyvae.download.
 
 No test touches the internet: downloads come from a loopback HTTP server that serves small
 IDX files made here, and an autouse fixture points the cache and the mirror at places that
 cannot reach the real data.
 """
 import functools
-import gzip
 import hashlib
 import http.server
 import socket
@@ -16,10 +15,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import tinyvae
-from tinyvae import data
-from tinyvae.data import Dataset, DataError
-from tinyvae.errors import UsageError
+from tinyvae import data, download
+from tinyvae.dataset import Dataset
+from tinyvae.errors import DataError, UsageError
+from tinyvae.idx import write_idx
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -53,7 +52,7 @@ def fake_idx_files(folder, n_train=12, n_test=5, H=6, W=4, gz=True, seed=0):
     }
     folder.mkdir(parents=True, exist_ok=True)
     for base, array in arrays.items():
-        data.write_idx(folder / (base + ".gz" if gz else base), array)
+        write_idx(folder / (base + ".gz" if gz else base), array)
     return arrays
 
 
@@ -67,185 +66,6 @@ def assert_loaded(ds, arrays, name="mnist"):
     np.testing.assert_array_equal(ds.x_test, test_images.reshape(len(test_images), H * W) / np.float32(255))
     np.testing.assert_array_equal(ds.y_train, train_labels)
     np.testing.assert_array_equal(ds.y_test, test_labels)
-
-
-def idx_bytes(array):
-    """A valid raw IDX file for a uint8 array, built by hand (independently of write_idx)."""
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
-    return header + array.tobytes()
-
-
-# --- the embedded digits ----------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
-
-
-def test_digits_have_1797_images_of_64_pixels_in_the_unit_interval(digits):
-    assert len(digits.x_train) + len(digits.x_test) == 1797
-    assert digits.D == 64 and digits.image_shape == (8, 8)
-    x = np.concatenate([digits.x_train, digits.x_test])
-    assert x.dtype == np.float32
-    assert x.min() == 0.0 and x.max() == 1.0
-    np.testing.assert_array_equal(x * 16, np.round(x * 16))      # 0..16 counts divided by 16
-
-
-def test_digits_have_ten_labels_in_both_halves(digits):
-    assert digits.y_train.dtype == np.int64
-    assert set(digits.y_train) == set(digits.y_test) == set(range(10))
-
-
-def test_digits_split_is_stratified_with_a_sixth_of_each_class_in_test(digits):
-    n_test = np.bincount(digits.y_test, minlength=10)
-    n_all = n_test + np.bincount(digits.y_train, minlength=10)
-    np.testing.assert_array_equal(n_all, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180])
-    assert np.all(np.abs(n_test / n_all - 1 / 6) < 0.01)
-    assert (len(digits.x_train), len(digits.x_test)) == (1498, 299)
-
-
-def test_digits_split_is_the_same_on_every_load(digits):
-    again = data.load("digits", seed=123)             # seed must not move the split
-    np.testing.assert_array_equal(again.x_train, digits.x_train)
-    np.testing.assert_array_equal(again.x_test, digits.x_test)
-    np.testing.assert_array_equal(again.y_test, digits.y_test)
-
-
-def test_digits_train_and_test_are_a_partition_of_the_file(digits):
-    # The split as indices: disjoint, and together every image exactly once.
-    raw = np.frombuffer(gzip.decompress(data.DIGITS_FILE.read_bytes()), np.uint8).reshape(1797, 65)
-    train, test = data.stratified_split(raw[:, 64].astype(np.int64), data.DIGITS_TEST_FRACTION,
-                                        np.random.default_rng(data.DIGITS_SPLIT_SEED))
-    assert np.intersect1d(train, test).size == 0
-    np.testing.assert_array_equal(np.sort(np.concatenate([train, test])), np.arange(1797))
-    # ... and they are the images load() returns.
-    np.testing.assert_array_equal(digits.x_test, raw[test, :64] / np.float32(16))
-    np.testing.assert_array_equal(digits.y_train, raw[train, 64])
-
-
-@settings(deadline=None, max_examples=50)
-@given(y=st.lists(st.integers(0, 4), min_size=0, max_size=60), fraction=st.floats(0, 1), seed=st.integers(0, 2**32 - 1))
-def test_stratified_split_sends_round_n_times_fraction_of_each_class_to_test(y, fraction, seed):
-    y = np.array(y, dtype=np.int64)
-    train, test = data.stratified_split(y, fraction, np.random.default_rng(seed))
-    np.testing.assert_array_equal(np.sort(np.concatenate([train, test])), np.arange(len(y)))
-    for c in np.unique(y):
-        assert np.sum(y[test] == c) == round(np.sum(y == c) * fraction)
-
-
-# --- IDX round trip ---------------------------------------------------------------------
-
-idx_arrays = st.one_of(
-    st.tuples(st.integers(0, 20), st.integers(1, 9), st.integers(1, 9)),   # images (n, h, w)
-    st.tuples(st.integers(0, 50)),                                          # labels (n,)
-).flatmap(lambda shape: st.tuples(st.just(shape), st.integers(0, 2**32 - 1)))
-
-
-@settings(deadline=None, max_examples=60)
-@given(shape_seed=idx_arrays, gz=st.booleans())
-def test_write_idx_then_read_idx_gives_back_the_array(tmp_path_factory, shape_seed, gz):
-    shape, seed = shape_seed
-    array = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
-    path = tmp_path_factory.mktemp("idx") / ("a.idx.gz" if gz else "a.idx")
-    data.write_idx(path, array)
-    assert (path.read_bytes()[:2] == b"\x1f\x8b") == gz           # gzipped exactly when named .gz
-    back = data.read_idx(path, ndim=len(shape))
-    assert back.dtype == np.uint8 and back.shape == shape
-    np.testing.assert_array_equal(back, array)
-
-
-def test_write_idx_writes_the_standard_header(tmp_path):
-    # Compare with a header built by hand from the IDX spec: 00 00 08 03, then the sizes.
-    array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
-    data.write_idx(tmp_path / "a", array)
-    assert (tmp_path / "a").read_bytes() == bytes.fromhex("00000803 00000002 00000003 00000004") + bytes(range(24))
-
-
-def test_write_idx_leaves_no_temporary_file(tmp_path):
-    data.write_idx(tmp_path / "a.gz", np.zeros(3, np.uint8))
-    assert [p.name for p in tmp_path.iterdir()] == ["a.gz"]
-
-
-def test_write_idx_refuses_non_uint8_arrays(tmp_path):
-    with pytest.raises(ValueError, match="uint8"):
-        data.write_idx(tmp_path / "a", np.zeros(3, np.float32))
-    assert not (tmp_path / "a").exists()
-
-
-def test_read_idx_reads_a_raw_idx_file_even_under_a_gz_name(tmp_path):
-    array = np.arange(10, dtype=np.uint8)
-    (tmp_path / "labels.gz").write_bytes(idx_bytes(array))
-    np.testing.assert_array_equal(data.read_idx(tmp_path / "labels.gz"), array)
-
-
-# --- damaged IDX files: each gets its own one-line DataError -----------------------------
-
-GOOD_IMAGES = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)     # 24 bytes of pixels
-GOOD = idx_bytes(GOOD_IMAGES)                                            # 16-byte header + 24
-
-DAMAGE = {
-    # kind: (file name, bytes written or None for no file, words the message must contain)
-    "missing": ("gone-idx3-ubyte", None, "does not exist"),
-    "empty": ("empty-idx3-ubyte.gz", b"", "is empty"),
-    "truncated magic": ("short-idx3-ubyte", GOOD[:3], "stops after 3 of 4 magic bytes"),
-    "truncated header": ("short-idx3-ubyte", GOOD[:10], "header needs 16 bytes, found 10"),
-    "truncated payload": ("short-idx3-ubyte", GOOD[:-4], "expected 24 bytes of pixels, found 20"),
-    "truncated gzip": ("short-idx3-ubyte.gz", gzip.compress(GOOD)[:-12], "gzip stream stops"),
-    "corrupt gzip": ("bad-idx3-ubyte.gz", gzip.compress(GOOD)[:-8] + b"\0" * 8, "damaged gzip"),
-    "wrong magic (labels)": ("swap-idx3-ubyte", idx_bytes(np.arange(5, dtype=np.uint8)), "0x00000801"),
-    "wrong magic (type)": ("float-idx3-ubyte", b"\x00\x00\x0d\x03" + GOOD[4:], "data type 0x0D"),
-    "random bytes": ("noise-idx3-ubyte", b"\x89PNG\r\n\x1a\n" + bytes(64), "not an IDX file"),
-    "random bytes named .gz": ("noise-idx3-ubyte.gz", b"\x89PNG\r\n\x1a\n" + bytes(64), "not gzip data"),
-    "trailing bytes": ("long-idx3-ubyte", GOOD + b"\x07" * 5, "5 extra bytes after its 24 bytes"),
-}
-
-
-@pytest.mark.parametrize("kind", DAMAGE)
-def test_each_kind_of_damage_gives_its_own_one_line_data_error(tmp_path, kind):
-    file_name, content, words = DAMAGE[kind]
-    path = tmp_path / file_name
-    if content is not None:
-        path.write_bytes(content)
-    with pytest.raises(DataError) as info:            # any other exception fails the test
-        data.read_idx(path, ndim=3)
-    message = str(info.value)
-    assert words in message
-    assert str(path) in message and "\n" not in message
-    assert "{" not in message                         # every placeholder was filled in
-    # No other kind of damage produces this message.
-    others = [w for k, (_, _, w) in DAMAGE.items() if k != kind]
-    assert not any(w in message for w in others)
-
-
-def test_image_and_label_count_mismatch_is_a_data_error(tmp_path):
-    arrays = fake_idx_files(tmp_path)
-    data.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", arrays[FILES[1]][:-1])   # one label short
-    with pytest.raises(DataError, match="holds 12 images but .* holds 11 labels"):
-        data.load("mnist", data_dir=tmp_path)
-
-
-@settings(deadline=None, max_examples=200)
-@given(content=st.binary(max_size=64), name=st.sampled_from(["f-idx3-ubyte", "f-idx3-ubyte.gz"]))
-def test_read_idx_on_arbitrary_bytes_returns_an_array_or_raises_data_error(tmp_path_factory, content, name):
-    path = tmp_path_factory.mktemp("fuzz") / name
-    path.write_bytes(content)
-    try:
-        out = data.read_idx(path)
-    except DataError as err:
-        assert "\n" not in str(err)
-    else:
-        assert out.dtype == np.uint8
-
-
-@settings(deadline=None, max_examples=100)
-@given(cut=st.integers(0, 200), gz=st.booleans())
-def test_any_cut_of_a_good_file_raises_data_error(tmp_path_factory, cut, gz):
-    content = gzip.compress(GOOD, mtime=0) if gz else GOOD
-    cut = cut % len(content)                          # keep strictly fewer bytes than the whole
-    path = tmp_path_factory.mktemp("cut") / ("f.gz" if gz else "f")
-    path.write_bytes(content[:cut])
-    with pytest.raises(DataError):
-        data.read_idx(path, ndim=3)
 
 
 # --- MNIST and Fashion-MNIST from a folder ----------------------------------------------
@@ -283,9 +103,16 @@ def test_data_dir_without_one_file_names_that_file(tmp_path):
         data.load("mnist", data_dir=tmp_path)
 
 
+def test_image_and_label_count_mismatch_is_a_data_error(tmp_path):
+    arrays = fake_idx_files(tmp_path)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", arrays[FILES[1]][:-1])   # one label short
+    with pytest.raises(DataError, match="holds 12 images but .* holds 11 labels"):
+        data.load("mnist", data_dir=tmp_path)
+
+
 def test_train_and_test_images_of_different_sizes_are_a_data_error(tmp_path):
     fake_idx_files(tmp_path, H=6, W=4)
-    data.write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((5, 4, 6), np.uint8))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((5, 4, 6), np.uint8))
     with pytest.raises(DataError, match="different data sets"):
         data.load("mnist", data_dir=tmp_path)
 
@@ -329,7 +156,7 @@ def serve_fake_mnist(monkeypatch, server, name="mnist", checksums_right=True):
     md5 = {f + ".gz": hashlib.md5((www / (f + ".gz")).read_bytes()).hexdigest() for f in FILES}
     if not checksums_right:
         md5 = {f: "0" * 32 for f in md5}
-    monkeypatch.setitem(data.CHECKSUMS, name, md5)
+    monkeypatch.setitem(download.CHECKSUMS, name, md5)
     monkeypatch.setenv("TINYVAE_MNIST_MIRROR", base)
     return arrays
 
@@ -378,7 +205,7 @@ def test_fashion_mnist_downloads_into_its_own_cache_folder(tmp_path, monkeypatch
 def test_next_mirror_is_tried_when_the_first_fails(monkeypatch, server):
     arrays = serve_fake_mnist(monkeypatch, server)
     monkeypatch.delenv("TINYVAE_MNIST_MIRROR")
-    monkeypatch.setitem(data.MIRRORS, "mnist", (server[0] + "missing/", server[0]))   # 404, then good
+    monkeypatch.setitem(download.MIRRORS, "mnist", (server[0] + "missing/", server[0]))   # 404, then good
     assert_loaded(data.load("mnist"), arrays)
 
 
@@ -407,14 +234,19 @@ def test_mirror_override_without_trailing_slash_still_works(monkeypatch, server)
 
 def test_published_checksums_are_torchvisions():
     # The values torchvision.datasets.MNIST and FashionMNIST publish, copied independently.
-    assert data.CHECKSUMS["mnist"]["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
-    assert data.CHECKSUMS["fashion-mnist"]["t10k-labels-idx1-ubyte.gz"] == "bb300cfdad3c16e7a12a480ee83cd310"
-    for sums in data.CHECKSUMS.values():
+    assert download.CHECKSUMS["mnist"]["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    assert download.CHECKSUMS["fashion-mnist"]["t10k-labels-idx1-ubyte.gz"] == "bb300cfdad3c16e7a12a480ee83cd310"
+    for sums in download.CHECKSUMS.values():
         assert sorted(sums) == sorted(f + ".gz" for f in FILES)
         assert all(len(s) == 32 and int(s, 16) >= 0 for s in sums.values())
 
 
 # --- load(): names and binarization -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
 
 def test_unknown_data_set_is_a_usage_error_listing_the_choices():
     with pytest.raises(UsageError, match="digits, mnist, fashion-mnist, shapes"):
@@ -435,10 +267,8 @@ def test_shapes_is_dispatched_to_tinyvae_shapes_with_the_seed(monkeypatch):
     calls = []
     made = Dataset("shapes", np.zeros((2, 4), np.float32), np.zeros(2, np.int64),
                    np.zeros((1, 4), np.float32), np.zeros(1, np.int64), (2, 2))
-    fake = types.ModuleType("tinyvae.shapes")
-    fake.load = lambda seed=0: calls.append(seed) or made
-    monkeypatch.setitem(__import__("sys").modules, "tinyvae.shapes", fake)
-    monkeypatch.setattr(tinyvae, "shapes", fake, raising=False)
+    fake = types.SimpleNamespace(load=lambda seed=0: calls.append(seed) or made)
+    monkeypatch.setattr(data, "shapes", fake)
     assert data.load("shapes", seed=7) is made
     assert calls == [7]
 

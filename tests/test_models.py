@@ -4,7 +4,8 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from tinyvae.gradcheck import check_model, min_relu_input
-from tinyvae.models import VAE, Autoencoder, DenoisingAutoencoder, build_model
+from tinyvae.config import TrainConfig
+from tinyvae.models import VAE, Autoencoder, DenoisingAutoencoder, make_model
 from tinyvae.noise import corrupt, masking
 
 MODEL_TOL = 1e-6
@@ -175,9 +176,13 @@ def test_float32_training_matches_float64_closely():
     np.testing.assert_allclose(model.grad, m64.grad, rtol=1e-3, atol=1e-5)
 
 
-def test_build_model_rebuilds_from_config():
-    model = DenoisingAutoencoder(10, (6, 4), 2, noise="gaussian", noise_level=0.2)
-    again = build_model("dae", model.config())
+def test_make_model_builds_what_the_settings_describe():
+    cfg = TrainConfig(model="dae", hidden=[6, 4], latent=2, likelihood="gaussian", noise="gaussian",
+                      noise_level=0.2)
+    model = make_model(cfg, 10, np.random.default_rng(0))
+    assert type(model) is DenoisingAutoencoder
+    assert model.config() == dict(D=10, hidden=(6, 4), Z=2, loss="mse", noise="gaussian", noise_level=0.2)
+    again = model.astype(np.float64)                # rebuilt from its own config()
     np.testing.assert_array_equal(again.theta, model.theta)
     assert again.config() == model.config()
 

@@ -40,7 +40,7 @@ def test_fused_adam_in_float32_stays_float32_and_close():
     assert theta.dtype == opt.m_sum.dtype == opt.v_sum.dtype == np.float32
     # the step's scalars are Python floats: a NumPy float64 there would run the float32
     # vector operations as float64 loops (NumPy 2 promotion), casting every element twice
-    assert all(type(c) is float for c in opt.advance())
+    assert all(type(c) is float for c in opt.folded_constants(opt.t))
     np.testing.assert_allclose(theta, plain_adam(theta0, grads), atol=1e-6)
 
 
@@ -88,27 +88,6 @@ def test_optimizer_state_round_trips_for_exact_resume(saved):
         np.testing.assert_array_equal(a_theta, b_theta)
     else:
         np.testing.assert_allclose(b_theta, a_theta, rtol=1e-12)
-
-
-@pytest.mark.parametrize("make", [lambda t, g: Adam(t, g), lambda t, g: SGD(t, g, lr=0.1)])
-def test_an_update_made_slice_by_slice_is_bit_for_bit_the_whole_update(make):
-    # The data-parallel trainer calls advance() once, then update() on one slice per core.
-    rng = np.random.default_rng(3)
-    P = 1000
-    start = rng.standard_normal(P).astype(np.float32)
-    grads = [rng.standard_normal(P).astype(np.float32) for _ in range(5)]
-    whole_theta, whole_grad = start.copy(), np.zeros(P, np.float32)
-    cut_theta, cut_grad = start.copy(), np.zeros(P, np.float32)
-    whole, cut = make(whole_theta, whole_grad), make(cut_theta, cut_grad)
-    for g in grads:
-        whole_grad[...] = g
-        cut_grad[...] = g
-        whole.step()
-        args = cut.advance()
-        for s in (slice(0, 333), slice(333, 700), slice(700, P)):
-            cut.update(s, *args)
-    np.testing.assert_array_equal(whole_theta, cut_theta)
-    assert whole.t == cut.t == len(grads)
 
 
 def test_moments_of_the_plain_form_are_the_discounted_sums_rescaled():

@@ -9,7 +9,9 @@ matplotlib.use("Agg")
 
 from tinyvae import holes, plots  # noqa: E402
 from tinyvae.models import VAE, Autoencoder  # noqa: E402
-from tinyvae.train import TrainConfig, fit, run  # noqa: E402
+from tinyvae.config import TrainConfig  # noqa: E402
+from tinyvae.run_figures import plot_run  # noqa: E402
+from tinyvae.train import fit, run  # noqa: E402
 
 SHAPE = (4, 4)                      # 16-pixel images keep every model tiny
 
@@ -81,23 +83,6 @@ def test_holes_map_and_kl_bars_draw(tiny, tmp_path):
     check(plots.plot_kl_per_dimension([0.5, 0.0, 1.2]), tmp_path, "kl")
 
 
-def test_general_figures_draw(tmp_path):
-    t = np.linspace(1, 10, 20)
-    check(plots.plot_lines([("a", t, t ** 2, "o-"), ("b", t, t)], "x", "y", "lines", logx=True, logy=True,
-                           hlines=[(5.0, "five")], annotate=[(2.0, 4.0, "here")], xticks=([1, 10], ["1", "10"])),
-          tmp_path, "lines")
-    rng = np.random.default_rng(0)
-    check(plots.plot_histograms([("a", rng.normal(size=500)), ("b", 3 * rng.normal(size=500))], "v", "h"),
-          tmp_path, "hist")
-    g = np.linspace(-2, 2, 30)
-    check(plots.plot_heatmap(np.add.outer(g, g) ** 2, g, np.exp(g), "x", "y", "heat", "v", contours=[1, 2],
-                             marks=[(0, 1, "m")], logy=True), tmp_path, "heat")
-    G1, G2 = np.meshgrid(g, g)
-    log_post = -0.5 * (G1 ** 2 + 4 * G2 ** 2)
-    check(plots.plot_posteriors_2d(g, g, [log_post], [[("q", np.zeros(2), np.zeros(2), "C0-")]],
-                                   rng.random((1, 16)), SHAPE, ["post"]), tmp_path, "posterior")
-
-
 def test_manifold_and_holes_map_refuse_a_latent_that_is_not_2d(tiny):
     with pytest.raises(ValueError):
         plots.plot_manifold(tiny["vae3"], SHAPE)
@@ -116,6 +101,6 @@ def test_plot_run_draws_every_figure_that_applies_to_a_run(tmp_path, model, late
     run_dir = str(tmp_path / "run")
     cfg = TrainConfig(model=model, epochs=1, hidden=[8], latent=latent, batch_size=256)
     run(cfg, out=run_dir, log=lambda *a: None, progress_bars=False)
-    paths = plots.plot_run(run_dir, out_dir=str(tmp_path / "figs"))
+    paths = plot_run(run_dir, out_dir=str(tmp_path / "figs"))
     assert {os.path.basename(p)[:-4] for p in paths} == expected
     assert all(is_png(p) for p in paths)

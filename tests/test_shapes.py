@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tinyvae import shapes
-from tinyvae.data import Dataset
+from tinyvae.dataset import Dataset
 
 SIZES = shapes.FACTOR_SIZES
 

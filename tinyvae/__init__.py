@@ -10,11 +10,13 @@ Modules, one idea each:
     models      Autoencoder, DenoisingAutoencoder, VAE (beta-VAE with beta != 1)
     optim       SGD with momentum, Adam
     gradcheck   the finite-difference checker
-    data        the embedded digits, MNIST / Fashion-MNIST (IDX), shapes
-    train       the trainer; parallel (and blas) split its steps over the cores
-    evaluate, plots, cli
+    data        every data set by name (dataset, digits, shapes, idx, download hold the parts)
+    config      the settings of a run
+    train       the trainer; runs: its run folders
+    evaluate, holes, disentanglement, plots, run_figures, cli
 
-matplotlib is imported by ``tinyvae.plots`` only, so ``import tinyvae`` stays fast.
+matplotlib is imported by ``tinyvae.plots`` (and ``run_figures``, through it) only, so
+``import tinyvae`` stays fast.
 """
 from .layers import Linear, ReLU, Sequential, Sigmoid
 from .models import VAE, Autoencoder, DenoisingAutoencoder, Loss

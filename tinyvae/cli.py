@@ -12,6 +12,7 @@ Every user error ends with one line on stderr and a non-zero exit (2 for usage e
 never a traceback.
 """
 import argparse
+import contextlib
 import os
 import sys
 
@@ -20,7 +21,7 @@ from .errors import TinyVAEError, UsageError
 #: train flags that describe the run, and so cannot change on --resume
 RUN_FLAGS = ("model", "data", "binarize", "batch_size", "lr", "hidden", "latent", "likelihood",
              "sigma", "beta", "kl_target", "beta_lr", "capacity", "capacity_steps", "gamma",
-             "warmup_epochs", "noise", "noise_level", "seed", "workers", "out")
+             "warmup_epochs", "noise", "noise_level", "seed", "out")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +40,9 @@ def _cmd_gradcheck(args):
 
 
 def _cmd_train(args):
-    from .train import TrainConfig, run
+    from .config import TrainConfig
+    from .run_figures import save_run_figures
+    from .train import run
 
     given = {k: v for k, v in vars(args).items() if k in RUN_FLAGS + ("epochs", "data_dir") and v is not None}
     if args.resume is not None:
@@ -52,21 +55,38 @@ def _cmd_train(args):
         out = given.pop("out", None)
         run_args = dict(cfg=TrainConfig(**given), out=out)
     try:
-        run_dir, _, _, throughput = run(**run_args)
+        with _blas_threads(args.threads):
+            run_dir, trainer, dataset, throughput = run(**run_args)
     except KeyboardInterrupt:                      # run() has said where the checkpoint is
         return 130
+    if throughput:                                 # some epoch was trained: draw the model
+        try:
+            save_run_figures(run_dir, trainer.model, dataset)
+        except KeyboardInterrupt:                  # the checkpoint is complete; only figures are missing
+            print(f"\ninterrupted while drawing; the run is complete, draw its figures with "
+                  f"'tinyvae plot {run_dir}'", file=sys.stderr)
+            return 130
     print(f"run folder: {run_dir}")
     print(f"throughput: {throughput:.0f} samples/s")
     print(f"explore its latent space: tinyvae explore {run_dir}")
     return 0
 
 
+def _blas_threads(n):
+    """``with _blas_threads(n):`` runs the block with n BLAS threads (None: BLAS's own choice)."""
+    if n is None:
+        return contextlib.nullcontext()
+    if n < 1:
+        raise UsageError(f"--threads must be >= 1, not {n}")
+    from threadpoolctl import threadpool_limits    # here: only a run that limits its threads needs it
+    return threadpool_limits(limits=n, user_api="blas")
+
+
 def _cmd_eval(args):
     from . import evaluate
     from .data import load
     from .models import VAE
-    from .runs import save_json
-    from .train import load_run
+    from .runs import load_run, save_json
 
     if args.iw_samples < 1:
         raise UsageError(f"--iw-samples must be >= 1, not {args.iw_samples}")
@@ -94,7 +114,7 @@ def _cmd_sample(args):
     import numpy as np
 
     from .models import VAE
-    from .train import load_run
+    from .runs import load_run
 
     if args.n < 1:
         raise UsageError(f"-n must be >= 1, not {args.n}")
@@ -112,9 +132,9 @@ def _cmd_sample(args):
 
 
 def _cmd_plot(args):
-    from . import plots
+    from .run_figures import plot_run
 
-    for path in plots.plot_run(args.run_dir, out_dir=args.out, seed=args.seed):
+    for path in plot_run(args.run_dir, out_dir=args.out, seed=args.seed):
         print(f"wrote {path}")
     return 0
 
@@ -164,9 +184,9 @@ def build_parser():
     t.add_argument("--noise", choices=("mask", "gaussian", "saltpepper"), help="DAE corruption, default mask")
     t.add_argument("--noise-level", type=float, help="masking rate or Gaussian sigma, default 0.3")
     t.add_argument("--seed", type=int, help="default 0")
-    t.add_argument("--workers", type=int, metavar="W",
-                   help="cores that share each step (worker processes); default 0: all cores for an "
-                        "MNIST-sized model and batch >= 64, else 1 (results differ only by rounding)")
+    t.add_argument("--threads", type=int, metavar="N",
+                   help="BLAS threads for the matrix products (default: BLAS's own, usually every core); "
+                        "1 keeps small models fast on a busy machine")
     where = t.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="RUN_DIR", help="new run folder (default runs/<model>-<data>-<time>)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue this run to --epochs")

@@ -28,3 +28,8 @@ class CheckpointError(TinyVAEError):
 
 class DivergenceError(TinyVAEError):
     """Training produced a non-finite loss."""
+
+
+def one_line(err):
+    """An exception's text squeezed onto one line, to quote inside a TinyVAEError."""
+    return " ".join(str(err).split())

@@ -8,9 +8,8 @@ Trains the models the figures need (the same settings as the lessons) and writes
     training_curves.png    that VAE's reconstruction, KL and -ELBO per epoch, train and test
     beta_traversals.png    latent traversals of a beta-VAE (beta = 4) on the shapes (lesson 08)
 
-It takes about 30 seconds on 2 cores.  On a machine busy with other work, run it as
-``OPENBLAS_NUM_THREADS=1 python -m tinyvae.gallery``: the models multiply small matrices,
-and a second BLAS thread that has to wait for a core slows every step down.
+It takes about 30 seconds.  It runs with one BLAS thread (threadpoolctl): the models multiply
+small matrices, and a second BLAS thread that has to wait for a core slows every step down.
 """
 import argparse
 import os
@@ -19,6 +18,15 @@ import tempfile
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
+
+from . import data, holes, plots
+from .config import TrainConfig
+from .losses import kl_per_dimension
+from .models import VAE, Autoencoder
+from .runs import load_run, read_metrics
+from .shapes import render
+from .train import Trainer, fit, run
 
 DPI = 90                            # keeps every PNG well under 150 KB
 
@@ -29,12 +37,6 @@ def _say(text):
 
 def make_gallery(out="docs/img", seed=0):
     """Train the models and write the figures into ``out``; returns the PNG paths."""
-    from . import data, holes, plots
-    from .losses import kl_per_dimension
-    from .models import VAE, Autoencoder
-    from .runs import read_metrics
-    from .train import Trainer, TrainConfig, fit, load_run, run
-
     os.makedirs(out, exist_ok=True)
     paths = []
 
@@ -80,7 +82,6 @@ def make_gallery(out="docs/img", seed=0):
         trainer.train_epoch(xs)
     mu, logvar = (np.asarray(a, np.float64) for a in bvae.encode(xs))
     kl = kl_per_dimension(mu, logvar)
-    from .shapes import render
     x0 = render(0, 2, 0, 6, 6).reshape(-1)          # a square of the third size, near the middle
     save(plots.plot_traversals(bvae, x0, shapes.image_shape, values=np.linspace(-2.5, 2.5, 9), kl=kl,
                                title="beta-VAE (beta = 4) on shapes: latent traversals, sorted by KL"),
@@ -94,7 +95,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    paths = make_gallery(args.out, args.seed)
+    with threadpool_limits(limits=1, user_api="blas"):
+        paths = make_gallery(args.out, args.seed)
     _say(f"{len(paths)} figures in {args.out} in {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -58,7 +58,6 @@ class Linear(Layer):
         self.grads["W"] = np.zeros_like(self.params["W"])
         self.grads["b"] = np.zeros_like(self.params["b"])
         self.x = None
-        self.accumulate = True                        # backward adds into grads (see backward)
 
     def forward(self, x):
         """``out = x @ W + b``: (N, D_in) -> (N, D_out)."""
@@ -72,18 +71,9 @@ class Linear(Layer):
 
         ``need_dx=False`` skips dx (returns None): the first layer of a network has no
         use for the gradient with respect to the data, and it costs a third of the layer.
-
-        With ``self.accumulate = False`` the gradients are *set* (dW = x^T dout) rather
-        than added to, writing the product straight into the gradient buffer; the models
-        use this on their training path, where every layer's backward runs exactly once
-        per step, so the buffers need no zeroing first.
         """
-        if self.accumulate:
-            self.grads["W"] += self.x.T @ dout        # (D_in, D_out)
-            self.grads["b"] += dout.sum(axis=0)       # (D_out,)
-        else:
-            np.matmul(self.x.T, dout, out=self.grads["W"])
-            np.sum(dout, axis=0, out=self.grads["b"])
+        self.grads["W"] += self.x.T @ dout            # (D_in, D_out)
+        self.grads["b"] += dout.sum(axis=0)           # (D_out,)
         return dout @ self.params["W"].T if need_dx else None   # (N, D_in)
 
 
@@ -169,7 +159,7 @@ def mlp(sizes, rng, dtype=np.float32):
     return Sequential(*layers)
 
 
-def flatten_parameters(modules, dtype, theta=None, grad=None, copy=True):
+def flatten_parameters(modules, dtype):
     """Move every parameter of ``modules`` into one flat buffer, and every gradient into another.
 
     Afterwards ``layer.params[name]`` and ``layer.grads[name]`` are *views* into the two
@@ -177,26 +167,19 @@ def flatten_parameters(modules, dtype, theta=None, grad=None, copy=True):
     updates all parameters with a handful of vector operations (no Python loop over
     arrays) and a checkpoint is a single array.
 
-    ``theta`` and ``grad`` may be given, (P,) vectors of ``dtype`` made elsewhere (shared
-    memory, :mod:`tinyvae.parallel`); ``copy=False`` then leaves the values already in
-    ``theta`` instead of copying the layers' own into it.
-
     Returns
     -------
     theta, grad : (P,) arrays of ``dtype``, P the total number of parameters.
     """
     leaves = [layer for m in modules for layer in (m.layers if isinstance(m, Sequential) else [m])]
     P = sum(p.size for layer in leaves for p in layer.params.values())
-    theta = np.empty(P, dtype=dtype) if theta is None else theta      # (P,) all parameters
-    grad = np.zeros(P, dtype=dtype) if grad is None else grad         # (P,) all gradients
-    if theta.shape != (P,) or grad.shape != (P,) or theta.dtype != dtype or grad.dtype != dtype:
-        raise ValueError(f"theta and grad must be ({P},) arrays of {np.dtype(dtype)}")
+    theta = np.empty(P, dtype=dtype)                  # (P,) all parameters
+    grad = np.zeros(P, dtype=dtype)                   # (P,) all gradients
     offset = 0
     for layer in leaves:
         for name, p in layer.params.items():
             view = theta[offset:offset + p.size].reshape(p.shape)
-            if copy:
-                view[...] = p
+            view[...] = p
             layer.params[name] = view
             layer.grads[name] = grad[offset:offset + p.size].reshape(p.shape)
             offset += p.size

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import noise as noise_lib
-from .layers import Linear, flatten_parameters, mlp, sigmoid
+from .layers import flatten_parameters, mlp, sigmoid
 from .losses import bernoulli_nll, gaussian_nll, kl_normal_std_normal, mse
 from .reparam import draw_eps, reparameterize, reparameterize_backward
 
@@ -57,12 +57,6 @@ class _EncoderDecoder:
         self.encoder = mlp([self.D, *self.hidden, encoder_out], rng, dtype)
         self.decoder = mlp([self.Z, *self.hidden[::-1], self.D], rng, dtype)
         self.theta, self.grad = flatten_parameters([self.encoder, self.decoder], dtype)
-        # loss_and_grad runs each layer's backward once per call, so the layers *set* their
-        # gradients (no zeroing pass, no temporary): model.grad is overwritten every call.
-        for seq in (self.encoder, self.decoder):
-            for layer in seq.layers:
-                if isinstance(layer, Linear):
-                    layer.accumulate = False
 
     @property
     def dtype(self):
@@ -75,20 +69,10 @@ class _EncoderDecoder:
         """``loss_and_grad`` without the backward pass: the Loss only, ``self.grad`` untouched."""
         return self.loss_and_grad(x, rng, **noise, backward=False)
 
-    #: attributes a trainer may change between steps (copied to the workers of tinyvae.parallel)
-    STEP_SETTINGS = ()
-
     def draw_noise(self, x, rng):
         """The randomness of one ``loss_and_grad(x)`` call, drawn from ``rng`` as keyword
         arguments for it: none for the AE, ``x_tilde`` for the DAE, ``eps`` for the VAE."""
         return {}
-
-    def use_buffers(self, theta, grad, copy=True):
-        """Keep the parameters in ``theta`` and the gradients in ``grad``, (P,) vectors made
-        elsewhere (shared memory: :mod:`tinyvae.parallel`).  ``copy=True`` first copies the
-        current parameters into ``theta``; ``copy=False`` adopts the values already there."""
-        self.theta, self.grad = flatten_parameters([self.encoder, self.decoder], self.dtype,
-                                                   theta, grad, copy)
 
     def astype(self, dtype):
         """A copy of this model whose parameters (and so whose arithmetic) are ``dtype``."""
@@ -154,6 +138,7 @@ class Autoencoder(_EncoderDecoder):
         out = self.decoder.forward(z)                 # (N, D)
         recon, dout = self._recon_loss(out, x)
         if backward:
+            self.zero_grad()                          # the layers add into model.grad
             self.encoder.backward(self.decoder.backward(dout), need_dx=False)
         return Loss(recon, 0.0, 0.0, recon)
 
@@ -261,8 +246,6 @@ class VAE(_EncoderDecoder):
         """n draws of E[x|z] with z ~ p(z) = N(0, I): (n, D)."""
         return self.decode(draw_eps((n, self.Z), rng, self.dtype))
 
-    STEP_SETTINGS = ("beta", "capacity", "gamma")
-
     def draw_noise(self, x, rng):
         return {"eps": draw_eps((x.shape[0], self.Z), rng, self.dtype)}
 
@@ -298,6 +281,7 @@ class VAE(_EncoderDecoder):
         if not backward:
             return Loss(recon, kl, c, recon + penalty)
         # --- backward ---
+        self.zero_grad()                              # the layers add into model.grad
         dz = self.decoder.backward(dout)              # (N, Z)
         dmu, dlogvar = reparameterize_backward(dz, eps, std)
         dh = np.empty_like(h)                         # (N, 2Z) = [dmu | dlogvar]
@@ -307,9 +291,20 @@ class VAE(_EncoderDecoder):
         return Loss(recon, kl, c, recon + penalty)
 
 
-MODELS = {"ae": Autoencoder, "dae": DenoisingAutoencoder, "vae": VAE}
+def make_model(cfg, D, rng=None, dtype=np.float32):
+    """The one model factory: the model a run's settings ``cfg`` describe, for inputs of size D.
 
-
-def build_model(kind, config, rng=None, dtype=np.float32):
-    """Make a model from its kind ("ae", "dae", "vae") and its ``config()`` dictionary."""
-    return MODELS[kind](**config, rng=rng, dtype=dtype)
+    ``cfg`` is a :class:`tinyvae.config.TrainConfig` (or anything with its attributes
+    ``model, hidden, latent, likelihood, sigma, beta, noise, noise_level``).  An AE or DAE
+    scores its reconstruction with BCE under the Bernoulli likelihood and with MSE under the
+    Gaussian one.
+    """
+    hidden = tuple(cfg.hidden)
+    if cfg.model == "vae":
+        return VAE(D, hidden, cfg.latent, likelihood=cfg.likelihood, beta=cfg.beta, sigma=cfg.sigma,
+                   rng=rng, dtype=dtype)
+    loss = "bce" if cfg.likelihood == "bernoulli" else "mse"
+    if cfg.model == "dae":
+        return DenoisingAutoencoder(D, hidden, cfg.latent, loss=loss, noise=cfg.noise,
+                                    noise_level=cfg.noise_level, rng=rng, dtype=dtype)
+    return Autoencoder(D, hidden, cfg.latent, loss=loss, rng=rng, dtype=dtype)

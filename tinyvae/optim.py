@@ -14,13 +14,7 @@ class SGD:
     """SGD with (heavy-ball) momentum, as PyTorch defines it.
 
     .. math:: v <- momentum * v + grad;   theta <- theta - lr * v
-
-    ``step()`` is ``update(slice(None), *advance())``; a data-parallel trainer
-    (:mod:`tinyvae.parallel`) calls ``advance`` once and ``update`` on slices of the vector.
     """
-
-    #: the per-parameter arrays of the state, (P,) each (tinyvae.parallel moves them to shared memory)
-    BUFFERS = ("v",)
 
     def __init__(self, theta, grad, lr=0.01, momentum=0.9):
         self.theta, self.grad = theta, grad
@@ -30,19 +24,10 @@ class SGD:
         self.t = 0
 
     def step(self):
-        self.update(slice(None), *self.advance())
-
-    def advance(self):
-        """Count the step; returns the extra arguments of ``update`` (none for SGD)."""
         self.t += 1
-        return ()
-
-    def update(self, s):
-        """The update on the slice ``s`` of the flat vectors."""
-        v = self.v[s]
-        v *= self.momentum
-        v += self.grad[s]
-        self.theta[s] -= self.lr * v
+        self.v *= self.momentum                       # v <- momentum v + grad
+        self.v += self.grad
+        self.theta -= self.lr * self.v                # theta <- theta - lr v
 
     def state_dict(self):
         return {"v": self.v.copy(), "t": np.int64(self.t)}
@@ -70,10 +55,8 @@ class Adam:
 
     (m_hat = M / S1_t is the weighted mean of the gradients so far: their discounted sum
     over the sum of the weights.)  That is ten passes over memory per step, every one into a
-    preallocated buffer (``out=``).  ``step()`` is ``update(slice(None), *advance())``: a
-    data-parallel trainer (:mod:`tinyvae.parallel`) calls ``advance`` once and then
-    ``update`` on one slice of the vector per core.  ``tests/test_optim.py`` checks the
-    result against the plain form; ``docs/derivations.md``, "Adam, with the folded bias
+    preallocated buffer (``out=``).  ``tests/test_optim.py`` checks the result against the
+    plain form; ``docs/derivations.md``, "Adam, with the folded bias
     correction", derives it.
 
     Attributes
@@ -81,9 +64,6 @@ class Adam:
     m_sum, v_sum : (P,) the discounted sums M and V (``m`` and ``v`` give the moments).
     t : int, steps taken.
     """
-
-    #: the per-parameter arrays of the state, (P,) each (tinyvae.parallel moves them to shared memory)
-    BUFFERS = ("m_sum", "v_sum", "_tmp")
 
     def __init__(self, theta, grad, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
         self.theta, self.grad = theta, grad
@@ -104,24 +84,19 @@ class Adam:
         """The second moment v of the plain form, (1 - b2) V (a new array)."""
         return (1.0 - self.b2) * self.v_sum
 
-    def step(self):
-        self.update(slice(None), *self.advance())
-
-    def advance(self):
-        """Count the step; returns ``(a_t, eps_t)``, the folded step size and epsilon."""
-        self.t += 1
-        S1 = (1.0 - self.b1 ** self.t) / (1.0 - self.b1)   # 1 + b1 + ... + b1^(t-1)
-        S2 = (1.0 - self.b2 ** self.t) / (1.0 - self.b2)
+    def folded_constants(self, t):
+        """``(a_t, eps_t)``, the step size and epsilon of step t with the bias correction folded in."""
+        S1 = (1.0 - self.b1 ** t) / (1.0 - self.b1)   # 1 + b1 + ... + b1^(t-1)
+        S2 = (1.0 - self.b2 ** t) / (1.0 - self.b2)
         # Python floats: a NumPy float64 scalar would make ``tmp *= a_t`` a float64 loop that
         # casts every float32 element there and back (NumPy 2's promotion), nearly twice as slow
-        a_t = self.lr * math.sqrt(S2) / S1
-        eps_t = self.eps * math.sqrt(S2)
-        return a_t, eps_t
+        return self.lr * math.sqrt(S2) / S1, self.eps * math.sqrt(S2)
 
-    def update(self, s, a_t, eps_t):
-        """The update on the slice ``s`` of the flat vectors."""
-        g, M, V = self.grad[s], self.m_sum[s], self.v_sum[s]
-        tmp, theta = self._tmp[s], self.theta[s]
+    def step(self):
+        """One update of ``theta`` from ``grad``."""
+        self.t += 1
+        a_t, eps_t = self.folded_constants(self.t)
+        g, M, V, tmp, theta = self.grad, self.m_sum, self.v_sum, self._tmp, self.theta
         M *= self.b1                                  # M <- b1 M + g
         M += g
         np.multiply(g, g, out=tmp)                    # V <- b2 V + g^2

@@ -2,8 +2,8 @@
 
 Each ``plot_*`` function returns a matplotlib Figure; ``save_figure`` writes it as a PNG.
 Images are (N, D) rows in [0, 1] with ``image_shape = (H, W)``, H * W = D, drawn dark on
-white.  :func:`plot_run` draws every figure that applies to a run folder
-(``tinyvae plot RUN_DIR``).
+white.  :mod:`tinyvae.run_figures` uses them to draw every figure of a run folder
+(``tinyvae plot RUN_DIR``); the lessons draw their own charts with matplotlib directly.
 
 What is drawn, in the lecture's order:
 
@@ -17,8 +17,7 @@ What is drawn, in the lecture's order:
     plot_kl_per_dimension    KL(q || p) of each latent dimension
     plot_holes_map           aggregate posterior, prior contours, holes, decodes from holes
 
-and a few general ones the lessons use: ``plot_grid``, ``plot_image_rows``, ``plot_lines``,
-``plot_histograms``, ``plot_heatmap``, ``plot_posteriors_2d``.
+and two general ones for rows of images: ``plot_grid`` and ``plot_image_rows``.
 """
 import os
 from statistics import NormalDist
@@ -31,6 +30,7 @@ if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .evaluate import latent_means  # noqa: E402
 from .runs import atomic_write  # noqa: E402
 
 GAP = 0.25          # grey level of the gaps between tiles (drawn as 1 - GAP)
@@ -222,7 +222,6 @@ def plot_manifold(model, image_shape, n=15, mean=(0.0, 0.0), std=(1.0, 1.0), tit
 
 def _codes_of(model, x):
     """Posterior means of a VAE, or codes of an AE: (N, Z) float64."""
-    from .evaluate import latent_means
     return latent_means(model, np.asarray(x))
 
 
@@ -391,219 +390,3 @@ def plot_holes_map(maps, image_shape, names=None, title=None):
     if title:
         fig.suptitle(title)
     return fig
-
-
-# --- 5. general figures the lessons use --------------------------------------------------------
-def plot_lines(series, xlabel, ylabel, title, logx=False, logy=False, hlines=(), annotate=(),
-               figsize=(6.2, 4.0), hline_label_x=0.01, xticks=None):
-    """Lines or markers: ``series`` is a list of (label, x, y) or (label, x, y, format string).
-
-    ``hlines`` are (y, label) reference lines, labelled at ``hline_label_x`` (a fraction of
-    the axis width); ``annotate`` are (x, y, text) labels; ``xticks`` is (positions, labels).
-    """
-    fig, ax = plt.subplots(figsize=figsize)
-    for s in series:
-        label, x, y = s[:3]
-        fmt = s[3] if len(s) > 3 else "-"
-        ax.plot(x, y, fmt, label=label)
-    for k, (y, label) in enumerate(hlines):
-        ax.axhline(y, color="0.3", linestyle=":", linewidth=1)
-        ax.annotate(label, (hline_label_x, y), xycoords=("axes fraction", "data"), fontsize=8,
-                    color="0.3", va="bottom")
-    for x, y, text in annotate:
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
-    if annotate:
-        ax.margins(x=0.1, y=0.1)            # room for the labels inside the frame
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-    if xticks is not None:
-        ax.set_xticks(xticks[0])
-        ax.set_xticklabels(xticks[1])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    if any(s[0] for s in series):
-        ax.legend(fontsize=8)
-    return fig
-
-
-def plot_histograms(samples, xlabel, title, bins=80, value_range=None):
-    """Overlaid normalised histograms: ``samples`` is a list of (label, values)."""
-    fig, ax = plt.subplots(figsize=(6.2, 4.0))
-    if value_range is None:
-        every = np.concatenate([np.ravel(v) for _, v in samples])
-        value_range = tuple(np.percentile(every, [0.5, 99.5]))
-    for k, (label, v) in enumerate(samples):
-        ax.hist(np.ravel(v), bins=bins, range=value_range, density=True, histtype="stepfilled",
-                alpha=0.25, color=f"C{k}")
-        ax.hist(np.ravel(v), bins=bins, range=value_range, density=True, histtype="step",
-                linewidth=1.6, color=f"C{k}", label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("density")
-    ax.set_yscale("log")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def plot_heatmap(values, x, y, xlabel, ylabel, title, colorbar_label, contours=None, cmap="viridis",
-                 marks=(), logy=False):
-    """``values`` (len(y), len(x)) as a colour map with optional labelled contour levels.
-
-    ``marks`` are (x, y, text) points to label; ``logy`` puts y on a log scale.
-    """
-    fig, ax = plt.subplots(figsize=(6.0, 4.6))
-    im = ax.pcolormesh(x, y, values, cmap=cmap, shading="auto")
-    cb = fig.colorbar(im, ax=ax)
-    cb.set_label(colorbar_label)
-    if contours is not None:
-        cs = ax.contour(x, y, values, levels=contours, colors="white", linewidths=0.8)
-        ax.clabel(cs, fontsize=8, fmt="%g")
-    for a, b, text in marks:
-        ax.plot(a, b, "o", color="white", markeredgecolor="k")
-        ax.annotate(text, (a, b), textcoords="offset points", xytext=(6, 4), fontsize=8, color="white")
-    if logy:
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    return fig
-
-
-def _ellipse(mu, logvar, k=2.0, n=100):
-    """Points on the k-sigma ellipse of N(mu, diag exp(logvar)) in 2-D: (n, 2)."""
-    a = np.linspace(0, 2 * np.pi, n)
-    std = np.exp(0.5 * np.asarray(logvar))
-    return np.column_stack([mu[0] + k * std[0] * np.cos(a), mu[1] + k * std[1] * np.sin(a)])
-
-
-def plot_posteriors_2d(z1, z2, log_posts, qs, images, image_shape, titles, half_width=None):
-    """True posteriors p(z|x) on a grid next to Gaussian approximations q(z|x), one panel per x.
-
-    Parameters
-    ----------
-    z1, z2 : (G1,), (G2,) grid coordinates
-    log_posts : list of (G2, G1) log p(z|x) on the grid
-    qs : list (per panel) of lists of (label, mu (2,), logvar (2,), line style)
-    images : (P, D) the inputs, drawn in the corner of each panel
-    titles : list of P strings
-    """
-    P = len(log_posts)
-    fig, axes = plt.subplots(1, P, figsize=(3.6 * P, 3.9), squeeze=False)
-    for ax, lp, q, img, title in zip(axes[0], log_posts, qs, images, titles):
-        post = np.exp(lp - lp.max())                               # (G2, G1), peak 1
-        m1 = np.sum(post.sum(axis=0) * z1) / post.sum()
-        m2 = np.sum(post.sum(axis=1) * z2) / post.sum()
-        s1 = np.sqrt(np.sum(post.sum(axis=0) * (z1 - m1) ** 2) / post.sum())
-        s2 = np.sqrt(np.sum(post.sum(axis=1) * (z2 - m2) ** 2) / post.sum())
-        w = half_width or 4.5 * max(s1, s2, 0.05)
-        ax.contourf(z1, z2, post, levels=np.linspace(0.02, 1, 12), cmap="Greys")
-        for label, mu, logvar, style in q:
-            e = _ellipse(mu, logvar)
-            ax.plot(e[:, 0], e[:, 1], style, lw=1.5, label=label)
-        ax.set_xlim(m1 - w, m1 + w)
-        ax.set_ylim(m2 - w, m2 + w)
-        ax.set_aspect("equal")
-        ax.set_xlabel("z1")
-        ax.set_ylabel("z2")
-        ax.set_title(title, fontsize=8)
-        inset = ax.inset_axes([0.70, 0.70, 0.28, 0.28])
-        inset.imshow(1 - np.asarray(img).reshape(image_shape), cmap="gray", vmin=0, vmax=1)
-        inset.set_xticks([])
-        inset.set_yticks([])
-    axes[0, 0].legend(fontsize=7, loc="lower left")
-    fig.suptitle("grey: the true posterior p(z|x) on the grid;  lines: 2σ ellipses of Gaussian q(z|x)",
-                 fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-# --- 6. every figure of a run ------------------------------------------------------------------
-def save_run_figures(run_dir, model, dataset, n=10, seed=0):
-    """The figures every run gets: reconstructions, prior samples (VAE) and the latent scatter."""
-    from .models import VAE
-
-    shape = dataset.image_shape
-    x = dataset.x_test
-    paths = [save_figure(plot_reconstructions(x[:n], model.reconstruct(x[:n]), shape),
-                         os.path.join(run_dir, "reconstructions.png"))]
-    if isinstance(model, VAE):
-        samples = model.sample(64, np.random.default_rng(seed))
-        paths.append(save_figure(plot_grid(samples, shape, "samples from the prior, z ~ N(0, I)"),
-                                 os.path.join(run_dir, "samples.png")))
-        codes = model.encode(x)[0]
-    else:
-        codes = model.encode(x)
-    paths.append(save_figure(plot_latent_scatter(codes, dataset.y_test, "test codes coloured by label"),
-                             os.path.join(run_dir, "latent.png")))
-    return paths
-
-
-def _pick_pairs(y, n_pairs):
-    """Indices of n_pairs (a, b) test examples with different labels, the same every time."""
-    a, b = [], []
-    classes = np.unique(y)
-    for k in range(n_pairs):
-        ca, cb = classes[k % len(classes)], classes[(k + 1 + k // len(classes)) % len(classes)]
-        a.append(int(np.flatnonzero(y == ca)[0]))
-        b.append(int(np.flatnonzero(y == cb)[min(1, np.sum(y == cb) - 1)]))
-    return np.array(a), np.array(b)
-
-
-def plot_run(run_dir, out_dir=None, seed=0):
-    """Draw every figure that applies to the run in ``run_dir``; returns the PNG paths.
-
-    All runs: reconstructions, the latent scatter, interpolation, and training curves
-    (from metrics.jsonl).  A VAE adds prior samples, the KL per dimension and traversals.
-    A 2-D latent adds the manifold grid and the holes map.  Figures go to ``out_dir``
-    (default the run folder itself).
-    """
-    from . import holes
-    from .data import load
-    from .losses import kl_per_dimension
-    from .models import VAE
-    from .runs import read_metrics
-    from .train import load_run
-
-    model, cfg, _ = load_run(run_dir)
-    ds = load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
-    out = out_dir or run_dir
-    os.makedirs(out, exist_ok=True)
-    shape, x = ds.image_shape, ds.x_test
-    name = f"{cfg.model.upper()} on {cfg.data}, Z = {model.Z}"
-    paths = save_run_figures(out, model, ds, seed=seed)
-
-    rows = read_metrics(run_dir)
-    if rows:
-        paths.append(save_figure(plot_training_curves(rows, f"training curves: {name}"),
-                                 os.path.join(out, "training_curves.png")))
-    a, b = _pick_pairs(ds.y_test, 5)
-    paths.append(save_figure(plot_interpolation(model, x[a], x[b], shape), os.path.join(out, "interpolation.png")))
-    if isinstance(model, VAE):
-        mu, logvar = (np.asarray(v, np.float64) for v in model.encode(x))
-        kl = kl_per_dimension(mu, logvar)
-        paths.append(save_figure(plot_kl_per_dimension(kl, f"KL per latent dimension: {name}"),
-                                 os.path.join(out, "kl_per_dimension.png")))
-        dims = np.argsort(-kl)[:10]
-        paths.append(save_figure(plot_traversals(model, x[0], shape, dims=dims, kl=kl),
-                                 os.path.join(out, "traversals.png")))
-    if model.Z == 2:
-        if isinstance(model, VAE):
-            mean, std = (0.0, 0.0), (1.0, 1.0)
-        else:
-            codes = _codes_of(model, ds.x_train)
-            mean, std = codes.mean(axis=0), codes.std(axis=0)
-        fitted = "prior" if isinstance(model, VAE) else "fitted Gaussian"
-        paths.append(save_figure(plot_manifold(model, shape, mean=mean, std=std, title=f"manifold: {name}",
-                                               quantiles_of=fitted),
-                                 os.path.join(out, "manifold.png")))
-        hm = holes.holes_map(model, ds.x_train, seed=seed)
-        paths.append(save_figure(plot_holes_map([hm], shape, [cfg.model.upper()]),
-                                 os.path.join(out, "holes_map.png")))
-    return paths

@@ -5,6 +5,8 @@
     RUN_DIR/metrics.jsonl   one JSON row per finished epoch
     RUN_DIR/*.png, eval.json
 
+:func:`load_run` reads a finished run back as its trained model and settings.
+
 Every file is written to a temporary name in the same folder and moved into place with
 ``os.replace``, which is atomic: a crash or Ctrl-C mid-write leaves the previous version
 intact, never a half-written one.
@@ -16,7 +18,9 @@ import zipfile
 
 import numpy as np
 
+from .config import TrainConfig
 from .errors import CheckpointError
+from .models import make_model
 
 CONFIG, CHECKPOINT, METRICS = "config.json", "model.npz", "metrics.jsonl"
 
@@ -119,3 +123,21 @@ def write_metrics(run_dir, rows):
 def append_metrics(run_dir, row):
     with open(os.path.join(run_dir, METRICS), "a") as f:
         f.write(json.dumps(row) + "\n")
+
+
+def load_run(run_dir):
+    """The trained model of a run folder and its config: ``(model, cfg, meta)``."""
+    require_run_dir(run_dir)
+    cfg = TrainConfig.from_dict(load_config(run_dir)).validate()
+    arrays, meta = load_checkpoint(run_dir)
+    theta = arrays.get("theta")
+    if theta is None or not isinstance(meta.get("D"), int):
+        raise CheckpointError(f"checkpoint in {run_dir} lacks its parameters; delete the run folder "
+                              f"and train again")
+    model = make_model(cfg, meta["D"], np.random.default_rng(0))
+    if model.theta.shape != theta.shape:
+        raise CheckpointError(f"checkpoint in {run_dir} does not match its config.json "
+                              f"({theta.size} parameters, expected {model.theta.size}); delete the "
+                              f"run folder and train again")
+    model.theta[...] = theta
+    return model, cfg, meta

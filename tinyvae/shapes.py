@@ -47,7 +47,7 @@ import time
 
 import numpy as np
 
-from .data import Dataset
+from .dataset import Dataset
 
 # --- the factors -------------------------------------------------------------------
 SIZE = 32                                       # images are SIZE x SIZE pixels

@@ -13,127 +13,22 @@ training Generator's state, the objective's state (beta of the constrained form)
 epoch, and evaluation draws from its own Generator, so a run resumed at epoch k produces
 bit-for-bit the model of an uninterrupted run.
 """
-import contextlib
-import dataclasses
 import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import List, Optional
 
 import numpy as np
+from tqdm import tqdm
 
-from . import blas, parallel, runs
+from . import data as data_lib
+from . import runs
+from .config import TrainConfig
+from .data import binarize_dynamic
 from .errors import CheckpointError, DivergenceError, UsageError
-from .models import VAE, Autoencoder, DenoisingAutoencoder, Loss
+from .models import Loss, make_model
 from .objectives import Capacity, FixedBeta, KLTarget
 from .optim import Adam
-
-#: default epochs per data set, so that a run without --epochs is a sensible length
-DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "mnist": 10, "fashion-mnist": 10}
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of a run; saved as ``RUN_DIR/config.json``.  Names follow pytorch/examples."""
-
-    model: str = "vae"                  # ae | dae | vae
-    data: str = "digits"                # digits | mnist | fashion-mnist | shapes
-    data_dir: Optional[str] = None
-    binarize: str = "none"              # none | static | dynamic
-    epochs: Optional[int] = None        # None: DEFAULT_EPOCHS[data]
-    batch_size: int = 128
-    lr: float = 1e-3
-    hidden: List[int] = field(default_factory=lambda: [400])
-    latent: int = 20
-    likelihood: str = "bernoulli"       # bernoulli (BCE for an AE) | gaussian (MSE for an AE)
-    sigma: float = 0.1                  # std of the Gaussian likelihood of a VAE
-    beta: float = 1.0
-    kl_target: Optional[float] = None   # constrained form: KL < delta, beta by dual ascent
-    beta_lr: float = 0.01               # eta of the dual ascent on beta
-    capacity: Optional[float] = None    # Burgess et al.: gamma |KL - C|, C annealed 0 -> capacity
-    capacity_steps: int = 10000
-    gamma: float = 100.0
-    warmup_epochs: int = 0              # linear KL warm-up
-    noise: str = "mask"                 # mask | gaussian | saltpepper (DAE)
-    noise_level: float = 0.3
-    seed: int = 0
-    workers: int = 0                    # processes (cores) sharing each step; 0: auto (parallel.auto_workers)
-
-    def __post_init__(self):
-        if self.epochs is None:
-            self.epochs = DEFAULT_EPOCHS.get(self.data, 10)
-        self.hidden = [int(h) for h in self.hidden]
-
-    def validate(self):
-        """Raise UsageError naming the first bad setting and what it should be."""
-        def bad(flag, why):
-            raise UsageError(f"--{flag} {why}")
-
-        choices = {"model": ("ae", "dae", "vae"), "data": ("digits", "mnist", "fashion-mnist", "shapes"),
-                   "binarize": ("none", "static", "dynamic"), "likelihood": ("bernoulli", "gaussian"),
-                   "noise": ("mask", "gaussian", "saltpepper")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                bad(name, f"must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        for name in ("epochs", "batch_size", "latent", "capacity_steps"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                bad(name.replace("_", "-"), f"must be a whole number >= 1, not {value!r}")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            bad("hidden", f"takes one or more sizes >= 1, not {self.hidden}")
-        for name in ("lr", "sigma", "beta_lr", "gamma"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                bad(name.replace("_", "-"), f"must be a finite number > 0, not {value!r}")
-        for name in ("beta", "noise_level"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                bad(name.replace("_", "-"), f"must be a finite number >= 0, not {value!r}")
-        if self.noise in ("mask", "saltpepper") and self.noise_level > 1:
-            bad("noise-level", f"is a rate for --noise {self.noise}, so it must lie in [0, 1], not {self.noise_level}")
-        for name in ("kl_target", "capacity"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value >= 0):
-                bad(name.replace("_", "-"), f"must be a finite number of nats >= 0, not {value!r}")
-        if self.warmup_epochs < 0:
-            bad("warmup-epochs", f"must be >= 0, not {self.warmup_epochs}")
-        if not isinstance(self.workers, (int, np.integer)) or self.workers < 0:
-            bad("workers", f"must be a whole number >= 0 (0: choose for this machine), not {self.workers!r}")
-        if self.kl_target is not None and self.capacity is not None:
-            raise UsageError("--kl-target and --capacity are two different objectives; choose one")
-        if self.warmup_epochs and (self.kl_target is not None or self.capacity is not None):
-            raise UsageError("--warmup-epochs ramps a fixed --beta; it does not combine with "
-                             "--kl-target or --capacity")
-        if self.model != "vae" and (self.kl_target is not None or self.capacity is not None):
-            raise UsageError(f"--kl-target and --capacity need --model vae, not {self.model}")
-        return self
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise UsageError(f"config.json has unknown settings {sorted(unknown)}; was it written "
-                             f"by another version of tinyvae?")
-        return cls(**d)
-
-
-def make_model(cfg, D, rng):
-    """The model ``cfg`` describes, for inputs of size D, initialised from ``rng``."""
-    hidden = tuple(cfg.hidden)
-    if cfg.model == "vae":
-        return VAE(D, hidden, cfg.latent, likelihood=cfg.likelihood, beta=cfg.beta, sigma=cfg.sigma, rng=rng)
-    loss = "bce" if cfg.likelihood == "bernoulli" else "mse"
-    if cfg.model == "dae":
-        return DenoisingAutoencoder(D, hidden, cfg.latent, loss=loss, noise=cfg.noise,
-                                    noise_level=cfg.noise_level, rng=rng)
-    return Autoencoder(D, hidden, cfg.latent, loss=loss, rng=rng)
-
 
 def make_objective(cfg, steps_per_epoch):
     """The schedule of the KL term: fixed beta (+ warm-up), KL target, or capacity."""
@@ -156,35 +51,19 @@ class Trainer:
     objective : FixedBeta, KLTarget or Capacity (default: fixed at the model's beta).
     binarize_dynamic : bool
         Resample x ~ Bernoulli(pixels) for every minibatch.
-    workers : int
-        1: every step in this process.  W >= 2: each step split over W processes (cores) by
-        :class:`tinyvae.parallel.DataParallel`, with BLAS at one thread per call during
-        ``train_epoch`` (where that cannot run, see :func:`tinyvae.parallel.supported`, this
-        falls back to 1).  The two give the same training up to the rounding of sums over rows.
     """
 
-    def __init__(self, model, rng, batch_size=128, lr=1e-3, objective=None, binarize_dynamic=False,
-                 workers=1):
+    def __init__(self, model, rng, batch_size=128, lr=1e-3, objective=None, binarize_dynamic=False):
         self.model, self.rng, self.batch_size = model, rng, int(batch_size)
         self.optimizer = Adam(model.theta, model.grad, lr=lr)
         self.objective = objective or FixedBeta(getattr(model, "beta", 0.0))
         self.binarize_dynamic = binarize_dynamic
-        self.workers = int(workers) if workers > 1 and parallel.supported() else 1
-        self.data_parallel = (parallel.DataParallel(model, self.optimizer, self.workers, max_rows=batch_size)
-                              if self.workers > 1 else None)
         self.t = 0                                       # optimizer steps taken
         self.epoch = 0                                   # epochs finished
-
-    def close(self):
-        """Stop the data-parallel worker processes, if any (also done at exit)."""
-        if self.data_parallel is not None:
-            self.data_parallel.close()
 
     def step(self, xb):
         """One training step on the minibatch ``xb``: ``loss_and_grad``, then the optimizer
         (skipped when the loss is not finite).  Returns the Loss."""
-        if self.data_parallel is not None:
-            return self.data_parallel.step(xb, self.rng)
         loss = self.model.loss_and_grad(xb, rng=self.rng)
         if math.isfinite(loss.total):
             self.optimizer.step()
@@ -195,28 +74,25 @@ class Trainer:
 
         Returns ``(mean Loss over examples, seconds spent in training steps)``.
         """
-        from .data import binarize_dynamic
         N, B = x.shape[0], self.batch_size
         perm = self.rng.permutation(N)                   # (N,) this epoch's order
         sums, seconds = np.zeros(4), 0.0
-        # the data-parallel processes fill the cores themselves: one BLAS thread each
-        with blas.threads(1) if self.data_parallel is not None else contextlib.nullcontext():
-            for step, start in enumerate(range(0, N, B)):
-                t0 = time.perf_counter()
-                xb = x[perm[start:start + B]]            # (B, D) gathered by index, no full copy
-                if self.binarize_dynamic:
-                    xb = binarize_dynamic(xb, self.rng)  # x ~ Bernoulli(pixels), fresh each minibatch
-                self.objective.before_step(self.model, self.t)
-                with np.errstate(over="ignore", invalid="ignore"):   # a divergence is reported below
-                    loss = self.step(xb)
-                if not math.isfinite(loss.total):
-                    raise DivergenceError(f"loss became {loss.total} at epoch {self.epoch + 1}, step {step + 1}")
-                self.objective.after_step(loss)
-                self.t += 1
-                seconds += time.perf_counter() - t0
-                sums += len(xb) * np.array(loss)
-                if progress is not None:
-                    progress.update(1)
+        for step, start in enumerate(range(0, N, B)):
+            t0 = time.perf_counter()
+            xb = x[perm[start:start + B]]            # (B, D) gathered by index, no full copy
+            if self.binarize_dynamic:
+                xb = binarize_dynamic(xb, self.rng)  # x ~ Bernoulli(pixels), fresh each minibatch
+            self.objective.before_step(self.model, self.t)
+            with np.errstate(over="ignore", invalid="ignore"):   # a divergence is reported below
+                loss = self.step(xb)
+            if not math.isfinite(loss.total):
+                raise DivergenceError(f"loss became {loss.total} at epoch {self.epoch + 1}, step {step + 1}")
+            self.objective.after_step(loss)
+            self.t += 1
+            seconds += time.perf_counter() - t0
+            sums += len(xb) * np.array(loss)
+            if progress is not None:
+                progress.update(1)
         self.epoch += 1
         if not np.all(np.isfinite(self.model.theta)):
             raise DivergenceError(f"parameters became non-finite in epoch {self.epoch}")
@@ -297,8 +173,6 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
     anything the user can fix; KeyboardInterrupt propagates after the last finished epoch's
     checkpoint is safely on disk.
     """
-    from . import data as data_lib
-
     if resume is not None:
         runs.require_run_dir(resume)
         saved = TrainConfig.from_dict(runs.load_config(resume))
@@ -315,12 +189,8 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
     steps_per_epoch = -(-x_train.shape[0] // cfg.batch_size)
     rng = np.random.default_rng(cfg.seed)
     model = make_model(cfg, dataset.D, rng)
-    workers = cfg.workers or parallel.auto_workers(model, cfg.batch_size)
     trainer = Trainer(model, rng, cfg.batch_size, cfg.lr, make_objective(cfg, steps_per_epoch),
-                      binarize_dynamic=cfg.binarize == "dynamic", workers=workers)
-    # config.json records the cores used, not "auto": the split of each minibatch is part of
-    # the arithmetic, so a resume on a machine with more cores must split the same way
-    cfg.workers = trainer.workers
+                      binarize_dynamic=cfg.binarize == "dynamic")
 
     if resume is not None:
         if arrays.get("theta") is None or arrays["theta"].shape != model.theta.shape:
@@ -338,9 +208,8 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
     else:
         os.makedirs(run_dir, exist_ok=True)
         runs.save_json(os.path.join(run_dir, runs.CONFIG), cfg.to_dict())
-        cores = f", {trainer.workers} cores" if trainer.workers > 1 else ""
         log(f"training a {cfg.model} on {cfg.data} ({x_train.shape[0]} train, {x_test.shape[0]} test, "
-            f"D={dataset.D}{cores}) into {run_dir}")
+            f"D={dataset.D}) into {run_dir}")
 
     saved_epoch = trainer.epoch if resume is not None else None
     snapshot, pending_row = None, None
@@ -385,36 +254,12 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
         kept = (f"the checkpoint of epoch {saved_epoch} in {run_dir} is kept" if saved_epoch
                 else "no checkpoint was written")
         raise DivergenceError(f"training diverged: {err}; {kept}; try a smaller --lr than {cfg.lr:g}") from None
-    finally:
-        trainer.close()
 
-    if samples:
-        from . import plots
-        plots.save_run_figures(run_dir, model, dataset)
     throughput = samples / step_seconds if step_seconds > 0 else 0.0
     return run_dir, trainer, dataset, throughput
 
 
 def _progress(total, epoch, epochs):
-    from tqdm import tqdm
     # disable=None: a bar on a terminal, nothing in a log file or a pipe
     return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stderr,
                 unit="step", mininterval=0.2, disable=None)
-
-
-def load_run(run_dir):
-    """The trained model of a run folder and its config: ``(model, cfg, meta)``."""
-    runs.require_run_dir(run_dir)
-    cfg = TrainConfig.from_dict(runs.load_config(run_dir)).validate()
-    arrays, meta = runs.load_checkpoint(run_dir)
-    theta = arrays.get("theta")
-    if theta is None or not isinstance(meta.get("D"), int):
-        raise CheckpointError(f"checkpoint in {run_dir} lacks its parameters; delete the run folder "
-                              f"and train again")
-    model = make_model(cfg, meta["D"], np.random.default_rng(0))
-    if model.theta.shape != theta.shape:
-        raise CheckpointError(f"checkpoint in {run_dir} does not match its config.json "
-                              f"({theta.size} parameters, expected {model.theta.size}); delete the "
-                              f"run folder and train again")
-    model.theta[...] = theta
-    return model, cfg, meta

@@ -1,0 +1,145 @@
+"""Downloading MNIST and Fashion-MNIST once into a cache, every file checked against its MD5 sum.
+
+Two environment variables steer the download:
+
+* ``TINYVAE_DATA_DIR``: the cache folder (default ``~/.cache/tinyvae``); each data set
+  gets a subfolder (``mnist``, ``fashion-mnist``).
+* ``TINYVAE_MNIST_MIRROR``: a base URL that replaces the standard mirrors, for MNIST and
+  Fashion-MNIST alike; it must serve the four files of the data set you load, under
+  their standard names, with the published checksums.
+"""
+import hashlib
+import http.client
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .errors import DataError, one_line
+
+# Where to download from, in order of preference.  TINYVAE_MNIST_MIRROR replaces the list.
+MIRRORS = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",     # torchvision's first mirror
+        "http://yann.lecun.com/exdb/mnist/",                  # the original site
+    ),
+    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+}
+
+# Published MD5 sums of the gzipped files (the same as torchvision's).
+CHECKSUMS = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+
+DOWNLOAD_TIMEOUT = 60           # seconds without data before a mirror counts as down
+CHUNK = 1 << 20                 # download and hash 1 MiB at a time
+
+
+def cache_dir(name):
+    """The folder the data set ``name`` is downloaded into: $TINYVAE_DATA_DIR/name."""
+    root = os.environ.get("TINYVAE_DATA_DIR") or Path.home() / ".cache" / "tinyvae"
+    return Path(root).expanduser() / name
+
+
+def mirrors(name):
+    """The base URLs to try for ``name``: $TINYVAE_MNIST_MIRROR alone if set, else MIRRORS."""
+    override = os.environ.get("TINYVAE_MNIST_MIRROR")
+    if override:
+        return (override if override.endswith("/") else override + "/",)
+    return MIRRORS[name]
+
+
+def download(name):
+    """Make sure the four files of ``name`` are in the cache and pass their checksums.
+
+    A cached file that verifies is kept; any other is fetched again, mirror by mirror.
+    Each download goes to a temporary file that is renamed only once its MD5 sum matches,
+    so the cache never holds a partial or unverified file.
+
+    Returns
+    -------
+    Path
+        The cache folder holding the files.
+    """
+    folder = cache_dir(name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"cannot create the cache folder {folder} ({err.strerror}); "
+                        "set TINYVAE_DATA_DIR to a writable folder, or pass --data-dir") from None
+    for file_name, md5 in CHECKSUMS[name].items():
+        path = folder / file_name
+        if path.is_file() and _md5(path) == md5:
+            continue                                    # cached and verified
+        _fetch(name, file_name, md5, path)
+    return folder
+
+
+def _md5(path):
+    """The MD5 sum of a file as 32 hex digits, read 1 MiB at a time."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fetch(name, file_name, md5, path):
+    """Download ``file_name`` from the first mirror that gives it with the right MD5 sum."""
+    failures = []
+    bad_checksum = None
+    for base in mirrors(name):
+        url = base + file_name
+        tmp = _temporary_name(path)
+        try:
+            f = open(tmp, "wb")
+        except OSError as err:
+            raise DataError(f"cannot write into the cache folder {path.parent} ({err.strerror}); "
+                            "set TINYVAE_DATA_DIR to a writable folder, or pass --data-dir") from None
+        try:
+            digest = hashlib.md5()
+            with f, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                          desc=file_name, file=sys.stderr, leave=False) as bar:
+                    for chunk in iter(lambda: response.read(CHUNK), b""):
+                        f.write(chunk)
+                        digest.update(chunk)
+                        bar.update(len(chunk))
+            if total is not None and bar.n != total:    # urllib does not flag a cut connection
+                raise ConnectionError(f"connection closed after {bar.n} of {total} bytes")
+            got = digest.hexdigest()
+            if got == md5:
+                os.replace(tmp, path)                   # verified: now it may carry the real name
+                return
+            bad_checksum = f"{url} failed its MD5 checksum (expected {md5}, got {got})"
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+            failures.append(f"{url}: {one_line(getattr(err, 'reason', None) or err)}")
+        finally:
+            if tmp.exists():
+                tmp.unlink()                            # never leave a partial file behind
+
+    if bad_checksum:
+        raise DataError(f"{bad_checksum}; the download is damaged or the mirror changed, "
+                        "try again later or pass --data-dir with your own copy")
+    raise DataError(f"cannot download {file_name} ({'; '.join(failures)}); check your connection, "
+                    "or get the four files yourself and pass --data-dir DIR")
+
+
+def _temporary_name(path):
+    """A hidden name next to ``path`` for a file still being downloaded: .NAME.PID.part"""
+    return path.with_name(f".{path.name}.{os.getpid()}.part")
