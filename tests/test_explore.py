@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from tinyvae import cli, explore, holes
-from tinyvae.data import Dataset, load
+from tinyvae.data import load
+from tinyvae.dataset import Dataset
 from tinyvae.models import VAE, Autoencoder
-from tinyvae.train import load_run
+from tinyvae.runs import load_run
 
 SMALL = ["--hidden", "16", "--latent", "2", "--epochs", "2"]
 

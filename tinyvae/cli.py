@@ -142,7 +142,7 @@ def _cmd_plot(args):
 def _cmd_explore(args):
     from . import explore
     from .data import load
-    from .train import load_run
+    from .runs import load_run
 
     model, cfg, _ = load_run(args.run_dir)
     data = load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
