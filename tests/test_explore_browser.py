@@ -108,15 +108,12 @@ def trained_ae(tmp_path_factory):
     return run / "explorer.html"
 
 
-def cell_centres(data):
-    """Centres of a hole cell far from every code and of the cell nearest a code."""
-    bins, (lo1, hi1, lo2, hi2) = data["bins"], data["extent"]
-    distance = explore.from_base64(data["distance"]).reshape(bins, bins)       # [i2, i1]
-    centre = lambda i2, i1: (lo1 + (i1 + 0.5) * (hi1 - lo1) / bins, lo2 + (i2 + 0.5) * (hi2 - lo2) / bins)
-    hole = np.unravel_index(np.argmax(distance), distance.shape)
-    dense = np.unravel_index(np.argmin(distance), distance.shape)
-    assert distance[hole] > data["radius"] >= distance[dense]
-    return centre(*hole), centre(*dense)
+def hole_and_dense(data):
+    """Centres of the hole cell farthest from every code and of the cell nearest a code."""
+    centres, distance = explore.cell_centres(data)
+    hole, dense = centres[np.argmax(distance)], centres[np.argmin(distance)]
+    assert distance.max() > data["radius"] >= distance.min()
+    return hole, dense
 
 
 def move_to(page, z1, z2):
@@ -127,7 +124,7 @@ def move_to(page, z1, z2):
 
 def test_the_pointer_over_a_hole_and_over_the_codes_changes_the_readout(open_page, trained_ae):
     page = open_page(trained_ae)
-    hole, dense = cell_centres(explore.read_page_data(trained_ae.read_text()))
+    hole, dense = hole_and_dense(explore.read_page_data(trained_ae.read_text()))
     move_to(page, *hole)
     assert page.page.inner_text("#hole-readout") == "in a hole"
     decoded_in_hole = page.page.inner_text("#readout")
@@ -147,7 +144,7 @@ def test_clicking_a_code_compares_input_and_reconstruction(open_page, trained_ae
 
 def test_shift_clicking_into_a_hole_marks_the_crossing(open_page, trained_ae):
     page = open_page(trained_ae)
-    hole, dense = cell_centres(explore.read_page_data(trained_ae.read_text()))
+    hole, dense = hole_and_dense(explore.read_page_data(trained_ae.read_text()))
     page.page.keyboard.down("Shift")
     page.page.mouse.click(*move_to(page, *dense))
     page.page.mouse.click(*move_to(page, *hole))

@@ -173,6 +173,7 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
         "distance": to_base64(distance), "radius": float(score.radius), "score": float(score.score),
         "n_train_codes": int(len(score.codes)),
         "contours": [c.tolist() for c in contours],
+        "prior_mean": score.mean[a].tolist(), "prior_cov": score.cov[np.ix_(a, a)].tolist(),
         "n_test": int(n_test), "n_shown": int(n_show),
         "codes": to_base64(codes), "images": to_base64(images, "u1"),
         "labels": None if labels is None else [int(v) for v in labels],
@@ -193,6 +194,16 @@ def read_page_data(html):
     start = html.index('<script id="explorer-data" type="application/json">')
     start = html.index(">", start) + 1
     return json.loads(html[start:html.index("</script>", start)])
+
+
+def cell_centres(data):
+    """The plane's cells as a page holds them: ``(centres (bins^2, 2), distance (bins^2,))``,
+    the centres in the plane's two latents, row-major over ``[i2, i1]``."""
+    bins, (lo1, hi1, lo2, hi2) = data["bins"], data["extent"]
+    z1 = lo1 + (np.arange(bins) + 0.5) * (hi1 - lo1) / bins
+    z2 = lo2 + (np.arange(bins) + 0.5) * (hi2 - lo2) / bins
+    G1, G2 = np.meshgrid(z1, z2)                                    # (bins, bins), [i2, i1]
+    return np.stack([G1.ravel(), G2.ravel()], axis=1), from_base64(data["distance"]).astype(np.float64)
 
 
 def write_explorer(model, dataset, path, **options):

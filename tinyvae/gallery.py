@@ -7,6 +7,8 @@ Trains the models the figures need (the same settings as the lessons) and writes
     samples.png            decoded draws z ~ N(0, I) of a VAE with Z = 16
     training_curves.png    that VAE's reconstruction, KL and -ELBO per epoch, train and test
     beta_traversals.png    latent traversals of a beta-VAE (beta = 4) on the shapes (lesson 08)
+    explorer_ae.png        the explorer page (tinyvae explore) of the 2-D AE and of the 2-D VAE,
+    explorer_vae.png       screenshots taken in headless Chromium (tinyvae/browser.py)
 
 It takes about 30 seconds.  It runs with one BLAS thread (threadpoolctl): the models multiply
 small matrices, and a second BLAS thread that has to wait for a core slows every step down.
@@ -20,7 +22,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import data, holes, plots
+from . import browser, data, explore, holes, plots
 from .config import TrainConfig
 from .losses import kl_per_dimension
 from .models import VAE, Autoencoder
@@ -33,6 +35,33 @@ DPI = 90                            # keeps every PNG well under 150 KB
 
 def _say(text):
     print(text, flush=True)
+
+
+def screenshot_explorer(context, model, dataset, path, seed=0):
+    """The explorer page of ``model`` in the browser ``context``, saved as a PNG at ``path``:
+    the pointer in the hole cell farthest from every code within the prior's 2-sigma contour,
+    and the interpolation strip from the densest cell into it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        page_path = explore.write_explorer(model, dataset, os.path.join(tmp, "explorer.html"), seed=seed)
+        with open(page_path, encoding="utf-8") as f:
+            data = explore.read_page_data(f.read())
+        centres, distance = explore.cell_centres(data)
+        diff = centres - data["prior_mean"]                               # (bins^2, 2)
+        maha = np.sqrt(np.sum(diff @ np.linalg.inv(data["prior_cov"]) * diff, axis=1))
+        in_reach = np.where(maha <= 2, distance, -np.inf)                 # inside the 2-sigma contour
+        hole = centres[np.argmax(in_reach)]
+        dense = centres[np.argmin(distance)]
+        page = context.new_page()
+        page.set_viewport_size({"width": 1060, "height": 800})
+        page.goto("file://" + os.path.abspath(page_path))
+        page.wait_for_function("window.tinyvae && window.tinyvae.ready")
+        page.evaluate("document.getElementById('interp-mode').checked = true")
+        for point in (dense, hole):                                   # the strip, then rest in the hole
+            x, y = page.evaluate("([a, b]) => window.tinyvae.pixelOf(a, b)", [float(v) for v in point])
+            page.mouse.click(x, y)
+        page.screenshot(path=path, clip={"x": 0, "y": 0, "width": 1060, "height": 800})
+        page.close()
+    return path
 
 
 def make_gallery(out="docs/img", seed=0):
@@ -57,6 +86,10 @@ def make_gallery(out="docs/img", seed=0):
     save(plots.plot_holes_map(maps, digits.image_shape, ["AE", "VAE"]), "holes_ae_vs_vae.png")
     save(plots.plot_manifold(vae2, digits.image_shape, n=15, title="a 2-D VAE's decoder over the plane"),
          "manifold.png")
+    with browser.chromium() as context:
+        for model, name in ((ae, "explorer_ae.png"), (vae2, "explorer_vae.png")):
+            paths.append(screenshot_explorer(context, model, digits, os.path.join(out, name), seed))
+            _say(f"  wrote {paths[-1]} ({os.path.getsize(paths[-1]) // 1024} KB)")
 
     # 2. a VAE with Z = 16, trained by `tinyvae train` into a temporary run folder
     _say("VAE with Z = 16 on the digits ...")
