@@ -10,7 +10,9 @@ What you will see:
   3. the decoder over the whole plane: what lives between the clumps;
   4. the holes map: where the codes are, where they are not, and decodes from the holes;
   5. "sampling" an AE from the Gaussian fitted to its codes: the draws that land in holes;
-  6. the hole score (tinyvae.holes) of the AE against a VAE trained the same way.
+  6. the hole score (tinyvae.holes) of the AE against a VAE trained the same way;
+  7. an explorer page of each model (tinyvae.explore) to open in your browser: move the
+     pointer into the holes and watch the decoder fail.
 
 The hole score is the fraction of prior draws whose nearest training code is farther than
 the 99th percentile of code-to-nearest-code distances (about 0.01 when the codes fill the
@@ -22,9 +24,11 @@ Takes: about 3 seconds on 2 cores (--quick: about 2 seconds, with 10 epochs inst
 # %%
 import _common
 
+import os
+
 import numpy as np
 
-from tinyvae import data, holes, plots
+from tinyvae import data, explore, holes, plots
 from tinyvae.models import VAE, Autoencoder
 from tinyvae.train import fit
 
@@ -90,5 +94,14 @@ print("    the VAE's KL term pulls every q(z|x) towards N(0, I), so its codes fi
 print("    sampled from; the AE's codes are wherever reconstruction put them.")
 lesson.save(plots.plot_holes_map([hm_ae, hm_vae], ds.image_shape, ["AE", "VAE"]), "holes_map.png")
 lesson.key(hole_score_ae=hm_ae.score, hole_score_vae=hm_vae.score, hole_radius_ae=hm_ae.radius)
+
+# %% --- 7. explore it yourself ---
+lesson.step("explore the two latent planes in your browser")
+for model, name in ((ae, "explorer_ae.html"), (vae, "explorer_vae.html")):
+    path = explore.write_explorer(model, ds, os.path.join(lesson.out, name), seed=lesson.seed)
+    print(f"    wrote {path}")
+print("    open them in a browser (double-click; they work offline) and move the pointer from the")
+print("    coloured codes into the red cells, where the decoder was never trained. Compare how much")
+print("    of each model's prior rings is red: that share is what the hole score measures.")
 
 lesson.done()

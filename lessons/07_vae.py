@@ -12,7 +12,9 @@ What you will see:
   4. the latent space of a 2-D VAE against a 2-D AE trained the same way, with their hole
      scores side by side, and the VAE's manifold grid;
   5. the test ELBO next to the importance-weighted (IW) estimate of log p(x): the ELBO is
-     a lower bound, and the IW bound is tighter.
+     a lower bound, and the IW bound is tighter;
+  6. an explorer page of the Z = 16 VAE to open in your browser: a slider for every latent,
+     the plane through the two latents with the most KL.
 
 Run:   python lessons/07_vae.py [--quick] [--out DIR]
 Takes: about 5 seconds on 2 cores (--quick: about 2 seconds, with fewer epochs and IW samples).
@@ -20,9 +22,11 @@ Takes: about 5 seconds on 2 cores (--quick: about 2 seconds, with fewer epochs a
 # %%
 import _common
 
+import os
+
 import numpy as np
 
-from tinyvae import data, evaluate, holes, plots
+from tinyvae import data, evaluate, explore, holes, plots
 from tinyvae.losses import kl_per_dimension
 from tinyvae.models import VAE, Autoencoder
 from tinyvae.train import Trainer, fit
@@ -112,5 +116,13 @@ print("    averaging K importance weights inside the log closes part of that gap
 r16 = results["VAE Z = 16"]
 lesson.key(neg_elbo=r16["neg_elbo"], iw_nll=r16["iw_nll"], neg_elbo_2d=results["VAE Z = 2"]["neg_elbo"],
            iw_nll_2d=results["VAE Z = 2"]["iw_nll"], active_units=r16["active_units"])
+
+# %% --- 6. explore it yourself ---
+lesson.step("explore the Z = 16 VAE's latent space in your browser")
+path = explore.write_explorer(vae, ds, os.path.join(lesson.out, "explorer.html"), seed=lesson.seed)
+print(f"    wrote {path}")
+print("    open it in a browser (double-click; it works offline). The plane shows the two latents")
+print("    with the most KL; move the other sliders and watch which latents change the digit: the")
+print("    fewer nats of KL a latent carries, the less it matters to the decoder.")
 
 lesson.done()

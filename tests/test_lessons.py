@@ -87,6 +87,15 @@ def test_hole_score_of_the_ae_is_clearly_above_the_vaes(run, name):
     assert ae > 2 * vae, (ae, vae)
 
 
+@pytest.mark.parametrize("name, pages", [("02_latent_holes", ["explorer_ae.html", "explorer_vae.html"]),
+                                         ("07_vae", ["explorer.html"])])
+def test_the_holes_and_vae_lessons_end_with_an_explorer_page_to_open(run, name, pages):
+    stdout, _, out = run(name)
+    for page in pages:
+        assert (out / page).stat().st_size > 0 and str(out / page) in stdout
+    assert "open" in stdout.split("explore")[-1]
+
+
 def test_dae_beats_the_ae_on_corrupted_test_inputs(run):
     stdout, summary, _ = run("03_denoising")
     numbers = summary["numbers"]
