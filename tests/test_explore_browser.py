@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tinyvae import browser, cli, explore
-from tinyvae.data import Dataset, load
+from tinyvae.data import load
+from tinyvae.dataset import Dataset
 from tinyvae.models import VAE, Autoencoder, DenoisingAutoencoder
 
 TOLERANCE = 1e-4                    # |JavaScript decode - model.decode| per pixel
