@@ -147,6 +147,7 @@ def _cmd_explore(args):
     model, cfg, _ = load_run(args.run_dir)
     data = load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
     path = args.out or os.path.join(args.run_dir, "explorer.html")
+    print(f"finding the holes among {len(data.x_train)} training codes ...", flush=True)
     explore.write_explorer(model, data, path, axes=args.axes, seed=args.seed)
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB); open it in a browser (double-click works, offline)")
     return 0

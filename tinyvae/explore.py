@@ -145,8 +145,12 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
     base = np.zeros(Z) if holes.is_vae(model) else score.mean.copy()      # (Z,) start values
     sd = np.sqrt(np.diag(score.cov))                                      # (Z,)
     a = list(axes)
+    # the plane covers the prior to 3.5 sd and the middle 99% of the codes (as the holes map
+    # does), made square so that a unit is as long across as up and N(0, I)'s rings are round
     lo = np.minimum(score.mean[a] - 3.5 * sd[a], np.percentile(score.codes[:, a], 0.5, axis=0))
     hi = np.maximum(score.mean[a] + 3.5 * sd[a], np.percentile(score.codes[:, a], 99.5, axis=0))
+    half = np.max(hi - lo) / 2
+    lo, hi = (lo + hi) / 2 - half, (lo + hi) / 2 + half
     extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
     distance = hole_grid(score.codes, score.radius, base, axes, extent, bins)   # (bins, bins)
     contours = prior_contours(score.mean[a], score.cov[np.ix_(a, a)])
