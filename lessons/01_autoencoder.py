@@ -106,8 +106,10 @@ lesson.step("the bottleneck: how much of x gets through Z numbers")
 sizes = lesson.pick([2, 4, 8, 16], [2, 8])
 errors = []
 for Zb in sizes:
-    model = models["bce"] if Zb == Z else Autoencoder(ds.D, HIDDEN, Zb, rng=np.random.default_rng(lesson.seed))
-    if Zb != Z:
+    if Zb == Z:
+        model = models["bce"]
+    else:
+        model = Autoencoder(ds.D, HIDDEN, Zb, loss="bce", rng=np.random.default_rng(lesson.seed))
         fit(model, x, EPOCHS, batch_size=BATCH, lr=LR, seed=lesson.seed)
     errors.append(test_errors(model)[0])
 _common.table(["Z", "test sq. error"], [[Zb, e] for Zb, e in zip(sizes, errors)], ["{}", "{:.3f}"])

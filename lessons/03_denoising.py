@@ -51,7 +51,7 @@ for kind, level in NOISES.items():
                                                    rng=np.random.default_rng(lesson.seed))
 for name, model in models.items():
     curve = fit(model, x, EPOCHS, batch_size=BATCH, lr=LR, seed=lesson.seed)
-    print(f"    {name:16s} training loss {curve[-1].recon:.2f} nats per image")
+    print(f"    {name:16s} training loss {curve[-1].recon:.2f} per image (squared error, the lecture's L_AE)")
 
 # %% --- 3. test error against the clean digits ---
 lesson.step("test squared error against the clean x, per image")

@@ -86,7 +86,7 @@ lesson.save(plots.plot_interpolation(vae, x_test[a], x_test[b], ds.image_shape),
 # %% --- 4. the latent space: VAE against AE ---
 lesson.step(f"a 2-D VAE against a 2-D AE, trained the same way ({EPOCHS_2D} epochs)")
 vae2 = VAE(ds.D, (128,), 2, rng=np.random.default_rng(lesson.seed))
-ae2 = Autoencoder(ds.D, (128,), 2, rng=np.random.default_rng(lesson.seed))
+ae2 = Autoencoder(ds.D, (128,), 2, loss="bce", rng=np.random.default_rng(lesson.seed))
 for model in (vae2, ae2):
     fit(model, x, EPOCHS_2D, batch_size=32, lr=3e-3, seed=lesson.seed)
 hm_ae = holes.holes_map(ae2, x, bins=lesson.pick(120, 60), seed=lesson.seed)

@@ -71,7 +71,7 @@ def max_decode_difference(page, model, z):
 MODELS = {
     "vae-bernoulli": lambda D: VAE(D, (32, 16), 3, rng=np.random.default_rng(1)),
     "vae-gaussian": lambda D: VAE(D, (32,), 2, likelihood="gaussian", rng=np.random.default_rng(2)),
-    "ae-bce": lambda D: Autoencoder(D, (32, 16), 3, rng=np.random.default_rng(3)),
+    "ae-bce": lambda D: Autoencoder(D, (32, 16), 3, loss="bce", rng=np.random.default_rng(3)),
     "ae-mse": lambda D: Autoencoder(D, (32,), 2, loss="mse", rng=np.random.default_rng(4)),
     "dae": lambda D: DenoisingAutoencoder(D, (32,), 2, rng=np.random.default_rng(5)),
 }

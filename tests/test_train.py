@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tinyvae import cli, runs
+from tinyvae import choices, cli, runs
 from tinyvae.data import load
 from tinyvae.models import VAE
 from tinyvae.runs import load_run
@@ -201,11 +201,20 @@ def test_refuses_to_overwrite_an_existing_run(tmp_path, capsys):
 
 
 def test_every_model_trains_from_the_command_line(tmp_path, capsys):
-    for model in ("ae", "dae", "vae"):
-        for lik in ("bernoulli", "gaussian"):
+    for model in choices.MODELS:
+        for lik in choices.LIKELIHOODS:
             out = tmp_path / f"{model}-{lik}"
             assert train(["--model", model, "--likelihood", lik, "--epochs", "1", "--out", str(out), *SMALL]) == 0
             assert load_run(out)[1].model == model
+
+
+def test_an_autoencoder_scores_with_the_lectures_mse_unless_told_bce(tmp_path, capsys):
+    for flags, loss in (([], "mse"), (["--likelihood", "bernoulli"], "bce")):
+        out = tmp_path / f"ae-{loss}"
+        assert train(["--model", "ae", *flags, "--epochs", "1", "--out", str(out), *SMALL]) == 0
+        assert load_run(out)[0].loss == loss
+    assert train(["--epochs", "1", "--out", str(tmp_path / "vae"), *SMALL]) == 0
+    assert load_run(tmp_path / "vae")[0].likelihood == "bernoulli"     # the VAE's default
 
 
 def test_dynamic_binarization_trains(tmp_path, capsys):

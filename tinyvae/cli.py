@@ -16,6 +16,7 @@ import contextlib
 import os
 import sys
 
+from . import choices
 from .errors import TinyVAEError, UsageError
 
 #: train flags that describe the run, and so cannot change on --resume
@@ -162,17 +163,18 @@ def build_parser():
     t = sub.add_parser("train", help="train a model (a VAE on the embedded digits by default)",
                        description="Train an AE, DAE or (beta-)VAE. With no flags: a VAE on the embedded "
                                    "UCI digits, written to runs/<name>.")
-    t.add_argument("--model", choices=("ae", "dae", "vae"), help="default vae")
-    t.add_argument("--data", choices=("digits", "mnist", "fashion-mnist", "shapes"), help="default digits")
+    t.add_argument("--model", choices=choices.MODELS, help="default vae")
+    t.add_argument("--data", choices=choices.DATASETS, help="default digits")
     t.add_argument("--data-dir", metavar="DIR", help="read MNIST / Fashion-MNIST files from DIR instead of downloading")
-    t.add_argument("--binarize", choices=("none", "static", "dynamic"), help="default none: Bernoulli on [0,1] intensities")
+    t.add_argument("--binarize", choices=choices.BINARIZE, help="default none: Bernoulli on [0,1] intensities")
     t.add_argument("--epochs", type=int, help="default 100 on digits, 20 on shapes, 10 on MNIST")
     t.add_argument("--batch-size", type=int, help="default 128")
     t.add_argument("--lr", type=float, help="Adam's learning rate, default 1e-3")
     t.add_argument("--hidden", type=int, nargs="+", metavar="H", help="hidden sizes, default 400")
     t.add_argument("--latent", type=int, metavar="Z", help="latent size, default 20")
-    t.add_argument("--likelihood", choices=("bernoulli", "gaussian"),
-                   help="p(x|z), default bernoulli (an AE uses BCE or MSE)")
+    t.add_argument("--likelihood", choices=choices.LIKELIHOODS,
+                   help="p(x|z): default bernoulli for a VAE; an AE or DAE scores with MSE (gaussian, "
+                        "the lecture's L_AE) unless given bernoulli (BCE)")
     t.add_argument("--sigma", type=float, help="std of the Gaussian likelihood, default 0.1")
     t.add_argument("--beta", type=float, help="weight of the KL, default 1 (the VAE)")
     t.add_argument("--kl-target", type=float, metavar="DELTA",
@@ -182,7 +184,7 @@ def build_parser():
     t.add_argument("--capacity-steps", type=int, metavar="N", help="steps to raise C from 0, default 10000")
     t.add_argument("--gamma", type=float, help="weight of |KL - C|, default 100")
     t.add_argument("--warmup-epochs", type=int, metavar="W", help="linear KL warm-up, default 0")
-    t.add_argument("--noise", choices=("mask", "gaussian", "saltpepper"), help="DAE corruption, default mask")
+    t.add_argument("--noise", choices=choices.NOISES, help="DAE corruption, default mask")
     t.add_argument("--noise-level", type=float, help="masking rate or Gaussian sigma, default 0.3")
     t.add_argument("--seed", type=int, help="default 0")
     t.add_argument("--threads", type=int, metavar="N",

@@ -6,6 +6,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from . import choices
 from .errors import UsageError
 
 #: default epochs per data set, so that a run without --epochs is a sensible length
@@ -29,7 +30,8 @@ class TrainConfig:
     lr: float = 1e-3
     hidden: List[int] = field(default_factory=lambda: [400])
     latent: int = 20
-    likelihood: str = "bernoulli"       # bernoulli (BCE for an AE) | gaussian (MSE for an AE)
+    likelihood: Optional[str] = None    # bernoulli (BCE for an AE) | gaussian (MSE for an AE);
+    #                                     None: choices.DEFAULT_LIKELIHOOD[model]
     sigma: float = 0.1                  # std of the Gaussian likelihood of a VAE
     beta: float = 1.0
     kl_target: Optional[float] = None   # constrained form: KL < delta, beta by dual ascent
@@ -45,6 +47,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.epochs is None:
             self.epochs = DEFAULT_EPOCHS.get(self.data, 10)
+        if self.likelihood is None:
+            self.likelihood = choices.DEFAULT_LIKELIHOOD.get(self.model, "bernoulli")
         self.hidden = [int(h) for h in self.hidden]
 
     def validate(self):
@@ -52,10 +56,9 @@ class TrainConfig:
         def bad(flag, why):
             raise UsageError(f"--{flag} {why}")
 
-        choices = {"model": ("ae", "dae", "vae"), "data": ("digits", "mnist", "fashion-mnist", "shapes"),
-                   "binarize": ("none", "static", "dynamic"), "likelihood": ("bernoulli", "gaussian"),
-                   "noise": ("mask", "gaussian", "saltpepper")}
-        for name, allowed in choices.items():
+        listed = {"model": choices.MODELS, "data": choices.DATASETS, "binarize": choices.BINARIZE,
+                  "likelihood": choices.LIKELIHOODS, "noise": choices.NOISES}
+        for name, allowed in listed.items():
             if getattr(self, name) not in allowed:
                 bad(name, f"must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         for name in ("epochs", "batch_size", "latent", "capacity_steps"):

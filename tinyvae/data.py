@@ -26,14 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from . import shapes
+from .choices import BINARIZE, DATASETS
 from .dataset import Dataset
 from .digits import load_digits
 from .download import CHECKSUMS, download
 from .errors import DataError, UsageError
 from .idx import read_idx
-
-DATASETS = ("digits", "mnist", "fashion-mnist", "shapes")
-BINARIZE = ("none", "static", "dynamic")
 
 # The four IDX files of MNIST and Fashion-MNIST, as (images, labels) for train and test.
 IDX_FILES = {

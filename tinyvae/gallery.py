@@ -78,7 +78,7 @@ def make_gallery(out="docs/img", seed=0):
 
     # 1. a 2-D AE and a 2-D VAE trained the same way (lesson 02's settings)
     _say("2-D AE and VAE on the digits ...")
-    ae = Autoencoder(digits.D, (128,), 2, rng=np.random.default_rng(seed))
+    ae = Autoencoder(digits.D, (128,), 2, loss="bce", rng=np.random.default_rng(seed))
     vae2 = VAE(digits.D, (128,), 2, rng=np.random.default_rng(seed))
     for model in (ae, vae2):
         fit(model, x, 50, batch_size=32, lr=3e-3, seed=seed)

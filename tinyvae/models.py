@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import choices
 from . import noise as noise_lib
 from .layers import flatten_parameters, mlp, sigmoid
 from .losses import bernoulli_nll, gaussian_nll, kl_normal_std_normal, mse
@@ -107,17 +108,18 @@ class Autoencoder(_EncoderDecoder):
         Hidden sizes of the encoder; the decoder mirrors them.
     Z : int
         Bottleneck size.
-    loss : {"bce", "mse"}
-        "bce": cross-entropy with a sigmoid output (binary-ish inputs);
-        "mse": squared error with a linear output (real-valued inputs), the lecture's L_AE.
+    loss : {"mse", "bce"}
+        "mse" (the default): squared error with a linear output, the lecture's
+        L_AE = (1/n) sum_i ||x_i - f_theta(g_phi(x_i))||^2;
+        "bce": cross-entropy with a sigmoid output, for pixels read as probabilities.
     rng : numpy.random.Generator, optional
         Source of the initial weights (default ``default_rng(0)``).
     dtype : float32 (training) or float64 (checking).
     """
 
-    def __init__(self, D, hidden=(128,), Z=2, loss="bce", rng=None, dtype=np.float32):
-        if loss not in ("bce", "mse"):
-            raise ValueError(f"unknown loss {loss!r}; choose 'bce' or 'mse'")
+    def __init__(self, D, hidden=(128,), Z=2, loss="mse", rng=None, dtype=np.float32):
+        if loss not in choices.AE_LOSS.values():
+            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(choices.AE_LOSS.values())}")
         self.loss = loss
         super().__init__(D, hidden, Z, Z, loss, 1.0, rng, dtype)
 
@@ -162,10 +164,10 @@ class DenoisingAutoencoder(Autoencoder):
     Other parameters as :class:`Autoencoder`.
     """
 
-    def __init__(self, D, hidden=(128,), Z=2, loss="bce", noise="mask", noise_level=0.3,
+    def __init__(self, D, hidden=(128,), Z=2, loss="mse", noise="mask", noise_level=0.3,
                  rng=None, dtype=np.float32):
-        if noise not in noise_lib.NOISE_TYPES:
-            raise ValueError(f"unknown noise {noise!r}; choose one of {', '.join(noise_lib.NOISE_TYPES)}")
+        if noise not in choices.NOISES:
+            raise ValueError(f"unknown noise {noise!r}; choose one of {', '.join(choices.NOISES)}")
         self.noise, self.noise_level = noise, float(noise_level)
         super().__init__(D, hidden, Z, loss, rng, dtype)
 
@@ -222,8 +224,8 @@ class VAE(_EncoderDecoder):
     def __init__(self, D, hidden=(400,), Z=20, likelihood="bernoulli", beta=1.0, sigma=0.1,
                  rng=None, dtype=np.float32):
         self.capacity, self.gamma = None, 1.0
-        if likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError(f"unknown likelihood {likelihood!r}; choose 'bernoulli' or 'gaussian'")
+        if likelihood not in choices.LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(choices.LIKELIHOODS)}")
         if not beta >= 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
         self.beta = float(beta)
@@ -303,7 +305,7 @@ def make_model(cfg, D, rng=None, dtype=np.float32):
     if cfg.model == "vae":
         return VAE(D, hidden, cfg.latent, likelihood=cfg.likelihood, beta=cfg.beta, sigma=cfg.sigma,
                    rng=rng, dtype=dtype)
-    loss = "bce" if cfg.likelihood == "bernoulli" else "mse"
+    loss = choices.AE_LOSS[cfg.likelihood]
     if cfg.model == "dae":
         return DenoisingAutoencoder(D, hidden, cfg.latent, loss=loss, noise=cfg.noise,
                                     noise_level=cfg.noise_level, rng=rng, dtype=dtype)

@@ -6,7 +6,7 @@ The DAE encodes ``x~`` and is scored against the clean ``x``.
 """
 import numpy as np
 
-NOISE_TYPES = ("mask", "gaussian", "saltpepper")
+from .choices import NOISES
 
 
 def masking(x, rate, rng):
@@ -35,8 +35,8 @@ def corrupt(x, kind, level, rng):
     ``level`` is the masking or salt-and-pepper rate in [0, 1], or the Gaussian sigma >= 0.
     A level of 0 returns ``x`` unchanged (a DAE with no noise is the AE).
     """
-    if kind not in NOISE_TYPES:
-        raise ValueError(f"unknown noise {kind!r}; choose one of {', '.join(NOISE_TYPES)}")
+    if kind not in NOISES:
+        raise ValueError(f"unknown noise {kind!r}; choose one of {', '.join(NOISES)}")
     if kind == "mask":
         return masking(x, level, rng)
     if kind == "gaussian":
