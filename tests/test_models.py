@@ -210,3 +210,14 @@ def test_forward_loss_is_loss_and_grad_without_the_backward_pass(make, noise):
     forward_only = model.forward_loss(x, rng=np.random.default_rng(2))
     assert (model.grad == 7.0).all()                  # no backward pass ran
     assert forward_only == model.loss_and_grad(x, rng=np.random.default_rng(2))   # the same numbers, exactly
+
+
+def test_the_code_of_x_is_the_posterior_mean_for_a_vae_and_g_phi_of_x_for_an_ae():
+    rng = np.random.default_rng(7)
+    x = data(rng, 5, 10)
+    vae = VAE(10, (6,), 3, rng=rng, dtype=np.float64)
+    h = vae.encoder.forward(x)                            # (N, 2Z) = [mu | logvar]
+    np.testing.assert_array_equal(vae.code(x), h[:, :3])
+    for ae in (Autoencoder(10, (6,), 3, rng=rng, dtype=np.float64),
+               DenoisingAutoencoder(10, (6,), 3, rng=rng, dtype=np.float64)):
+        np.testing.assert_array_equal(ae.code(x), ae.encoder.forward(x))   # no corruption at use

@@ -13,8 +13,10 @@ test split; "nll" and "neg_elbo" are the negatives, so lower is better and iw_nl
 """
 import numpy as np
 
+from . import disentanglement, shapes
 from .losses import bernoulli_log_likelihood, gaussian_log_likelihood, kl_per_dimension, log_normal
-from .reparam import draw_eps
+from .models import DenoisingAutoencoder
+from .reparam import draw_eps, reparameterize
 
 
 def log_likelihood(model, out, x):
@@ -46,7 +48,7 @@ def log_weights(model, x, K, rng, chunk=None):
     for k0 in range(0, K, chunk):
         k = min(chunk, K - k0)
         eps = draw_eps((k, N, Z), rng, np.float64)
-        z = mu + np.exp(0.5 * logvar) * eps                         # (k, N, Z)
+        z, _ = reparameterize(mu, logvar, eps)                      # (k, N, Z) z_k ~ q(z|x)
         dec = model.decoder.forward(z.reshape(k * N, Z))           # (k N, D)
         log_px_z = log_likelihood(model, dec, np.tile(x, (k, 1))).reshape(k, N)
         log_pz = log_normal(z, zeros, zeros)                        # (k, N)
@@ -91,8 +93,6 @@ def evaluate_vae(model, x, K=200, seed=0, batch_size=500):
 
 def evaluate_autoencoder(model, x, seed=0):
     """Reconstruction loss of an AE, or of a DAE from clean and from corrupted inputs."""
-    from .models import DenoisingAutoencoder
-
     m64, x = model.astype(np.float64), np.asarray(x, np.float64)
     if not isinstance(model, DenoisingAutoencoder):
         return {"recon": m64.forward_loss(x).recon, "n_examples": int(x.shape[0])}
@@ -102,20 +102,14 @@ def evaluate_autoencoder(model, x, seed=0):
 
 
 def latent_means(model, x, batch_size=2000):
-    """E_q[z|x] for a VAE, or the code g_phi(x) for an AE: (N, Z) float64."""
-    from .models import VAE
-
-    out = []
-    for start in range(0, x.shape[0], batch_size):
-        code = model.encode(x[start:start + batch_size])
-        out.append(np.array(code[0] if isinstance(model, VAE) else code, dtype=np.float64))
-    return np.concatenate(out)
+    """``model.code(x)`` in batches: E_q[z|x] for a VAE, g_phi(x) for an AE.  (N, Z) float64."""
+    out = [np.array(model.code(x[start:start + batch_size]), dtype=np.float64)
+           for start in range(0, x.shape[0], batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, model.Z))
 
 
 def disentanglement_scores(model, dataset, seed=0):
     """MIG and the FactorVAE score on data with known factors (the shapes)."""
-    from . import disentanglement, shapes
-
     mig, details = disentanglement.mig(latent_means(model, dataset.x_test), dataset.factors_test)
     represent = disentanglement.representation(lambda x: latent_means(model, x), shapes.generate)
     fvae, _ = disentanglement.factorvae_score(represent, dataset.factor_sizes, np.random.default_rng(seed))

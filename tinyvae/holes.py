@@ -43,6 +43,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .models import VAE
+from .reparam import draw_eps, reparameterize
+
 #: the percentile of the code-to-nearest-code distances that defines the hole radius
 PERCENTILE = 99.0
 
@@ -103,7 +106,6 @@ def hole_score(codes, z, percentile=PERCENTILE):
 # --- 2. a model's codes and prior ----------------------------------------------------
 def is_vae(model):
     """True for a VAE (an encoder that outputs a distribution), False for an AE or DAE."""
-    from .models import VAE
     return isinstance(model, VAE)
 
 
@@ -111,9 +113,9 @@ def training_codes(model, x, rng):
     """One code per example: z ~ q(z|x) for a VAE, z = g_phi(x) for an AE.  (N, Z) float64."""
     if is_vae(model):
         mu, logvar = (np.asarray(a, dtype=np.float64) for a in model.encode(x))   # (N, Z) each
-        eps = rng.standard_normal(mu.shape)                                        # (N, Z)
-        return mu + np.exp(0.5 * logvar) * eps
-    return np.asarray(model.encode(x), dtype=np.float64)                            # (N, Z)
+        z, _ = reparameterize(mu, logvar, draw_eps(mu.shape, rng, np.float64))   # (N, Z)
+        return z
+    return np.asarray(model.code(x), dtype=np.float64)                              # (N, Z)
 
 
 def prior(model, codes):

@@ -130,6 +130,10 @@ class Autoencoder(_EncoderDecoder):
         """z = g_phi(x): (N, D) -> (N, Z)."""
         return self.encoder.forward(np.asarray(x, dtype=self.dtype))
 
+    def code(self, x):
+        """The code of x, the one point of the latent space x maps to: g_phi(x), (N, Z)."""
+        return self.encode(x)
+
     def reconstruct(self, x):
         """x' = f_theta(g_phi(x)) in data space: (N, D) -> (N, D)."""
         return self.decode(self.encode(x))
@@ -240,9 +244,14 @@ class VAE(_EncoderDecoder):
         h = self.encoder.forward(np.asarray(x, dtype=self.dtype))   # (N, 2Z)
         return h[:, :self.Z], h[:, self.Z:]
 
+    def code(self, x):
+        """The code of x, the one point of the latent space x maps to: the posterior mean
+        mu(x) = E_q[z|x], (N, Z)."""
+        return self.encode(x)[0]
+
     def reconstruct(self, x):
         """Decode the posterior mean: f_theta(mu(x)), (N, D)."""
-        return self.decode(self.encode(x)[0])
+        return self.decode(self.code(x))
 
     def sample(self, n, rng):
         """n draws of E[x|z] with z ~ p(z) = N(0, I): (n, D)."""
