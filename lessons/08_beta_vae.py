@@ -119,10 +119,10 @@ print("    measures; after this lesson's few seconds of training per model it is
 lesson.step(f"the constrained form: maximise E_q log p(x|z) subject to KL < delta = {DELTA:g} nats")
 objective = KLTarget(DELTA, eta=0.01, beta=1.0)
 model, trainer, history = train(1.0, objective)
-betas = [h.beta for h in history]
+betas = [h.kl_weight for h in history]                          # beta, the weight of the KL
 for epoch in sorted({1, 2, EPOCHS // 4, EPOCHS // 2, EPOCHS}):
     h = history[epoch - 1]
-    print(f"    epoch {epoch:3d}: mean KL {h.kl:6.2f} nats, mean beta {h.beta:5.2f}")
+    print(f"    epoch {epoch:3d}: mean KL {h.kl:6.2f} nats, mean beta {h.kl_weight:5.2f}")
 test, kl_dims, mig, _ = describe(model, trainer)
 print("    beta rises while KL > delta and falls while KL < delta (beta <- max(0, beta + eta (KL - delta)));")
 print(f"    after {EPOCHS} epochs: beta = {objective.beta:.2f}, test KL {test.kl:.2f} nats (delta = {DELTA:g}), "

@@ -17,7 +17,7 @@ from tinyvae.train import Trainer
 
 SMALL = ["--hidden", "32", "--latent", "2", "--batch-size", "64"]
 METRIC_KEYS = {"epoch", "train_loss", "train_recon", "train_kl", "test_loss", "test_recon", "test_kl",
-               "beta", "seconds", "samples_per_s"}
+               "kl_weight", "seconds", "samples_per_s"}
 
 
 def train(argv):
@@ -83,7 +83,7 @@ def test_resume_with_the_constrained_objective_restores_beta(tmp_path, capsys):
     assert train(["--epochs", "2", "--out", str(split), *flags]) == 0
     assert train(["--resume", str(split), "--epochs", "4"]) == 0
     np.testing.assert_array_equal(runs.load_checkpoint(straight)[0]["theta"], runs.load_checkpoint(split)[0]["theta"])
-    assert runs.read_metrics(straight)[-1]["beta"] == runs.read_metrics(split)[-1]["beta"]
+    assert runs.read_metrics(straight)[-1]["kl_weight"] == runs.read_metrics(split)[-1]["kl_weight"]
 
 
 def test_resume_refuses_to_change_the_run(tmp_path, capsys):
@@ -165,6 +165,18 @@ def test_a_run_whose_config_carries_the_retired_workers_setting_loads_and_resume
     assert train(["--resume", str(out), "--epochs", "2"]) == 0
     assert runs.read_metrics(out)[-1]["epoch"] == 2
     assert "workers" not in json.loads((out / "config.json").read_text())
+
+
+def test_metrics_written_with_the_old_beta_column_read_back_as_kl_weight(tmp_path, capsys):
+    # tinyvae 0.1 called the KL's weight in the gradient "beta", even where it was gamma sign(KL - C)
+    out = tmp_path / "old"
+    assert train(["--epochs", "2", "--out", str(out), *SMALL]) == 0
+    rows = runs.read_metrics(out)
+    old = [{("beta" if k == "kl_weight" else k): v for k, v in r.items()} for r in rows]
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert runs.read_metrics(out) == rows
+    assert train(["--resume", str(out), "--epochs", "3"]) == 0
+    assert [r["kl_weight"] for r in runs.read_metrics(out)][:2] == [r["kl_weight"] for r in rows]
 
 
 def test_threads_flag_limits_blas_during_training_and_restores_it_after(tmp_path, monkeypatch, capsys):

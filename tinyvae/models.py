@@ -25,6 +25,7 @@ from . import choices
 from . import noise as noise_lib
 from .layers import flatten_parameters, mlp, sigmoid
 from .losses import bernoulli_nll, gaussian_nll, kl_normal_std_normal, mse
+from .objectives import elbo
 from .reparam import draw_eps, reparameterize, reparameterize_backward
 
 
@@ -32,14 +33,20 @@ class Loss(NamedTuple):
     """A minibatch loss and its parts, in nats per example.
 
     total = recon + (KL penalty); for the beta-VAE the penalty is beta * kl.
-    ``beta`` is the weight the KL's gradient was given (gamma * sign(KL - C) for the
-    capacity objective).  The AE and DAE have kl = 0 and beta = 0.
+    ``kl_weight`` is d penalty / d KL, the weight the KL's gradient was given: beta for the
+    beta-VAE, gamma * sign(KL - C) under the capacity objective gamma |KL - C|.  The AE and
+    DAE have kl = 0 and kl_weight = 0.
     """
 
     recon: float
     kl: float
-    beta: float
+    kl_weight: float
     total: float
+
+    @property
+    def elbo(self):
+        """E_q[log p(x|z)] - KL, :func:`tinyvae.objectives.elbo` of this loss's parts."""
+        return elbo(-self.recon, self.kl)
 
 
 class _EncoderDecoder:

@@ -16,11 +16,47 @@ and lowers it (not below 0) while it holds::
 so KL settles at delta.  :class:`Capacity` is Burgess et al. (2018):
 L = recon + gamma |KL - C(t)|, with C raised linearly from 0 to C_max over N steps.
 
+The lecture's two quantities are named functions here, :func:`elbo` and :func:`lagrangian`;
+the trainer reports both per epoch (the Lagrangian under ``--kl-target``).
+
 Each objective sets the model's KL weight before a step (``before_step``) and sees the
 step's loss after it (``after_step``).  The loss and gradient themselves are always
 :meth:`tinyvae.models.VAE.loss_and_grad`: one code path.
 """
 import numpy as np
+
+
+def elbo(log_px_z, kl):
+    """The evidence lower bound (lecture: "ELBO derivation", "Why lower bound"):
+
+    .. math:: ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z))  <=  log p(x)
+
+    Parameters
+    ----------
+    log_px_z : (N,) array or float
+        E_q[log p(x|z)] in nats per example (``-Loss.recon``, estimated with one z ~ q).
+    kl : (N,) array or float
+        KL(q(z|x) || p(z)) in nats per example (``Loss.kl``).
+
+    Returns
+    -------
+    The ELBO, of the shape of its arguments.  A VAE minimises -ELBO; the beta-VAE's loss
+    is -E_q[log p(x|z)] + beta KL, which is -ELBO at beta = 1.
+    """
+    return log_px_z - kl
+
+
+def lagrangian(log_px_z, kl, beta, delta):
+    """The Lagrangian of the constrained beta-VAE (lecture: "beta-VAE", form 2):
+
+    .. math:: F(theta, phi, beta) = E_q[log p(x|z)] - beta (KL(q(z|x) || p(z)) - delta)
+
+    maximised over theta and phi, with beta >= 0 the multiplier of the constraint KL < delta
+    (found by the dual ascent of :class:`KLTarget`).  Arguments as :func:`elbo`, plus
+    ``beta`` >= 0 and ``delta`` in nats; returns F of their broadcast shape.  For a fixed
+    beta, F = -(beta-VAE loss) + beta delta, so both have the same gradients.
+    """
+    return log_px_z - beta * (kl - delta)
 
 
 class Objective:

@@ -274,7 +274,7 @@ def _as_rows(rows):
     """metrics.jsonl rows, or the per-epoch Loss tuples that ``train.fit`` returns, as dicts."""
     rows = list(rows)
     if rows and hasattr(rows[0], "recon"):
-        return [{"epoch": i + 1, "train_recon": r.recon, "train_kl": r.kl, "train_loss": r.recon + r.kl}
+        return [{"epoch": i + 1, "train_recon": r.recon, "train_kl": r.kl, "train_loss": -r.elbo}
                 for i, r in enumerate(rows)]
     return rows
 

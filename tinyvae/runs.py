@@ -24,6 +24,10 @@ from .models import make_model
 
 CONFIG, CHECKPOINT, METRICS = "config.json", "model.npz", "metrics.jsonl"
 
+#: metrics columns older versions wrote under another name: "beta" held the KL's weight in
+#: the gradient, which is gamma sign(KL - C) under the capacity objective, not a beta
+RENAMED_METRICS = {"beta": "kl_weight"}
+
 
 def atomic_write(path, write):
     """Call ``write(file_object)`` on a temporary file, then move it to ``path`` atomically."""
@@ -98,7 +102,8 @@ def load_checkpoint(run_dir):
 
 
 def read_metrics(run_dir):
-    """The rows of ``metrics.jsonl`` (an empty list if there are none yet)."""
+    """The rows of ``metrics.jsonl`` (an empty list if there are none yet), with the columns of
+    older versions under their present names (:data:`RENAMED_METRICS`)."""
     path = os.path.join(run_dir, METRICS)
     if not os.path.exists(path):
         return []
@@ -111,7 +116,7 @@ def read_metrics(run_dir):
                     rows.append(json.loads(line))
                 except ValueError:
                     raise CheckpointError(f"{path} has a damaged line; remove it and resume") from None
-    return rows
+    return [{RENAMED_METRICS.get(k, k): v for k, v in row.items()} for row in rows]
 
 
 def write_metrics(run_dir, rows):

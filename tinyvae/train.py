@@ -27,7 +27,7 @@ from .config import TrainConfig
 from .data import binarize_dynamic
 from .errors import CheckpointError, DivergenceError, UsageError
 from .models import Loss, make_model
-from .objectives import Capacity, FixedBeta, KLTarget
+from .objectives import Capacity, FixedBeta, KLTarget, lagrangian
 from .optim import Adam
 
 def make_objective(cfg, steps_per_epoch):
@@ -138,7 +138,7 @@ def fit(model, x, epochs, batch_size=128, lr=1e-3, seed=0, objective=None):
 def _format_row(r):
     return (f"epoch {r['epoch']:>4} | train recon {r['train_recon']:8.3f} kl {r['train_kl']:7.3f} "
             f"-elbo {r['train_loss']:8.3f} | test recon {r['test_recon']:8.3f} kl {r['test_kl']:7.3f} "
-            f"-elbo {r['test_loss']:8.3f} | beta {r['beta']:.3f} | {r['seconds']:.2f} s")
+            f"-elbo {r['test_loss']:8.3f} | kl weight {r['kl_weight']:.3f} | {r['seconds']:.2f} s")
 
 
 def default_run_dir(cfg):
@@ -225,11 +225,14 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
                     bar.close()
             test = trainer.evaluate(x_test, seed=cfg.seed + 1000003 * trainer.epoch)
             row = {"epoch": trainer.epoch,
-                   "train_loss": train.recon + train.kl, "train_recon": train.recon, "train_kl": train.kl,
+                   "train_loss": -train.elbo, "train_recon": train.recon, "train_kl": train.kl,
                    "train_objective": train.total,
-                   "test_loss": test.recon + test.kl, "test_recon": test.recon, "test_kl": test.kl,
-                   "beta": float(train.beta), "seconds": time.perf_counter() - t0,
+                   "test_loss": -test.elbo, "test_recon": test.recon, "test_kl": test.kl,
+                   "kl_weight": float(train.kl_weight), "seconds": time.perf_counter() - t0,
                    "samples_per_s": x_train.shape[0] / seconds}
+            if cfg.kl_target is not None:   # F = E_q log p(x|z) - beta (KL - delta), beta as it now is
+                row["train_lagrangian"] = float(lagrangian(-train.recon, train.kl, trainer.objective.beta,
+                                                           cfg.kl_target))
             snapshot, pending_row = trainer.state(), row
             runs.save_checkpoint(run_dir, *snapshot)
             saved_epoch = trainer.epoch
