@@ -1,10 +1,13 @@
 """Layers with hand-derived gradients: Linear, ReLU, Sigmoid and Sequential.
 
-The layer contract (as in CS231n's ``affine_forward`` / ``affine_backward``):
+The layers are objects that keep state, as numpy-ml's ``neural_nets/layers`` are (not
+CS231n's free functions ``affine_forward(x, w, b) -> (out, cache)``, which hand the cache
+back to the caller).  One contract, for every layer:
 
-* ``forward(x)`` keeps what ``backward`` needs and returns the output;
+* ``forward(x)`` keeps what ``backward`` needs on the layer itself and returns the output;
 * ``backward(dout)`` *adds* into ``self.grads`` and returns ``dx``; it never writes into
-  ``dout``, which belongs to the caller;
+  ``dout``, which belongs to the caller.  Whoever runs a backward pass zeroes the gradients
+  first (the models do, in ``loss_and_grad``); adding lets two passes accumulate;
 * ``params`` and ``grads`` hold arrays of the same shapes under the same names.
 
 Every layer computes in the dtype of its parameters (float32 for training, float64 for the
