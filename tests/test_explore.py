@@ -96,6 +96,26 @@ def test_an_ae_plane_shows_the_two_latents_whose_codes_vary_most():
     assert sorted(axes) == [0, 2]
 
 
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_the_other_latents_start_at_the_prior_mean_or_the_codes_mean(kind):
+    digits = load("digits")
+    model = (Autoencoder if kind == "ae" else VAE)(digits.D, (16,), 4, rng=np.random.default_rng(2))
+    data = explore.explorer_data(model, digits, bins=10)
+    codes = holes.model_hole_score(model, digits.x_train).codes           # the hole score's codes
+    expected = codes.mean(axis=0) if kind == "ae" else np.zeros(4)
+    np.testing.assert_allclose(data["base"], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_one_latent_model_is_refused_in_one_line(tmp_path, capsys):
+    out = tmp_path / "z1"
+    assert cli.main(["train", "--out", str(out), "--hidden", "16", "--latent", "1", "--epochs", "1"]) == 0
+    capsys.readouterr()
+    code = cli.main(["explore", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--latent 2" in err and len(err.strip().splitlines()) == 1
+    assert not (out / "explorer.html").exists()
+
+
 def test_a_missing_run_is_one_line(tmp_path, capsys):
     code = cli.main(["explore", str(tmp_path / "nope")])
     err = capsys.readouterr().err

@@ -134,6 +134,9 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
     """Everything the page shows, as a JSON-able dict (arrays as base64 float32 or uint8)."""
     rng = np.random.default_rng(seed)
     Z = model.Z
+    if Z < 2:
+        raise UsageError(f"this model has Z = {Z}, and the explorer's plane needs two latents; "
+                         f"train one with --latent 2 or more")
     if axes is None:
         axes, why = choose_axes(model, dataset.x_test)
     else:
