@@ -10,8 +10,8 @@ beside it and no network use (it opens by double-click, offline):
 
 * the decoder's weights, as base64 float32, and the JavaScript forward pass that copies
   :mod:`tinyvae.layers` line for line (in ``templates/explorer.html``);
-* the test set's codes (mu for a VAE, g_phi(x) for an AE) with their labels and images,
-  a random subsample when the images would not fit the page's budget;
+* the test set's codes (``model.code``: mu for a VAE, g_phi(x) for an AE) with their labels
+  and images, a random subsample when the images would not fit the page's budget;
 * the prior's 1, 2 and 3 sigma contours (for an AE, the Gaussian fitted to its codes);
 * the hole cells of the plane, by :mod:`tinyvae.holes`'s definition and radius: a cell is a
   hole when its centre is farther than r from every training code.
@@ -162,7 +162,7 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
     n_test = len(dataset.x_test)
     n_show = min(n_test, max(100, image_budget // dataset.D))
     shown = np.sort(rng.permutation(n_test)[:n_show])                    # (n,)
-    codes = latent_means(model, dataset.x_test[shown])                    # (n, Z) mu or g_phi(x)
+    codes = latent_means(model, dataset.x_test[shown])                    # (n, Z) model.code(x)
     images = np.round(np.clip(dataset.x_test[shown], 0, 1) * 255)         # (n, D) 0..255
     labels = dataset.y_test[shown] if dataset.y_test is not None else None
 
