@@ -111,10 +111,9 @@ def trained_ae(tmp_path_factory):
 
 def hole_and_dense(data):
     """Centres of the hole cell farthest from every code and of the cell nearest a code."""
-    centres, distance = explore.cell_centres(data)
-    hole, dense = centres[np.argmax(distance)], centres[np.argmin(distance)]
-    assert distance.max() > data["radius"] >= distance.min()
-    return hole, dense
+    centres, distance, hole = explore.cell_centres(data)
+    assert hole[np.argmax(distance)] and not hole[np.argmin(distance)]
+    return centres[np.argmax(distance)], centres[np.argmin(distance)]
 
 
 def move_to(page, z1, z2):

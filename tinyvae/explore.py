@@ -111,11 +111,11 @@ def prior_contours(mean, cov):
     return [mean + k * u @ L.T for k in CONTOURS]
 
 
-def hole_grid(codes, radius, base, axes, extent, bins=BINS):
+def hole_grid(codes, base, axes, extent, bins=BINS):
     """The distance from each cell centre of the plane to its nearest training code.
 
     The plane is ``base`` with latents ``axes`` varied over ``extent = (lo1, hi1, lo2, hi2)``.
-    A cell is a hole when this distance exceeds ``radius`` (:mod:`tinyvae.holes`).
+    A cell is a hole when this distance exceeds the hole radius (:mod:`tinyvae.holes`).
 
     Returns (bins, bins) float64 indexed ``[i2, i1]`` (row = second axis).
     """
@@ -155,7 +155,8 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
     half = np.max(hi - lo) / 2
     lo, hi = (lo + hi) / 2 - half, (lo + hi) / 2 + half
     extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
-    distance = hole_grid(score.codes, score.radius, base, axes, extent, bins)   # (bins, bins)
+    distance = hole_grid(score.codes, base, axes, extent, bins)         # (bins, bins)
+    hole = distance > score.radius                                        # (bins, bins) bool
     contours = prior_contours(score.mean[a], score.cov[np.ix_(a, a)])
 
     # the test set on the plane: a random subsample when its images would not fit the budget
@@ -177,7 +178,8 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
         "axes": list(axes), "axes_reason": why,
         "base": base.tolist(), "slider_lo": slider_lo.tolist(), "slider_hi": slider_hi.tolist(),
         "extent": list(extent), "bins": int(bins),
-        "distance": to_base64(distance), "radius": float(score.radius), "score": float(score.score),
+        "hole": to_base64(hole, "u1"), "distance": to_base64(distance),
+        "radius": float(score.radius), "score": float(score.score),
         "n_train_codes": int(len(score.codes)),
         "contours": [c.tolist() for c in contours],
         "prior_mean": score.mean[a].tolist(), "prior_cov": score.cov[np.ix_(a, a)].tolist(),
@@ -204,13 +206,15 @@ def read_page_data(html):
 
 
 def cell_centres(data):
-    """The plane's cells as a page holds them: ``(centres (bins^2, 2), distance (bins^2,))``,
-    the centres in the plane's two latents, row-major over ``[i2, i1]``."""
+    """The plane's cells as a page holds them, row-major over ``[i2, i1]``: their centres in the
+    plane's two latents (bins^2, 2), the distance to the nearest training code (bins^2,), and
+    whether they are holes (bins^2,) bool."""
     bins, (lo1, hi1, lo2, hi2) = data["bins"], data["extent"]
     z1 = lo1 + (np.arange(bins) + 0.5) * (hi1 - lo1) / bins
     z2 = lo2 + (np.arange(bins) + 0.5) * (hi2 - lo2) / bins
     G1, G2 = np.meshgrid(z1, z2)                                    # (bins, bins), [i2, i1]
-    return np.stack([G1.ravel(), G2.ravel()], axis=1), from_base64(data["distance"]).astype(np.float64)
+    return (np.stack([G1.ravel(), G2.ravel()], axis=1), from_base64(data["distance"]).astype(np.float64),
+            from_base64(data["hole"], "u1").astype(bool))
 
 
 def write_explorer(model, dataset, path, **options):

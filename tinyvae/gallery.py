@@ -45,7 +45,7 @@ def screenshot_explorer(context, model, dataset, path, seed=0):
         page_path = explore.write_explorer(model, dataset, os.path.join(tmp, "explorer.html"), seed=seed)
         with open(page_path, encoding="utf-8") as f:
             data = explore.read_page_data(f.read())
-        centres, distance = explore.cell_centres(data)
+        centres, distance, _ = explore.cell_centres(data)
         diff = centres - data["prior_mean"]                               # (bins^2, 2)
         maha = np.sqrt(np.sum(diff @ np.linalg.inv(data["prior_cov"]) * diff, axis=1))
         in_reach = np.where(maha <= 2, distance, -np.inf)                 # inside the 2-sigma contour
