@@ -99,6 +99,23 @@ def test_a_784_400_20_vae_decodes_like_the_model_to_1e_4(open_page, tmp_path):
     assert diff < TOLERANCE
 
 
+def test_a_shapes_page_decodes_like_the_model_and_draws_it_pixel_exact(open_page, tmp_path):
+    shapes = load("shapes")
+    shapes = Dataset(shapes.name, shapes.x_train[:2000], shapes.y_train[:2000], shapes.x_test,
+                     shapes.y_test, shapes.image_shape)                # fewer codes: a quicker radius
+    model = VAE(shapes.D, (32,), 4, rng=np.random.default_rng(6))
+    page = open_page(write_page(model, shapes, tmp_path / "page.html", bins=30))
+    diff = max_decode_difference(page, model, np.random.default_rng(1).standard_normal((10, 4)))
+    assert diff < TOLERANCE
+    # the large image is pixel-exact: every 32 x 32 pixel is an 8 x 8 block of one grey, no smoothing
+    grey = np.array(page.page.evaluate("""() => {
+        const c = document.getElementById("decoded"), d = c.getContext("2d").getImageData(0, 0, 256, 256);
+        return Array.from(d.data.filter((_, i) => i % 4 === 0));        // the red channel
+    }""")).reshape(256, 256)
+    expected = np.round(255 * np.clip(model.decode(np.zeros((1, 4))), 0, 1)).reshape(32, 32)  # z starts at 0
+    assert np.array_equal(grey, np.kron(expected, np.ones((8, 8))))
+
+
 @pytest.fixture(scope="module")
 def trained_ae(tmp_path_factory):
     """A 2-D AE trained for two epochs on the digits, and its explorer page."""
