@@ -52,14 +52,14 @@ def screenshot_explorer(context, model, dataset, path, seed=0):
         hole = centres[np.argmax(in_reach)]
         dense = centres[np.argmin(distance)]
         page = context.new_page()
-        page.set_viewport_size({"width": 1060, "height": 800})
+        page.set_viewport_size({"width": 1060, "height": 830})
         page.goto("file://" + os.path.abspath(page_path))
         page.wait_for_function("window.tinyvae && window.tinyvae.ready")
         page.evaluate("document.getElementById('interp-mode').checked = true")
         for point in (dense, hole):                                   # the strip, then rest in the hole
             x, y = page.evaluate("([a, b]) => window.tinyvae.pixelOf(a, b)", [float(v) for v in point])
             page.mouse.click(x, y)
-        page.screenshot(path=path, clip={"x": 0, "y": 0, "width": 1060, "height": 800})
+        page.screenshot(path=path, clip={"x": 0, "y": 0, "width": 1060, "height": 830})
         page.close()
     return path
 
