@@ -158,10 +158,9 @@ fig, ax = plt.subplots(figsize=(6.2, 4.0))
 for name, err in series:
     ax.loglog(Ks, err, "o-", label=name)
 ax.axhline(target, color="0.3", linestyle=":", label="10% of |gradient|")
+ax.grid(which="both", alpha=0.2)                               # log-log: the minor decades too
+ax.legend(fontsize=8, title="error of the K-sample estimate (it falls as 1/sqrt(K))", title_fontsize=9)
 ax.set(xlabel="samples K averaged", ylabel="root mean squared error of the gradient")
-ax.set_title("error of the K-sample estimate (it falls as 1/sqrt(K))", fontsize=10)
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
 lesson.save(fig, "error_vs_samples.png")
 
 lesson.done()
