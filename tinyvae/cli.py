@@ -17,7 +17,9 @@ import os
 import sys
 
 from . import choices
-from .errors import TinyVAEError, UsageError
+from .errors import TinyVAEError, UsageError, describe_os_error
+
+SEED_MAX = 2 ** 32 - 1          # as TrainConfig's seed (config.py is not imported here: it needs numpy)
 
 #: train flags that describe the run, and so cannot change on --resume
 RUN_FLAGS = ("model", "data", "binarize", "batch_size", "lr", "hidden", "latent", "likelihood",
@@ -55,11 +57,8 @@ def _cmd_train(args):
     else:
         out = given.pop("out", None)
         run_args = dict(cfg=TrainConfig(**given), out=out)
-    try:
-        with _blas_threads(args.threads):
-            run_dir, trainer, dataset, throughput = run(**run_args)
-    except KeyboardInterrupt:                      # run() has said where the checkpoint is
-        return 130
+    with _blas_threads(args.threads):
+        run_dir, trainer, dataset, throughput = run(**run_args)   # Ctrl-C: an Interrupted that says what was kept
     if throughput:                                 # some epoch was trained: draw the model
         try:
             save_run_figures(run_dir, trainer.model, dataset)
@@ -84,50 +83,82 @@ def _blas_threads(n):
 
 
 def _cmd_eval(args):
-    from . import evaluate
-    from .data import load
+    from . import evaluate, memory
+    from .data import load_for_run
     from .models import VAE
     from .runs import load_run, save_json
 
     if args.iw_samples < 1:
         raise UsageError(f"--iw-samples must be >= 1, not {args.iw_samples}")
-    model, cfg, _ = load_run(args.run_dir)
-    data = load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
+    model, cfg, meta = load_run(args.run_dir)
+    data = load_for_run(cfg, args.run_dir, D=meta["D"], data_dir=args.data_dir)
     if isinstance(model, VAE):
+        memory.require(memory.iw_bytes(args.iw_samples, min(500, len(data.x_test)), model.D, model.hidden, model.Z),
+                       f"--iw-samples {args.iw_samples}", "choose fewer importance samples")
         result = evaluate.evaluate_vae(model, data.x_test, K=args.iw_samples, seed=args.seed)
     else:
         result = evaluate.evaluate_autoencoder(model, data.x_test, seed=args.seed)
     if data.factors_test is not None:
         result.update(evaluate.disentanglement_scores(model, data, seed=args.seed))
-    result = dict(model=cfg.model, data=cfg.data, split="test", units="nats per example", **result)
-    save_json(os.path.join(args.run_dir, "eval.json"), result)
-    for key, value in result.items():
+    result = dict(model=cfg.model, data=cfg.data, epoch=meta["epoch"], split="test",
+                  units="nats per example", **result)
+    for key, value in result.items():              # stdout first: the result survives a failed write
         if isinstance(value, list):
             value = "[" + ", ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in value) + "]"
         elif isinstance(value, float):
             value = f"{value:.4f}"
         print(f"{key:>16}: {value}")
+    sys.stdout.flush()
+    save_json(os.path.join(args.run_dir, "eval.json"), result)
     print(f"written to {os.path.join(args.run_dir, 'eval.json')}")
     return 0
+
+
+def _png_out(path):
+    """Refuse an output path that is not a new file or a PNG: no command but train writes a run's files."""
+    from .runs import OWN_FILES
+
+    if not path.lower().endswith(".png"):
+        raise UsageError(f"--out {path} must name a .png file")
+    if os.path.isdir(path):
+        raise UsageError(f"--out {path} is a folder; name a .png file")
+    if os.path.basename(path) in OWN_FILES or (os.path.exists(path) and not _is_png(path)):
+        raise UsageError(f"--out {path} exists and is not a PNG figure; choose a new file name")
+    return path
+
+
+def _is_png(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(8) == b"\x89PNG\r\n\x1a\n"
+    except OSError:
+        return False
 
 
 def _cmd_sample(args):
     import numpy as np
 
+    from . import memory
     from .models import VAE
     from .runs import load_run
 
     if args.n < 1:
         raise UsageError(f"-n must be >= 1, not {args.n}")
-    model, cfg, _ = load_run(args.run_dir)
+    path = _png_out(args.out) if args.out else os.path.join(args.run_dir, f"samples-n{args.n}-seed{args.seed}.png")
+    model, cfg, meta = load_run(args.run_dir)
     if not isinstance(model, VAE):
         raise UsageError(f"{args.run_dir} holds an {cfg.model}, which has no prior to sample; "
                          f"train with --model vae")
+    side = int(round(model.D ** 0.5))
+    shape = meta.get("image_shape") or ((side, side) if side * side == model.D else None)
+    if shape is None:                              # a checkpoint from before image_shape was kept
+        raise UsageError(f"{args.run_dir} does not record its image shape and its {model.D} pixels do not "
+                         f"form a square; resume it once with 'tinyvae train --resume' to record it")
+    memory.require(memory.sampling_bytes(args.n, model.D, model.hidden, model.Z) * 4,
+                   f"-n {args.n}", "draw fewer samples")
     from . import plots
     samples = model.sample(args.n, np.random.default_rng(args.seed))
-    path = args.out or os.path.join(args.run_dir, f"samples-n{args.n}-seed{args.seed}.png")
-    side = int(round(model.D ** 0.5))                 # every data set has square images
-    plots.save_figure(plots.plot_grid(samples, (side, side), f"{args.n} samples from the prior"), path)
+    plots.save_figure(plots.plot_grid(samples, tuple(shape), f"{args.n} samples from the prior"), path)
     print(f"wrote {path}")
     return 0
 
@@ -135,7 +166,9 @@ def _cmd_sample(args):
 def _cmd_plot(args):
     from .run_figures import plot_run
 
-    for path in plot_run(args.run_dir, out_dir=args.out, seed=args.seed):
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out} is a file; name a folder for the figures")
+    for path in plot_run(args.run_dir, out_dir=args.out, seed=args.seed, data_dir=args.data_dir):
         print(f"wrote {path}")
     return 0
 
@@ -186,7 +219,7 @@ def build_parser():
     t.add_argument("--warmup-epochs", type=int, metavar="W", help="linear KL warm-up, default 0")
     t.add_argument("--noise", choices=choices.NOISES, help="DAE corruption, default mask")
     t.add_argument("--noise-level", type=float, help="masking rate or Gaussian sigma, default 0.3")
-    t.add_argument("--seed", type=int, help="default 0")
+    t.add_argument("--seed", type=_seed, help="default 0")
     t.add_argument("--threads", type=int, metavar="N",
                    help="BLAS threads for the matrix products (default: BLAS's own, usually every core); "
                         "1 keeps small models fast on a busy machine")
@@ -198,20 +231,22 @@ def build_parser():
     e = sub.add_parser("eval", help="test ELBO, importance-weighted log p(x), active units")
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--iw-samples", type=int, default=200, metavar="K", help="importance samples, default 200")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=_seed, default=0)
+    e.add_argument("--data-dir", metavar="DIR", help="where the run's MNIST files are now, if they moved")
     e.set_defaults(func=_cmd_eval)
 
     s = sub.add_parser("sample", help="a PNG grid of samples from the prior")
     s.add_argument("run_dir", metavar="RUN_DIR")
     s.add_argument("-n", type=int, default=64, help="how many samples, default 64")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--out", metavar="PNG", help="default RUN_DIR/samples-n<N>-seed<S>.png")
     s.set_defaults(func=_cmd_sample)
 
     pl = sub.add_parser("plot", help="draw every figure that applies to a run")
     pl.add_argument("run_dir", metavar="RUN_DIR")
     pl.add_argument("--out", metavar="DIR", help="default: the run folder")
-    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--seed", type=_seed, default=0)
+    pl.add_argument("--data-dir", metavar="DIR", help="where the run's MNIST files are now, if they moved")
     pl.set_defaults(func=_cmd_plot)
 
     x = sub.add_parser("explore", help="write one offline web page that explores the latent space")
@@ -220,25 +255,69 @@ def build_parser():
     x.add_argument("--axes", type=int, nargs=2, metavar=("I", "J"),
                    help="the two latents on the plane (from 0), for Z > 2; default: most KL (VAE) "
                         "or most variance of the codes (AE)")
-    x.add_argument("--seed", type=int, default=0, help="seeds the codes of the holes and the subsample")
+    x.add_argument("--seed", type=_seed, default=0, help="seeds the codes of the holes and the subsample")
     x.set_defaults(func=_cmd_explore)
 
     g = sub.add_parser("gradcheck", help="check every gradient against central differences")
-    g.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    g.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs (default 0)")
     g.set_defaults(func=_cmd_gradcheck)
     return p
 
 
+def _seed(text):
+    """argparse type of every --seed: a whole number numpy's generators and config.json take."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {SEED_MAX}, not {text!r}")
+    return value
+
+
 def main(argv=None):
+    """Run one command.  Every way it can fail ends here, in one line on stderr and an exit code:
+    the user's own errors (1, or 2 for usage), a file or standard output that cannot be written
+    (1), memory that runs out (1), Ctrl-C (130).  Files are written whole or not at all
+    (:func:`tinyvae.runs.atomic_write`), so none of these leaves a half-written one."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()                         # a full stdout (/dev/full) fails here, not at exit
+        return code
     except TinyVAEError as err:
-        print(f"tinyvae: error: {err}", file=sys.stderr)
-        return err.exit_code
+        return _fail(str(err), err.exit_code)
+    except KeyboardInterrupt:                      # (train says what it kept, as an Interrupted)
+        return _fail("interrupted (Ctrl-C); no file was left half-written", 130)
     except BrokenPipeError:                        # `tinyvae train | head`: the reader left early
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
+        _silence_stdout()
         return 1
+    except MemoryError:
+        return _fail("ran out of memory; choose smaller sizes (--hidden, --latent, --batch-size, -n or "
+                     "--iw-samples)", 1)
+    except OSError as err:
+        return _fail(describe_os_error(err), 1)
+
+
+def _fail(message, code):
+    """Print the one line (stderr) and return the exit code; stdout keeps what was printed."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _silence_stdout()                          # stdout itself failed: it cannot fail again at exit
+    try:
+        print(f"tinyvae: {message}" if code == 130 else f"tinyvae: error: {message}", file=sys.stderr)
+    except OSError:
+        pass
+    return code
+
+
+def _silence_stdout():
+    """Point stdout at /dev/null, so that nothing fails again when Python flushes it at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

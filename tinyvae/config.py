@@ -1,13 +1,16 @@
 """The settings of a run (``tinyvae train``'s flags), checked, and saved as ``RUN_DIR/config.json``."""
 import dataclasses
-import math
+import json
 from dataclasses import dataclass, field
 from typing import List, Optional
 
 import numpy as np
 
 from . import choices
-from .errors import UsageError
+from .errors import CheckpointError, UsageError
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)     # training runs in float32: settings must fit
+SEED_MAX = 2 ** 32 - 1                            # numpy's generators take any; this is plenty
 
 #: default epochs per data set, so that a run without --epochs is a sensible length
 DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "mnist": 10, "fashion-mnist": 10}
@@ -51,10 +54,22 @@ class TrainConfig:
             self.likelihood = choices.DEFAULT_LIKELIHOOD.get(self.model, "bernoulli")
         self.hidden = [int(h) for h in self.hidden]
 
-    def validate(self):
-        """Raise UsageError naming the first bad setting and what it should be."""
-        def bad(flag, why):
-            raise UsageError(f"--{flag} {why}")
+    def validate(self, where=None):
+        """Raise UsageError naming the first bad setting and what it should be.
+
+        ``where`` names the config.json the settings were read from: then a bad value is a
+        CheckpointError about that file's setting, not a bad command-line flag.
+        """
+        def bad(name, why):
+            if where:
+                raise CheckpointError(f"{where}: setting {name!r} {why}; fix it or train a new run")
+            raise UsageError(f"--{name.replace('_', '-')} {why}")
+
+        def clash(why):
+            if where:
+                raise CheckpointError(f"{where} holds settings that do not go together ({why}); "
+                                      f"fix it or train a new run")
+            raise UsageError(why)
 
         listed = {"model": choices.MODELS, "data": choices.DATASETS, "binarize": choices.BINARIZE,
                   "likelihood": choices.LIKELIHOODS, "noise": choices.NOISES}
@@ -64,43 +79,65 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "latent", "capacity_steps"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
-                bad(name.replace("_", "-"), f"must be a whole number >= 1, not {value!r}")
+                bad(name, f"must be a whole number >= 1, not {value!r}")
         if not self.hidden or any(h < 1 for h in self.hidden):
             bad("hidden", f"takes one or more sizes >= 1, not {self.hidden}")
+        if not 0 <= self.seed <= SEED_MAX:
+            bad("seed", f"must be a whole number from 0 to {SEED_MAX}, not {self.seed}")
         for name in ("lr", "sigma", "beta_lr", "gamma"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                bad(name.replace("_", "-"), f"must be a finite number > 0, not {value!r}")
+            if not (FLOAT32_MAX > value > 0):
+                bad(name, f"must be a number > 0 that float32 can hold (< {FLOAT32_MAX:.3g}), not {value!r}")
+        if self.sigma <= FLOAT32_MAX ** -0.5:
+            bad("sigma", f"{self.sigma!r} is too small: 1/sigma^2 overflows float32 (max {FLOAT32_MAX:.3g}); "
+                         f"use a sigma such as 0.1 (the Gaussian's std in pixel units)")
         for name in ("beta", "noise_level"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                bad(name.replace("_", "-"), f"must be a finite number >= 0, not {value!r}")
+            if not (FLOAT32_MAX > value >= 0):
+                bad(name, f"must be a number >= 0 that float32 can hold, not {value!r}")
         if self.noise in ("mask", "saltpepper") and self.noise_level > 1:
-            bad("noise-level", f"is a rate for --noise {self.noise}, so it must lie in [0, 1], not {self.noise_level}")
+            bad("noise_level", f"is a rate for --noise {self.noise}, so it must lie in [0, 1], not {self.noise_level}")
         for name in ("kl_target", "capacity"):
             value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value >= 0):
-                bad(name.replace("_", "-"), f"must be a finite number of nats >= 0, not {value!r}")
+            if value is not None and not (FLOAT32_MAX > value >= 0):
+                bad(name, f"must be a number of nats >= 0 that float32 can hold, not {value!r}")
         if self.warmup_epochs < 0:
-            bad("warmup-epochs", f"must be >= 0, not {self.warmup_epochs}")
+            bad("warmup_epochs", f"must be >= 0, not {self.warmup_epochs}")
         if self.kl_target is not None and self.capacity is not None:
-            raise UsageError("--kl-target and --capacity are two different objectives; choose one")
+            clash("--kl-target and --capacity are two different objectives; choose one")
         if self.warmup_epochs and (self.kl_target is not None or self.capacity is not None):
-            raise UsageError("--warmup-epochs ramps a fixed --beta; it does not combine with "
-                             "--kl-target or --capacity")
+            clash("--warmup-epochs ramps a fixed --beta; it does not combine with --kl-target or --capacity")
         if self.model != "vae" and (self.kl_target is not None or self.capacity is not None):
-            raise UsageError(f"--kl-target and --capacity need --model vae, not {self.model}")
+            clash(f"--kl-target and --capacity need --model vae, not {self.model}")
         return self
 
     def to_dict(self):
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d, where="config.json"):
+        """The settings read back from a run's config.json (``where``), each checked for its type."""
         d = {k: v for k, v in d.items() if k not in RETIRED}
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
+        kinds = {f.name: _KINDS[f.type] for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(kinds))
         if unknown:
-            raise UsageError(f"config.json has unknown settings {sorted(unknown)}; was it written "
-                             f"by another version of tinyvae?")
+            raise CheckpointError(f"{where} has unknown settings {unknown}; was it written by another "
+                                  f"version of tinyvae?")
+        for name, value in d.items():
+            kind = kinds[name]
+            if value is None and kind.endswith("?"):
+                continue
+            if not _IS[kind.rstrip("?")](value):
+                raise CheckpointError(f"{where}: setting {name!r} is {json.dumps(value)}, not "
+                                      f"{_WANT[kind.rstrip('?')]}; fix it or train a new run")
         return cls(**d)
+
+
+#: the JSON kind of each field type, and how to check and name it ("?": None allowed too)
+_KINDS = {int: "int", float: "float", str: "str", List[int]: "ints",
+          Optional[int]: "int?", Optional[float]: "float?", Optional[str]: "str?"}
+_IS = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+       "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+       "str": lambda v: isinstance(v, str),
+       "ints": lambda v: isinstance(v, list) and bool(v) and all(_IS["int"](h) for h in v)}
+_WANT = {"int": "a whole number", "float": "a number", "str": "a string", "ints": "a list of whole numbers"}

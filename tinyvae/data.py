@@ -93,6 +93,19 @@ def load(name="digits", data_dir=None, binarize="none", seed=0):
     return ds
 
 
+def load_for_run(cfg, run_dir, D=None, data_dir=None):
+    """The data set a run's settings ``cfg`` name (from ``data_dir`` if given), refused with
+    one line if its images do not have the ``D`` pixels the run's checkpoint was trained on."""
+    data_dir = data_dir or cfg.data_dir
+    ds = load(cfg.data, data_dir=data_dir, binarize=cfg.binarize, seed=cfg.seed)
+    if D is not None and ds.D != D:
+        where = f"in {data_dir} " if data_dir else ""
+        raise DataError(f"the {cfg.data} images {where}have {ds.D} pixels, but {run_dir} was trained on "
+                        f"images of {D} pixels; the run is intact: pass --data-dir with the data it "
+                        f"was trained on")
+    return ds
+
+
 # --- binarization -----------------------------------------------------------------------
 
 def binarize_dynamic(x, rng):
@@ -153,6 +166,10 @@ def load_idx_dataset(name, data_dir=None):
         labels_path = _find(labels_name, folders)
         images = read_idx(images_path, ndim=3)                  # (N, H, W) uint8
         labels = read_idx(labels_path, ndim=1)                  # (N,) uint8
+        if min(images.shape) == 0:                              # nothing a model could learn or test
+            raise DataError(f"{images_path} holds {images.shape[0]} images of {images.shape[1]}x{images.shape[2]} "
+                            f"pixels; a {part} set needs at least one image of at least 1x1 pixels, "
+                            "get the file again")
         if len(images) != len(labels):
             raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds "
                             f"{len(labels)} labels; the files do not belong together, get both again")

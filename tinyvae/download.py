@@ -7,11 +7,20 @@ Two environment variables steer the download:
 * ``TINYVAE_MNIST_MIRROR``: a base URL that replaces the standard mirrors, for MNIST and
   Fashion-MNIST alike; it must serve the four files of the data set you load, under
   their standard names, with the published checksums.
+* ``TINYVAE_DOWNLOAD_STALL``: seconds (default 30) a mirror may stay under the minimum
+  rate, ``MIN_RATE`` bytes per second on average, before it counts as stalled.  The
+  socket's own timeout bounds each read only, so a mirror that sends a byte every few
+  seconds would otherwise hold the download at 0% for ever.
+
+The download is hand-written rather than taken from pooch: the job is small (urllib, an
+MD5 sum, a rename), and pooch would bring requests, platformdirs and packaging, while its
+timeout (requests') is also per read, so the stall rule would still have to be written here.
 """
 import hashlib
 import http.client
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -45,8 +54,9 @@ CHECKSUMS = {
     },
 }
 
-DOWNLOAD_TIMEOUT = 60           # seconds without data before a mirror counts as down
-CHUNK = 1 << 20                 # download and hash 1 MiB at a time
+STALL_SECONDS = 30              # default of TINYVAE_DOWNLOAD_STALL: how long a mirror may be too slow
+MIN_RATE = 10 * 1024            # bytes per second; MNIST's 9.9 MB would take 16 minutes at this rate
+CHUNK = 1 << 20                 # download and hash up to 1 MiB at a time
 
 
 def cache_dir(name):
@@ -61,6 +71,19 @@ def mirrors(name):
     if override:
         return (override if override.endswith("/") else override + "/",)
     return MIRRORS[name]
+
+
+def stall_seconds():
+    """$TINYVAE_DOWNLOAD_STALL as a number of seconds > 0, or the default."""
+    text = os.environ.get("TINYVAE_DOWNLOAD_STALL")
+    try:
+        value = float(text) if text else STALL_SECONDS
+    except ValueError:
+        value = -1
+    if not 0 < value < 1e6:
+        raise DataError(f"TINYVAE_DOWNLOAD_STALL={text!r} is not a number of seconds > 0; set it to e.g. 120 "
+                        f"or unset it")
+    return value
 
 
 def download(name):
@@ -78,8 +101,9 @@ def download(name):
     folder = cache_dir(name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        _remove_dead_partial_files(folder)
     except OSError as err:
-        raise DataError(f"cannot create the cache folder {folder} ({err.strerror}); "
+        raise DataError(f"cannot use the cache folder {folder} ({err.strerror}); "
                         "set TINYVAE_DATA_DIR to a writable folder, or pass --data-dir") from None
     for file_name, md5 in CHECKSUMS[name].items():
         path = folder / file_name
@@ -87,6 +111,24 @@ def download(name):
             continue                                    # cached and verified
         _fetch(name, file_name, md5, path)
     return folder
+
+
+def _remove_dead_partial_files(folder):
+    """Remove the .NAME.PID.part files of downloads whose process no longer runs (a kill -9)."""
+    for tmp in folder.glob(".*.part"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _running(int(pid)):
+            tmp.unlink()
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True                                     # it runs, as another user
+    return True
 
 
 def _md5(path):
@@ -112,16 +154,28 @@ def _fetch(name, file_name, md5, path):
                             "set TINYVAE_DATA_DIR to a writable folder, or pass --data-dir") from None
         try:
             digest = hashlib.md5()
-            with f, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+            stall = stall_seconds()
+            with f, urllib.request.urlopen(url, timeout=stall) as response:
                 total = int(response.headers.get("Content-Length") or 0) or None
                 with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                          desc=file_name, file=sys.stderr, leave=False) as bar:
-                    for chunk in iter(lambda: response.read(CHUNK), b""):
+                          desc=file_name, file=sys.stderr, leave=False, disable=None) as bar:
+                    received, window_start, window_bytes = 0, time.monotonic(), 0
+                    # read1: what has arrived, without waiting for a whole chunk, so the rate is
+                    # checked after every arrival however slow
+                    for chunk in iter(lambda: response.read1(CHUNK), b""):
                         f.write(chunk)
                         digest.update(chunk)
                         bar.update(len(chunk))
-            if total is not None and bar.n != total:    # urllib does not flag a cut connection
-                raise ConnectionError(f"connection closed after {bar.n} of {total} bytes")
+                        received += len(chunk)
+                        window_bytes += len(chunk)
+                        elapsed = time.monotonic() - window_start
+                        if elapsed >= stall:
+                            if window_bytes < MIN_RATE * elapsed:
+                                raise ConnectionError(f"stalled: {window_bytes} bytes in {elapsed:.0f} s, "
+                                                      f"under {MIN_RATE // 1024} KiB/s")
+                            received, window_start, window_bytes = 0, time.monotonic(), 0
+            if total is not None and received != total:    # urllib does not flag a cut connection
+                raise ConnectionError(f"connection closed after {received} of {total} bytes")
             got = digest.hexdigest()
             if got == md5:
                 os.replace(tmp, path)                   # verified: now it may carry the real name
@@ -136,8 +190,9 @@ def _fetch(name, file_name, md5, path):
     if bad_checksum:
         raise DataError(f"{bad_checksum}; the download is damaged or the mirror changed, "
                         "try again later or pass --data-dir with your own copy")
-    raise DataError(f"cannot download {file_name} ({'; '.join(failures)}); check your connection, "
-                    "or get the four files yourself and pass --data-dir DIR")
+    raise DataError(f"cannot download {file_name} ({'; '.join(failures)}); check your connection, set "
+                    "TINYVAE_MNIST_MIRROR to another mirror (or TINYVAE_DOWNLOAD_STALL to more seconds on a "
+                    "slow link), or get the four files yourself and pass --data-dir DIR")
 
 
 def _temporary_name(path):

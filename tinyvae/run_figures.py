@@ -5,15 +5,17 @@ back and writes every figure that applies to it.  The figures themselves are in
 :mod:`tinyvae.plots`; this module only chooses them and names their files.
 """
 import os
+import sys
 
 import numpy as np
 
 from . import holes, plots
-from .data import load
+from .data import load_for_run
+from .errors import one_line
 from .evaluate import latent_means
 from .losses import kl_per_dimension
 from .models import VAE
-from .runs import load_run, read_metrics
+from .runs import load_run, metrics_of
 
 
 def save_run_figures(run_dir, model, dataset, n=10, seed=0):
@@ -44,7 +46,7 @@ def _pick_pairs(y, n_pairs):
     return np.array(a), np.array(b)
 
 
-def plot_run(run_dir, out_dir=None, seed=0):
+def plot_run(run_dir, out_dir=None, seed=0, data_dir=None):
     """Draw every figure that applies to the run in ``run_dir``; returns the PNG paths.
 
     All runs: reconstructions, the latent scatter, interpolation, and training curves
@@ -52,36 +54,42 @@ def plot_run(run_dir, out_dir=None, seed=0):
     A 2-D latent adds the manifold grid and the holes map.  Figures go to ``out_dir``
     (default the run folder itself).
     """
-    model, cfg, _ = load_run(run_dir)
-    ds = load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
+    model, cfg, meta = load_run(run_dir)
+    ds = load_for_run(cfg, run_dir, D=meta["D"], data_dir=data_dir)
     out = out_dir or run_dir
     os.makedirs(out, exist_ok=True)
     shape, x = ds.image_shape, ds.x_test
     name = f"{cfg.model.upper()} on {cfg.data}, Z = {model.Z}"
     paths = save_run_figures(out, model, ds, seed=seed)
 
-    def save(fig, file_name):
+    def save(file_name, draw):
+        """Draw one figure and write it; one that these data cannot give is skipped with a note."""
+        try:
+            fig = draw()
+        except ValueError as err:                   # e.g. a holes map from a single training image
+            print(f"note: skipped {file_name}: {one_line(err)}", file=sys.stderr)
+            return
         paths.append(plots.save_figure(fig, os.path.join(out, file_name)))
 
-    rows = read_metrics(run_dir)
+    rows = metrics_of(run_dir, meta)
     if rows:
-        save(plots.plot_training_curves(rows, f"training curves: {name}"), "training_curves.png")
+        save("training_curves.png", lambda: plots.plot_training_curves(rows, f"training curves: {name}"))
     a, b = _pick_pairs(ds.y_test, 5)
-    save(plots.plot_interpolation(model, x[a], x[b], shape), "interpolation.png")
+    save("interpolation.png", lambda: plots.plot_interpolation(model, x[a], x[b], shape))
     if isinstance(model, VAE):
         mu, logvar = (np.asarray(v, np.float64) for v in model.encode(x))
         kl = kl_per_dimension(mu, logvar)
-        save(plots.plot_kl_per_dimension(kl, f"KL per latent dimension: {name}"), "kl_per_dimension.png")
+        save("kl_per_dimension.png", lambda: plots.plot_kl_per_dimension(kl, f"KL per latent dimension: {name}"))
         dims = np.argsort(-kl)[:10]
-        save(plots.plot_traversals(model, x[0], shape, dims=dims, kl=kl), "traversals.png")
+        save("traversals.png", lambda: plots.plot_traversals(model, x[0], shape, dims=dims, kl=kl))
     if model.Z == 2:
         if isinstance(model, VAE):
             mean, std, fitted = (0.0, 0.0), (1.0, 1.0), "prior"
         else:
             codes = latent_means(model, ds.x_train)
             mean, std, fitted = codes.mean(axis=0), codes.std(axis=0), "fitted Gaussian"
-        save(plots.plot_manifold(model, shape, mean=mean, std=std, title=f"manifold: {name}",
-                                 quantiles_of=fitted), "manifold.png")
-        hm = holes.holes_map(model, ds.x_train, seed=seed)
-        save(plots.plot_holes_map([hm], shape, [cfg.model.upper()]), "holes_map.png")
+        save("manifold.png", lambda: plots.plot_manifold(model, shape, mean=mean, std=std,
+                                                         title=f"manifold: {name}", quantiles_of=fitted))
+        save("holes_map.png", lambda: plots.plot_holes_map([holes.holes_map(model, ds.x_train, seed=seed)],
+                                                           shape, [cfg.model.upper()]))
     return paths

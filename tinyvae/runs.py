@@ -1,16 +1,26 @@
 """A run folder on disk: its settings, checkpoint and metrics, written so nothing is ever lost.
 
-    RUN_DIR/config.json     every setting of the run
-    RUN_DIR/model.npz       the checkpoint: parameters, optimizer state, RNG state, epoch
-    RUN_DIR/metrics.jsonl   one JSON row per finished epoch
+    RUN_DIR/model.npz       the checkpoint: parameters, optimizer state, RNG state, epoch,
+                            and (since this version) the settings and every metrics row
+    RUN_DIR/config.json     every setting of the run        } copies of what the checkpoint
+    RUN_DIR/metrics.jsonl   one JSON row per finished epoch  } holds, for people and tools
     RUN_DIR/*.png, eval.json
 
-:func:`load_run` reads a finished run back as its trained model and settings.
+Three rules keep a run whole whatever happens, a ``kill -9`` included:
 
-Every file is written to a temporary name in the same folder and moved into place with
-``os.replace``, which is atomic: a crash or Ctrl-C mid-write leaves the previous version
-intact, never a half-written one.
+* **One writer.**  ``tinyvae train`` claims the folder (:func:`claim_new_run`,
+  :func:`claim_run`) with an exclusive ``flock`` on the folder itself, held for the run's
+  life and released by the kernel when the process ends, however it ends.  A second
+  training of the same folder is refused with one line.
+* **Atomic files.**  Every file is written to a temporary name (``.tmp-*``) in the same
+  folder and moved into place with ``os.replace``: a crash mid-write leaves the previous
+  version intact.  The next claim removes any temporary file a killed run left behind.
+* **One unit.**  The checkpoint carries the metrics rows up to its epoch, and
+  ``metrics.jsonl`` and ``config.json`` are rewritten from it (:func:`write_views`).  A kill
+  between the two writes is repaired by the next start: no row is ever lost or repeated.
 """
+import errno
+import fcntl
 import json
 import os
 import tempfile
@@ -18,11 +28,14 @@ import zipfile
 
 import numpy as np
 
+from . import memory
 from .config import TrainConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, UsageError, one_line
 from .models import make_model
 
 CONFIG, CHECKPOINT, METRICS = "config.json", "model.npz", "metrics.jsonl"
+OWN_FILES = (CONFIG, CHECKPOINT, METRICS)     # only the trainer writes these
+TMP_PREFIX = ".tmp-"                           # what atomic_write names its files while writing
 
 #: metrics columns older versions wrote under another name: "beta" held the KL's weight in
 #: the gradient, which is gamma sign(KL - C) under the capacity objective, not a beta
@@ -32,7 +45,10 @@ RENAMED_METRICS = {"beta": "kl_weight"}
 def atomic_write(path, write):
     """Call ``write(file_object)`` on a temporary file, then move it to ``path`` atomically."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=os.path.basename(path), dir=folder)
+    except OSError as err:                      # name the file the user asked for, not the temporary
+        raise OSError(err.errno, err.strerror, path) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())              # mkstemp makes 0600; use the usual mode
         with os.fdopen(fd, "wb") as f:
@@ -40,9 +56,11 @@ def atomic_write(path, write):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:                       # including KeyboardInterrupt: leave no debris
+    except BaseException as err:                # including KeyboardInterrupt: leave no debris
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename in (None, tmp):     # a write into the file
+            raise OSError(err.errno, err.strerror, path) from None
         raise
 
 
@@ -65,27 +83,139 @@ def save_checkpoint(run_dir, arrays, meta):
     atomic_write(os.path.join(run_dir, CHECKPOINT), lambda f: np.savez(f, **payload))
 
 
+def write_views(run_dir, meta):
+    """Rewrite ``config.json`` and ``metrics.jsonl`` from what the checkpoint's ``meta`` holds."""
+    if "config" in meta:
+        save_json(os.path.join(run_dir, CONFIG), meta["config"])
+    if "metrics" in meta:
+        write_metrics(run_dir, meta["metrics"])
+
+
+# --- claiming a folder: one trainer at a time ------------------------------------------------
+class Claim:
+    """An exclusive hold on a run folder, for as long as the trainer runs (a context manager)."""
+
+    def __init__(self, run_dir, fd, created):
+        self.run_dir, self.fd, self.created = run_dir, fd, created
+
+    def release(self, remove_if_empty=False):
+        """Let go of the folder; ``remove_if_empty`` removes a folder this claim created."""
+        if self.fd is not None:
+            os.close(self.fd)                      # closing the descriptor drops the flock
+            self.fd = None
+        if remove_if_empty and self.created:
+            with_only_temps = not [n for n in os.listdir(self.run_dir) if not n.startswith(TMP_PREFIX)]
+            if with_only_temps:
+                remove_temporary_files(self.run_dir)
+                os.rmdir(self.run_dir)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _lock(run_dir, created):
+    """flock the folder itself, or refuse: the kernel drops the lock when the process ends."""
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        os.close(fd)
+        if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise CheckpointError(f"{run_dir} is in use by another 'tinyvae train'; wait for it to "
+                                  f"finish, or train into another --out") from None
+        raise
+    return Claim(run_dir, fd, created)
+
+
+def remove_temporary_files(run_dir):
+    """Remove the ``.tmp-*`` files a killed writer left in ``run_dir``."""
+    for name in os.listdir(run_dir):
+        if name.startswith(TMP_PREFIX):
+            os.unlink(os.path.join(run_dir, name))
+
+
+def claim_new_run(out=None, default_base=None):
+    """Create (or take an empty) folder for a new run, claim it, and check it can be written.
+
+    ``out`` is the folder the user named; without it, the first free one of ``default_base``,
+    ``default_base-2``, ... is made with ``os.mkdir``, which fails if the name is taken, so two
+    runs started in the same second get two folders.  Returns a :class:`Claim`.
+    """
+    if out is None:
+        os.makedirs(os.path.dirname(default_base) or ".", exist_ok=True)
+        k = 1
+        while True:
+            run_dir = default_base if k == 1 else f"{default_base}-{k}"
+            try:
+                os.mkdir(run_dir)
+                break
+            except FileExistsError:
+                k += 1
+        claim = _lock(run_dir, created=True)
+    else:
+        run_dir = out
+        if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+            raise UsageError(f"--out {run_dir} is a file, not a folder; choose another --out")
+        created = not os.path.exists(run_dir)
+        os.makedirs(run_dir, exist_ok=True)
+        claim = _lock(run_dir, created)
+    try:
+        remove_temporary_files(run_dir)
+        if os.listdir(run_dir):
+            raise UsageError(f"--out {run_dir} already holds files; continue it with --resume {run_dir} "
+                             f"or choose another --out")
+        fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=CHECKPOINT, dir=run_dir)
+        os.close(fd)                               # the folder takes new files: checked before training
+        os.unlink(probe)
+    except BaseException:
+        claim.release(remove_if_empty=True)
+        raise
+    return claim
+
+
+def claim_run(run_dir):
+    """Claim an existing run folder for ``--resume`` and remove a killed run's temporary files."""
+    require_run_dir(run_dir)
+    claim = _lock(run_dir, created=False)
+    try:
+        remove_temporary_files(run_dir)
+    except BaseException:
+        claim.release()
+        raise
+    return claim
+
+
+# --- reading a run back --------------------------------------------------------------------
 def require_run_dir(run_dir):
-    """Check that ``run_dir`` is a tinyvae run folder, or say what is wrong."""
+    """Check that ``run_dir`` is a tinyvae run folder with a checkpoint, or say what is wrong."""
     if not os.path.isdir(run_dir):
         raise CheckpointError(f"run folder {run_dir} does not exist; pass the folder a "
                               f"'tinyvae train --out' wrote")
-    for name in (CONFIG, CHECKPOINT):
-        if not os.path.isfile(os.path.join(run_dir, name)):
-            raise CheckpointError(f"{run_dir} has no {name}, so it is not a finished tinyvae run; "
-                                  f"train one with 'tinyvae train --out {run_dir}'")
+    if not os.path.isfile(os.path.join(run_dir, CHECKPOINT)):
+        raise CheckpointError(f"{run_dir} has no {CHECKPOINT}: no epoch of it has finished; "
+                              f"train one with 'tinyvae train --out {run_dir}'")
 
 
-def load_config(run_dir):
+def load_config(run_dir, meta=None):
+    """The settings of a run: ``config.json``, or the checkpoint's copy when that file is gone."""
     path = os.path.join(run_dir, CONFIG)
+    if not os.path.exists(path) and meta is not None and "config" in meta:
+        return meta["config"]
     try:
         with open(path) as f:
             config = json.load(f)
     except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is damaged ({err}); restore it or train a new run") from None
+        raise CheckpointError(f"{path} is damaged ({one_line(err)}); restore it or train a new run") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{path} is damaged (not a JSON object); restore it or train a new run")
     return config
+
+
+#: what a checkpoint's meta must hold, and the JSON type of each
+META_FIELDS = {"epoch": int, "t": int, "D": int, "rng": dict, "objective": dict}
 
 
 def load_checkpoint(run_dir):
@@ -98,7 +228,33 @@ def load_checkpoint(run_dir):
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise CheckpointError(f"checkpoint {path} is damaged ({type(err).__name__}); "
                               f"delete the run folder and train again") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint {path} is damaged (its meta is not an object); "
+                              f"delete the run folder and train again")
+    for name, kind in META_FIELDS.items():
+        if not isinstance(meta.get(name), kind) or isinstance(meta.get(name), bool) or (
+                kind is int and meta[name] < 0):
+            raise CheckpointError(f"checkpoint {path} is damaged: its meta field {name!r} is "
+                                  f"{'missing' if name not in meta else json.dumps(meta[name])}; "
+                                  f"delete the run folder and train again")
+    if "theta" not in arrays:
+        raise CheckpointError(f"checkpoint {path} is damaged: it lacks the parameters 'theta'; "
+                              f"delete the run folder and train again")
+    if "metrics" in meta:
+        meta["metrics"] = [_check_row(row, f"checkpoint {path}: metrics row {i + 1}")
+                           for i, row in enumerate(meta["metrics"] if isinstance(meta["metrics"], list) else [None])]
+    if "config" in meta and not isinstance(meta["config"], dict):
+        raise CheckpointError(f"checkpoint {path} is damaged: its meta field 'config' is not an "
+                              f"object; delete the run folder and train again")
     return arrays, meta
+
+
+def _check_row(row, where):
+    if not (isinstance(row, dict) and isinstance(row.get("epoch"), int) and not isinstance(row["epoch"], bool)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row.values())):
+        raise CheckpointError(f"{where} is not an object of numbers with a whole 'epoch'; "
+                              f"remove that line and resume")
+    return row
 
 
 def read_metrics(run_dir):
@@ -109,40 +265,47 @@ def read_metrics(run_dir):
         return []
     rows = []
     with open(path) as f:
-        for line in f:
+        for i, line in enumerate(f):
             line = line.strip()
             if line:
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except ValueError:
-                    raise CheckpointError(f"{path} has a damaged line; remove it and resume") from None
+                    raise CheckpointError(f"{path}: line {i + 1} is not JSON; remove it and resume") from None
+                rows.append(_check_row(row, f"{path}: line {i + 1}"))
     return [{RENAMED_METRICS.get(k, k): v for k, v in row.items()} for row in rows]
 
 
+def metrics_of(run_dir, meta):
+    """A run's metrics rows: the checkpoint's own copy when it has one, else metrics.jsonl."""
+    return meta["metrics"] if "metrics" in meta else read_metrics(run_dir)
+
+
 def write_metrics(run_dir, rows):
-    """Replace ``metrics.jsonl`` with ``rows`` (used to drop rows past the checkpoint on resume)."""
+    """Replace ``metrics.jsonl`` with ``rows``, atomically."""
     text = "".join(json.dumps(r) + "\n" for r in rows)
     atomic_write(os.path.join(run_dir, METRICS), lambda f: f.write(text.encode()))
 
 
-def append_metrics(run_dir, row):
-    with open(os.path.join(run_dir, METRICS), "a") as f:
-        f.write(json.dumps(row) + "\n")
+
+def load_settings(run_dir, meta):
+    """A run's TrainConfig, every setting checked, naming the file of a bad one."""
+    where = os.path.join(run_dir, CONFIG)
+    return TrainConfig.from_dict(load_config(run_dir, meta), where).validate(where)
 
 
 def load_run(run_dir):
     """The trained model of a run folder and its config: ``(model, cfg, meta)``."""
     require_run_dir(run_dir)
-    cfg = TrainConfig.from_dict(load_config(run_dir)).validate()
     arrays, meta = load_checkpoint(run_dir)
-    theta = arrays.get("theta")
-    if theta is None or not isinstance(meta.get("D"), int):
-        raise CheckpointError(f"checkpoint in {run_dir} lacks its parameters; delete the run folder "
-                              f"and train again")
-    model = make_model(cfg, meta["D"], np.random.default_rng(0))
-    if model.theta.shape != theta.shape:
+    cfg = load_settings(run_dir, meta)
+    theta = arrays["theta"]
+    expected = memory.parameter_count(meta["D"], cfg.hidden, cfg.latent,
+                                      2 * cfg.latent if cfg.model == "vae" else cfg.latent)
+    if theta.shape != (expected,):                   # checked before a model of that size is made
         raise CheckpointError(f"checkpoint in {run_dir} does not match its config.json "
-                              f"({theta.size} parameters, expected {model.theta.size}); delete the "
-                              f"run folder and train again")
+                              f"({theta.size} parameters, expected {expected}); restore config.json "
+                              f"or train again")
+    model = make_model(cfg, meta["D"], np.random.default_rng(0))
     model.theta[...] = theta
     return model, cfg, meta

@@ -22,10 +22,10 @@ import numpy as np
 from tqdm import tqdm
 
 from . import data as data_lib
-from . import runs
+from . import memory, runs
 from .config import TrainConfig
 from .data import binarize_dynamic
-from .errors import CheckpointError, DivergenceError, UsageError
+from .errors import CheckpointError, DivergenceError, Interrupted, UsageError
 from .models import Loss, make_model
 from .objectives import Capacity, FixedBeta, KLTarget, lagrangian
 from .optim import Adam
@@ -94,8 +94,9 @@ class Trainer:
             if progress is not None:
                 progress.update(1)
         self.epoch += 1
-        if not np.all(np.isfinite(self.model.theta)):
-            raise DivergenceError(f"parameters became non-finite in epoch {self.epoch}")
+        state = [self.model.theta] + [v for v in self.optimizer.state_dict().values() if isinstance(v, np.ndarray)]
+        if not all(np.all(np.isfinite(a)) for a in state):      # e.g. Adam's sum of g^2 overflowed
+            raise DivergenceError(f"parameters or optimizer state became non-finite in epoch {self.epoch}")
         return Loss(*(sums / N)), seconds
 
     def evaluate(self, x, seed=0, batch_size=1000):
@@ -141,79 +142,76 @@ def _format_row(r):
             f"-elbo {r['test_loss']:8.3f} | kl weight {r['kl_weight']:.3f} | {r['seconds']:.2f} s")
 
 
-def default_run_dir(cfg):
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = os.path.join("runs", f"{cfg.model}-{cfg.data}-{stamp}")
-    path, k = base, 1
-    while os.path.exists(path):
-        k += 1
-        path = f"{base}-{k}"
-    return path
-
-
-def prepare_new_run(cfg, out):
-    """Check that ``out`` can take a new run without overwriting one; return its path."""
-    run_dir = out or default_run_dir(cfg)
-    if os.path.exists(run_dir):
-        if not os.path.isdir(run_dir):
-            raise UsageError(f"--out {run_dir} is a file, not a folder; choose another --out")
-        if os.listdir(run_dir):
-            raise UsageError(f"--out {run_dir} already holds files; continue it with --resume {run_dir} "
-                             f"or choose another --out")
-    return run_dir
-
-
 def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, progress_bars=True):
     """``tinyvae train``: train per ``cfg`` into a new run folder, or ``resume`` one.
 
-    On resume the run's own ``config.json`` is used; only ``epochs`` (train on to this
-    epoch) and ``data_dir`` (where its MNIST files are now) may be given.
+    On resume the run's own settings are used; only ``epochs`` (train on to this epoch) and
+    ``data_dir`` (where its MNIST files are now) may be given.  The folder is claimed for
+    the whole run (:mod:`tinyvae.runs`); a new folder in which no epoch finished is removed.
 
     Returns ``(run_dir, trainer, dataset, throughput)``.  Raises TinyVAEError subclasses for
-    anything the user can fix; KeyboardInterrupt propagates after the last finished epoch's
-    checkpoint is safely on disk.
+    anything the user can fix; Ctrl-C raises :class:`Interrupted` once the last finished
+    epoch's checkpoint is safely on disk.
     """
-    if resume is not None:
-        runs.require_run_dir(resume)
-        saved = TrainConfig.from_dict(runs.load_config(resume))
-        saved.epochs = saved.epochs if epochs is None else epochs
-        saved.data_dir = saved.data_dir if data_dir is None else data_dir
-        cfg, run_dir = saved.validate(), resume
-        arrays, meta = runs.load_checkpoint(run_dir)
-    else:
+    if resume is None:
         cfg = (cfg or TrainConfig()).validate()
-        run_dir = prepare_new_run(cfg, out)
+        base = os.path.join("runs", f"{cfg.model}-{cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}")
+        claim = runs.claim_new_run(out, default_base=base)
+    else:
+        claim = runs.claim_run(resume)
+    try:
+        return _run_claimed(claim.run_dir, cfg, resume, epochs, data_dir, log, progress_bars)
+    except KeyboardInterrupt:               # outside the epochs (loading, setting up): nothing half-done
+        kept = (f"the checkpoint in {claim.run_dir} is kept as it was; continue with 'tinyvae train "
+                f"--resume {claim.run_dir}'" if os.path.exists(os.path.join(claim.run_dir, runs.CHECKPOINT))
+                else "no epoch had finished, so nothing was kept")
+        raise Interrupted(f"interrupted: {kept}") from None
+    finally:
+        claim.release(remove_if_empty=True)
 
-    dataset = data_lib.load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
+
+def _run_claimed(run_dir, cfg, resume, epochs, data_dir, log, progress_bars):
+    if resume is not None:
+        arrays, meta = runs.load_checkpoint(run_dir)
+        cfg = runs.load_settings(run_dir, meta)
+        cfg.epochs = cfg.epochs if epochs is None else epochs
+        cfg.data_dir = cfg.data_dir if data_dir is None else data_dir
+        cfg.validate()                                   # the flags given with --resume
+    else:
+        meta = None
+    dataset = data_lib.load_for_run(cfg, run_dir, D=meta and meta["D"])
     x_train, x_test = dataset.x_train, dataset.x_test
+    memory.require(memory.training_bytes(dataset.D, cfg.hidden, cfg.latent, min(cfg.batch_size, len(x_train)),
+                                         2 * cfg.latent if cfg.model == "vae" else cfg.latent),
+                   f"training this {cfg.model} (D={dataset.D}, --hidden {' '.join(map(str, cfg.hidden))}, "
+                   f"--latent {cfg.latent}, --batch-size {cfg.batch_size})", "choose smaller sizes")
     steps_per_epoch = -(-x_train.shape[0] // cfg.batch_size)
     rng = np.random.default_rng(cfg.seed)
     model = make_model(cfg, dataset.D, rng)
     trainer = Trainer(model, rng, cfg.batch_size, cfg.lr, make_objective(cfg, steps_per_epoch),
                       binarize_dynamic=cfg.binarize == "dynamic")
 
+    rows = []
     if resume is not None:
-        if arrays.get("theta") is None or arrays["theta"].shape != model.theta.shape:
+        if arrays["theta"].shape != model.theta.shape:
             raise CheckpointError(f"checkpoint in {run_dir} does not match its config.json; "
-                             f"delete the run folder and train again")
+                                  f"restore config.json or train again")
         trainer.load_state(arrays, meta)
         if cfg.epochs < trainer.epoch:
             raise UsageError(f"{run_dir} is already at epoch {trainer.epoch}; pass --epochs "
                              f"{trainer.epoch} or more to continue it")
-        # rows written after the checkpoint (a crash between the two) are dropped
-        runs.write_metrics(run_dir, [r for r in runs.read_metrics(run_dir) if r["epoch"] <= trainer.epoch])
-        runs.save_json(os.path.join(run_dir, runs.CONFIG), cfg.to_dict())
+        # the checkpoint's own rows are the truth; a checkpoint from before they travelled
+        # inside it keeps the rows of metrics.jsonl up to its epoch
+        rows = [r for r in runs.metrics_of(run_dir, meta) if r["epoch"] <= trainer.epoch]
+        runs.write_views(run_dir, {"config": cfg.to_dict(), "metrics": rows})
         log(f"resuming {run_dir} at epoch {trainer.epoch}, to epoch {cfg.epochs}" if trainer.epoch < cfg.epochs
             else f"{run_dir} is already at epoch {cfg.epochs}: nothing to train")
     else:
-        os.makedirs(run_dir, exist_ok=True)
-        runs.save_json(os.path.join(run_dir, runs.CONFIG), cfg.to_dict())
         log(f"training a {cfg.model} on {cfg.data} ({x_train.shape[0]} train, {x_test.shape[0]} test, "
             f"D={dataset.D}) into {run_dir}")
 
     saved_epoch = trainer.epoch if resume is not None else None
-    snapshot, pending_row = None, None
-    samples, step_seconds = 0, 0.0
+    snapshot, samples, step_seconds = None, 0, 0.0
     try:
         while trainer.epoch < cfg.epochs:
             bar = _progress(steps_per_epoch, trainer.epoch + 1, cfg.epochs) if progress_bars else None
@@ -233,33 +231,49 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
             if cfg.kl_target is not None:   # F = E_q log p(x|z) - beta (KL - delta), beta as it now is
                 row["train_lagrangian"] = float(lagrangian(-train.recon, train.kl, trainer.objective.beta,
                                                            cfg.kl_target))
-            snapshot, pending_row = trainer.state(), row
-            runs.save_checkpoint(run_dir, *snapshot)
+            rows = rows + [row]
+            arrays, meta = trainer.state()
+            meta.update(config=cfg.to_dict(), metrics=rows, image_shape=list(dataset.image_shape))
+            snapshot = (arrays, meta)                    # the epoch's checkpoint and rows: one unit
+            runs.save_checkpoint(run_dir, arrays, meta)
             saved_epoch = trainer.epoch
-            runs.append_metrics(run_dir, row)
-            pending_row = None
+            runs.write_views(run_dir, meta)
             samples += x_train.shape[0]
             step_seconds += seconds
             log(_format_row(row))
     except KeyboardInterrupt:
-        # the interrupt may have hit between an epoch's end and its two writes: finish them
-        if snapshot is not None and saved_epoch != snapshot[1]["epoch"]:
-            runs.save_checkpoint(run_dir, *snapshot)
-            saved_epoch = snapshot[1]["epoch"]
-        if pending_row is not None:
-            runs.append_metrics(run_dir, pending_row)
-        kept = (f"the checkpoint of epoch {saved_epoch} is kept" if saved_epoch
-                else "no epoch had finished, so there is no checkpoint")
-        print(f"\ninterrupted: {kept}; continue with 'tinyvae train --resume {run_dir} --epochs "
-              f"{cfg.epochs}'", file=sys.stderr)
-        raise
+        # the interrupt may have hit between an epoch's end and its writes: finish them
+        if snapshot is not None:
+            if saved_epoch != snapshot[1]["epoch"]:
+                runs.save_checkpoint(run_dir, *snapshot)
+                saved_epoch = snapshot[1]["epoch"]
+            runs.write_views(run_dir, snapshot[1])
+        kept = (f"the checkpoint of epoch {saved_epoch} is kept; continue with 'tinyvae train --resume "
+                f"{run_dir} --epochs {cfg.epochs}'" if saved_epoch
+                else "no epoch had finished, so nothing was kept")
+        raise Interrupted(f"interrupted: {kept}") from None
     except DivergenceError as err:
         kept = (f"the checkpoint of epoch {saved_epoch} in {run_dir} is kept" if saved_epoch
                 else "no checkpoint was written")
-        raise DivergenceError(f"training diverged: {err}; {kept}; try a smaller --lr than {cfg.lr:g}") from None
+        raise DivergenceError(f"training diverged: {err}; {kept}; {_divergence_advice(cfg, trainer.t)}") from None
 
     throughput = samples / step_seconds if step_seconds > 0 else 0.0
     return run_dir, trainer, dataset, throughput
+
+
+def _divergence_advice(cfg, steps_taken):
+    """What to change after a divergence.  A loss that is not finite before the first update
+    (or settings far out of the usual range) comes from the objective, not the step size."""
+    suspects = []
+    if cfg.model == "vae" and cfg.likelihood == "gaussian" and (steps_taken == 0 or cfg.sigma < 1e-3):
+        suspects.append(f"a larger --sigma than {cfg.sigma:g} (1/sigma^2 scales the loss)")
+    if cfg.model == "vae" and (steps_taken == 0 or cfg.beta > 1e3) and cfg.beta > 1:
+        suspects.append(f"a smaller --beta than {cfg.beta:g}")
+    if suspects:
+        return "try " + " or ".join(suspects)
+    if steps_taken == 0:
+        return "the loss was not finite before the first update, so check the data and the settings"
+    return f"try a smaller --lr than {cfg.lr:g}"
 
 
 def _progress(total, epoch, epochs):

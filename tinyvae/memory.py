@@ -1,0 +1,80 @@
+"""Memory a command will need, estimated before it allocates, so a size too large is refused in one line.
+
+NumPy raises MemoryError (or the kernel kills the process) only once an allocation fails,
+often deep inside training.  These estimates count the big arrays from the sizes alone,
+with Python integers (no overflow), and :func:`require` compares them with the memory the
+machine has free::
+
+    require(training_bytes(D=64, hidden=[400], Z=20, B=128), "training", "use a smaller --hidden")
+
+The figures are estimates of the largest arrays, not exact accounting: they catch sizes
+that cannot fit, by orders of magnitude, before a single array is made.
+"""
+import os
+
+from .errors import UsageError
+
+FLOAT32, FLOAT64 = 4, 8
+
+
+def available_bytes():
+    """The memory free for a new process: MemAvailable of /proc/meminfo, else all physical memory."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None                             # unknown: nothing to compare with
+
+
+def layer_widths(D, hidden, Z, latent_outputs):
+    """Widths of every layer's output, encoder then decoder: D -> hidden -> latent_outputs, Z -> hidden' -> D."""
+    return list(hidden) + [latent_outputs] + list(reversed(hidden)) + [D]
+
+
+def parameter_count(D, hidden, Z, latent_outputs):
+    """Weights and biases of an encoder D -> hidden -> latent_outputs and a decoder Z -> reversed(hidden) -> D."""
+    sizes_in = [D] + list(hidden) + [Z] + list(reversed(hidden))
+    return sum(a * b + b for a, b in zip(sizes_in, layer_widths(D, hidden, Z, latent_outputs)))
+
+
+def training_bytes(D, hidden, Z, B, latent_outputs=None):
+    """A training step's largest arrays: theta, its gradient, Adam's two sums and a checkpoint
+    copy (float32, 8 copies of the parameters counting those written), plus each layer's
+    activations and their gradients for a minibatch of B rows (float32, 4 arrays per layer)."""
+    P = parameter_count(D, hidden, Z, latent_outputs or Z)
+    activations = B * sum(layer_widths(D, hidden, Z, latent_outputs or Z))
+    return 8 * FLOAT32 * P + 4 * FLOAT32 * activations
+
+
+def sampling_bytes(n, D, hidden, Z):
+    """Decoding n draws z ~ N(0, I): the draws and every decoder layer's output, float32."""
+    return FLOAT32 * n * (Z + sum(hidden) + D) * 2
+
+
+def iw_bytes(K, N, D, hidden, Z, chunk_rows=20000):
+    """The importance-weighted bound: a (K, N) float64 table of log-weights for a batch of N
+    examples, and the decoder run on about ``chunk_rows`` rows at a time, in float64."""
+    return FLOAT64 * (K * N + max(chunk_rows, N) * (Z + sum(hidden) + D) * 3)
+
+
+def require(nbytes, what, fix):
+    """Refuse with one line when ``nbytes`` exceeds the free memory, naming both and the fix."""
+    limit = available_bytes()
+    if limit is not None and nbytes > limit:
+        raise UsageError(f"{what} would need about {_size(nbytes)} of memory, and this machine has "
+                         f"{_size(limit)} free; {fix}")
+
+
+def _size(nbytes):
+    if nbytes >= 1024 ** 5:                     # integer arithmetic: sizes can exceed any float
+        return f"{nbytes // 1024 ** 4:,} TiB"
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if nbytes < 1024 or unit == "TiB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
