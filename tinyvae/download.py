@@ -28,6 +28,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import DataError, one_line
+from .runs import process_running
 
 # Where to download from, in order of preference.  TINYVAE_MNIST_MIRROR replaces the list.
 MIRRORS = {
@@ -117,18 +118,8 @@ def _remove_dead_partial_files(folder):
     """Remove the .NAME.PID.part files of downloads whose process no longer runs (a kill -9)."""
     for tmp in folder.glob(".*.part"):
         pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not process_running(int(pid)):
             tmp.unlink()
-
-
-def _running(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True                                     # it runs, as another user
-    return True
 
 
 def _md5(path):

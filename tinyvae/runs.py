@@ -19,10 +19,12 @@ Three rules keep a run whole whatever happens, a ``kill -9`` included:
   ``metrics.jsonl`` and ``config.json`` are rewritten from it (:func:`write_views`).  A kill
   between the two writes is repaired by the next start: no row is ever lost or repeated.
 """
+import contextlib
 import errno
 import fcntl
 import json
 import os
+import secrets
 import tempfile
 import zipfile
 
@@ -35,7 +37,7 @@ from .models import make_model
 
 CONFIG, CHECKPOINT, METRICS = "config.json", "model.npz", "metrics.jsonl"
 OWN_FILES = (CONFIG, CHECKPOINT, METRICS)     # only the trainer writes these
-TMP_PREFIX = ".tmp-"                           # what atomic_write names its files while writing
+TMP_PREFIX = ".tmp-"                           # atomic_write writes to .tmp-PID-XXXXXXXXNAME, then renames
 
 #: metrics columns older versions wrote under another name: "beta" held the KL's weight in
 #: the gradient, which is gamma sign(KL - C) under the capacity objective, not a beta
@@ -43,31 +45,27 @@ RENAMED_METRICS = {"beta": "kl_weight"}
 
 
 def atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file, then move it to ``path`` atomically."""
+    """Call ``write(file_object)`` on a temporary file, then move it to ``path`` atomically.
+
+    The temporary name (``.tmp-PID-RANDOM`` + the file's name) is chosen before the file is
+    made, so a Ctrl-C at any moment leaves no temporary file: the handler knows what to remove.
+    """
     folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{os.path.basename(path)}")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=os.path.basename(path), dir=folder)
-    except OSError as err:                      # name the file the user asked for, not the temporary
-        raise OSError(err.errno, err.strerror, path) from None
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())              # mkstemp makes 0600; use the usual mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # the umask gives the usual mode
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as err:                # including KeyboardInterrupt: leave no debris
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(err, OSError) and err.filename in (None, tmp):     # a write into the file
+        if not isinstance(err, FileExistsError):        # (that one is not ours to remove)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename in (None, tmp):     # name the file asked for
             raise OSError(err.errno, err.strerror, path) from None
         raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_json(path, obj):
@@ -104,9 +102,8 @@ class Claim:
             os.close(self.fd)                      # closing the descriptor drops the flock
             self.fd = None
         if remove_if_empty and self.created:
-            with_only_temps = not [n for n in os.listdir(self.run_dir) if not n.startswith(TMP_PREFIX)]
-            if with_only_temps:
-                remove_temporary_files(self.run_dir)
+            remove_temporary_files(self.run_dir)
+            if not os.listdir(self.run_dir):
                 os.rmdir(self.run_dir)
 
     def __enter__(self):
@@ -131,10 +128,28 @@ def _lock(run_dir, created):
 
 
 def remove_temporary_files(run_dir):
-    """Remove the ``.tmp-*`` files a killed writer left in ``run_dir``."""
+    """Remove the ``.tmp-PID-*`` files in ``run_dir`` whose writer no longer runs (a kill -9).
+
+    A live writer's file is left alone: ``tinyvae plot`` may be writing a figure into the
+    folder while a training claims it.
+    """
     for name in os.listdir(run_dir):
         if name.startswith(TMP_PREFIX):
-            os.unlink(os.path.join(run_dir, name))
+            pid = name[len(TMP_PREFIX):].split("-", 1)[0]
+            if not (pid.isdigit() and process_running(int(pid))):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(run_dir, name))
+
+
+def process_running(pid):
+    """Whether process ``pid`` is alive (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True                                # alive, but another user's
+    return True
 
 
 def claim_new_run(out=None, default_base=None):
@@ -167,7 +182,7 @@ def claim_new_run(out=None, default_base=None):
         if os.listdir(run_dir):
             raise UsageError(f"--out {run_dir} already holds files; continue it with --resume {run_dir} "
                              f"or choose another --out")
-        fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=CHECKPOINT, dir=run_dir)
+        fd, probe = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=CHECKPOINT, dir=run_dir)
         os.close(fd)                               # the folder takes new files: checked before training
         os.unlink(probe)
     except BaseException:
