@@ -48,6 +48,7 @@ COMMANDS = st.one_of(
     st.tuples(st.just("sample"), st.tuples(NUMBERS, st.sampled_from(["", "model.npz", "config.json",
                                                                        "new.png", "."]))),
     st.tuples(st.just("plot"), st.tuples(NUMBERS)),                          # --seed
+    st.tuples(st.just("explore"), st.tuples(st.sampled_from(["", "model.npz", "page.html", "."]))),
 )
 
 DAMAGE = st.one_of(
@@ -110,6 +111,8 @@ def _argv(command, args, run_dir, scratch):
     if command == "sample":
         out = ["--out", os.path.join(run_dir, args[1])] if args[1] else []
         return ["sample", run_dir, "-n", args[0], *out]
+    if command == "explore":
+        return ["explore", run_dir] + (["--out", os.path.join(run_dir, args[0])] if args[0] else [])
     return ["plot", run_dir, "--seed", args[0]]
 
 

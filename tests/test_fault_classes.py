@@ -113,11 +113,14 @@ def test_a_second_resume_of_a_running_resume_is_refused_and_no_row_is_repeated(r
     assert _epochs(run_dir) == list(range(1, 31))
 
 
-@pytest.mark.parametrize("target", ["model.npz", "config.json", "metrics.jsonl", "notes.png"])
-def test_sample_never_writes_over_a_file_that_is_not_its_own_figure(run_dir, target):
+@pytest.mark.parametrize("command, target", [(["sample", "-n", "4"], "model.npz"), (["sample"], "config.json"),
+                                             (["sample"], "metrics.jsonl"), (["sample"], "notes.png"),
+                                             (["explore"], "model.npz"), (["explore"], "notes.html")])
+def test_no_command_but_train_writes_over_a_run_file_or_a_file_of_another_kind(run_dir, command, target):
     (run_dir / "notes.png").write_text("my notes, not a figure")
+    (run_dir / "notes.html").write_text("<p>my notes, not tinyvae's page</p>")
     before = _bytes(run_dir / target)
-    result = tinyvae("sample", run_dir, "-n", "4", "--out", run_dir / target)
+    result = tinyvae(command[0], run_dir, *command[1:], "--out", run_dir / target)
     assert result.fails_in_one_line("--out", code=2), result.err
     assert _bytes(run_dir / target) == before
 

@@ -114,37 +114,16 @@ def _cmd_eval(args):
     return 0
 
 
-def _png_out(path):
-    """Refuse an output path that is not a new file or a PNG: no command but train writes a run's files."""
-    from .runs import OWN_FILES
-
-    if not path.lower().endswith(".png"):
-        raise UsageError(f"--out {path} must name a .png file")
-    if os.path.isdir(path):
-        raise UsageError(f"--out {path} is a folder; name a .png file")
-    if os.path.basename(path) in OWN_FILES or (os.path.exists(path) and not _is_png(path)):
-        raise UsageError(f"--out {path} exists and is not a PNG figure; choose a new file name")
-    return path
-
-
-def _is_png(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read(8) == b"\x89PNG\r\n\x1a\n"
-    except OSError:
-        return False
-
-
 def _cmd_sample(args):
     import numpy as np
 
     from . import memory
     from .models import VAE
-    from .runs import load_run
+    from .runs import check_output, load_run
 
     if args.n < 1:
         raise UsageError(f"-n must be >= 1, not {args.n}")
-    path = _png_out(args.out) if args.out else os.path.join(args.run_dir, f"samples-n{args.n}-seed{args.seed}.png")
+    path = check_output(args.out, ".png") if args.out else os.path.join(args.run_dir, f"samples-n{args.n}-seed{args.seed}.png")
     model, cfg, meta = load_run(args.run_dir)
     if not isinstance(model, VAE):
         raise UsageError(f"{args.run_dir} holds an {cfg.model}, which has no prior to sample; "
@@ -175,12 +154,12 @@ def _cmd_plot(args):
 
 def _cmd_explore(args):
     from . import explore
-    from .data import load
-    from .runs import load_run
+    from .data import load_for_run
+    from .runs import check_output, load_run
 
-    model, cfg, _ = load_run(args.run_dir)
-    data = load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
-    path = args.out or os.path.join(args.run_dir, "explorer.html")
+    path = check_output(args.out, ".html") if args.out else os.path.join(args.run_dir, "explorer.html")
+    model, cfg, meta = load_run(args.run_dir)
+    data = load_for_run(cfg, args.run_dir, D=meta["D"])
     print(f"finding the holes among {len(data.x_train)} training codes ...", flush=True)
     explore.write_explorer(model, data, path, axes=args.axes, seed=args.seed)
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB); open it in a browser (double-click works, offline)")

@@ -89,6 +89,31 @@ def write_views(run_dir, meta):
         write_metrics(run_dir, meta["metrics"])
 
 
+# --- what other commands may write ---------------------------------------------------------------
+#: the first bytes of each kind of file a command writes, to tell its own earlier output from anything else
+SIGNATURES = {".png": b"\x89PNG\r\n\x1a\n", ".html": b"<!DOCTYPE html"}
+
+
+def check_output(path, ext):
+    """Refuse, in one line, an output path that is neither a new file nor a ``ext`` file of the
+    kind the command writes: no command but the trainer writes over a run's own files."""
+    if not path.lower().endswith(ext):
+        raise UsageError(f"--out {path} must name a {ext} file")
+    if os.path.isdir(path):
+        raise UsageError(f"--out {path} is a folder; name a {ext} file in it")
+    if os.path.basename(path) in OWN_FILES or (os.path.exists(path) and not _starts_with(path, SIGNATURES[ext])):
+        raise UsageError(f"--out {path} exists and is not a {ext} file tinyvae wrote; choose a new file name")
+    return path
+
+
+def _starts_with(path, signature):
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(signature)) == signature
+    except OSError:
+        return False
+
+
 # --- claiming a folder: one trainer at a time ------------------------------------------------
 class Claim:
     """An exclusive hold on a run folder, for as long as the trainer runs (a context manager)."""
@@ -172,6 +197,8 @@ def claim_new_run(out=None, default_base=None):
         claim = _lock(run_dir, created=True)
     else:
         run_dir = out
+        if not run_dir.strip():
+            raise UsageError("--out needs a folder name")
         if os.path.exists(run_dir) and not os.path.isdir(run_dir):
             raise UsageError(f"--out {run_dir} is a file, not a folder; choose another --out")
         created = not os.path.exists(run_dir)
