@@ -242,6 +242,12 @@ def test_an_extreme_value_is_refused_up_front_in_one_line(run_dir, tmp_path, arg
         assert "would need about" in result.err and "free" in result.err
 
 
+def test_a_batch_larger_than_the_data_trains_on_the_whole_set_at_once(tmp_path):
+    result = tinyvae("train", *TINY, "--batch-size", "1000000000000", "--epochs", "1", "--out", tmp_path / "run")
+    assert result.code == 0, result.err
+    assert _epochs(tmp_path / "run") == [1]
+
+
 @pytest.mark.parametrize("flags, culprit", [
     (["--likelihood", "gaussian", "--sigma", "1e-18"], "--sigma"),
     (["--beta", "1e37"], "--beta"),
@@ -390,6 +396,18 @@ def test_a_mirror_that_sends_a_byte_at_a_time_is_given_up_naming_it_and_leaving_
     assert time.time() - t0 < 20                                   # 1 s of stall, not for ever
     assert not [f for f in cache.rglob("*") if f.is_file()]        # nothing in the cache
     assert not (tmp_path / "run").exists()
+
+
+def test_a_killed_downloads_partial_file_is_removed_by_the_next_start(tmp_path, dribbling_mirror):
+    cache = tmp_path / "cache"
+    (cache / "mnist").mkdir(parents=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()                                                    # a process id that no longer runs
+    partial = cache / "mnist" / f".train-images-idx3-ubyte.gz.{dead.pid}.part"
+    partial.write_bytes(b"\x1f\x8b half a download")
+    env = {"TINYVAE_MNIST_MIRROR": dribbling_mirror, "TINYVAE_DATA_DIR": str(cache), "TINYVAE_DOWNLOAD_STALL": "0.5"}
+    assert tinyvae("train", "--data", "mnist", "--out", tmp_path / "run", env=env, timeout=60).code == 1
+    assert not partial.exists()
 
 
 # --- dead ends and wrong advice ---------------------------------------------------------------

@@ -133,7 +133,7 @@ def _cmd_sample(args):
     if shape is None:                              # a checkpoint from before image_shape was kept
         raise UsageError(f"{args.run_dir} does not record its image shape and its {model.D} pixels do not "
                          f"form a square; resume it once with 'tinyvae train --resume' to record it")
-    memory.require(memory.sampling_bytes(args.n, model.D, model.hidden, model.Z) * 4,
+    memory.require(memory.sampling_bytes(args.n, model.D, model.hidden, model.Z),
                    f"-n {args.n}", "draw fewer samples")
     from . import plots
     samples = model.sample(args.n, np.random.default_rng(args.seed))

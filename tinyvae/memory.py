@@ -53,8 +53,10 @@ def training_bytes(D, hidden, Z, B, latent_outputs=None):
 
 
 def sampling_bytes(n, D, hidden, Z):
-    """Decoding n draws z ~ N(0, I): the draws and every decoder layer's output, float32."""
-    return FLOAT32 * n * (Z + sum(hidden) + D) * 2
+    """Decoding n draws z ~ N(0, I) into one grid image: the draws and every decoder layer's
+    output (float32, with the layers' kept copies), then the grid's canvas (float64) and
+    matplotlib's RGBA copy of it (4 floats a pixel), about n * D pixels."""
+    return FLOAT32 * n * (Z + sum(hidden) + D) * 2 + (FLOAT64 + 4 * FLOAT64) * n * D
 
 
 def iw_bytes(K, N, D, hidden, Z, chunk_rows=20000):
