@@ -157,9 +157,9 @@ def _cmd_explore(args):
     from .data import load_for_run
     from .runs import check_output, load_run
 
-    path = check_output(args.out, ".html") if args.out else os.path.join(args.run_dir, "explorer.html")
+    path = check_output(args.out or os.path.join(args.run_dir, "explorer.html"), ".html")   # before the work
     model, cfg, meta = load_run(args.run_dir)
-    data = load_for_run(cfg, args.run_dir, D=meta["D"])
+    data = load_for_run(cfg, args.run_dir, D=meta["D"], data_dir=args.data_dir)
     print(f"finding the holes among {len(data.x_train)} training codes ...", flush=True)
     explore.write_explorer(model, data, path, axes=args.axes, seed=args.seed)
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB); open it in a browser (double-click works, offline)")
@@ -235,6 +235,7 @@ def build_parser():
                    help="the two latents on the plane (from 0), for Z > 2; default: most KL (VAE) "
                         "or most variance of the codes (AE)")
     x.add_argument("--seed", type=_seed, default=0, help="seeds the codes of the holes and the subsample")
+    x.add_argument("--data-dir", metavar="DIR", help="where the run's MNIST files are now, if they moved")
     x.set_defaults(func=_cmd_explore)
 
     g = sub.add_parser("gradcheck", help="check every gradient against central differences")

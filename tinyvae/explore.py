@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from . import holes
-from .errors import UsageError
+from .errors import CheckpointError, UsageError
 from .evaluate import latent_means
 from .layers import Linear, ReLU, Sequential
 from .losses import kl_per_dimension
-from .runs import atomic_write
+from .runs import CHECKPOINT, atomic_write
 
 TEMPLATE = Path(__file__).parent / "templates" / "explorer.html"
 DATA_TOKEN = "__EXPLORER_DATA__"      # where the template takes the page's data (JSON)
@@ -137,6 +137,9 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
     if Z < 2:
         raise UsageError(f"this model has Z = {Z}, and the explorer's plane needs two latents; "
                          f"train one with --latent 2 or more")
+    if not np.all(np.isfinite(model.theta)):      # a page of NaNs would not even parse
+        raise CheckpointError(f"the model's weights are not finite numbers (NaN or inf): its {CHECKPOINT} "
+                              f"is damaged or the run diverged; train it again")
     if axes is None:
         axes, why = choose_axes(model, dataset.x_test)
     else:
@@ -153,6 +156,8 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
     lo = np.minimum(score.mean[a] - 3.5 * sd[a], np.percentile(score.codes[:, a], 0.5, axis=0))
     hi = np.maximum(score.mean[a] + 3.5 * sd[a], np.percentile(score.codes[:, a], 99.5, axis=0))
     half = np.max(hi - lo) / 2
+    if not half > 0:                # the codes do not vary along either latent: a unit square
+        half = 1.0
     lo, hi = (lo + hi) / 2 - half, (lo + hi) / 2 + half
     extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
     distance = hole_grid(score.codes, base, axes, extent, bins)         # (bins, bins)
@@ -191,7 +196,8 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
 
 def explorer_page(model, dataset, **options):
     """The explorer as one HTML string: the template with :func:`explorer_data` filled in."""
-    data = json.dumps(explorer_data(model, dataset, **options), separators=(",", ":"))
+    # allow_nan=False: JavaScript's JSON.parse refuses NaN and Infinity, so they must not get in
+    data = json.dumps(explorer_data(model, dataset, **options), separators=(",", ":"), allow_nan=False)
     # inside <script> the text "</" could close the element early; JSON allows "<\/" instead
     data = data.replace("</", "<\\/")
     template = TEMPLATE.read_text(encoding="utf-8")
@@ -218,13 +224,17 @@ def cell_centres(data):
 
 
 def write_explorer(model, dataset, path, **options):
-    """Write the page to ``path`` atomically; an unwritable path is a one-line UsageError."""
-    html = explorer_page(model, dataset, **options)
+    """Write the page to ``path`` atomically; an unwritable path is a one-line UsageError.
+    (``tinyvae explore`` first checks that ``path`` is a new file or an earlier page:
+    :func:`tinyvae.runs.check_output`.)"""
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"--out {path} is a folder; give a file name such as {os.path.join(path, 'explorer.html')}")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"cannot write {path}: {folder} is a file, not a folder; choose another --out")
     if not os.path.isdir(folder):
         raise UsageError(f"cannot write {path}: folder {folder} does not exist; create it or choose another --out")
+    html = explorer_page(model, dataset, **options)
     try:
         atomic_write(path, lambda f: f.write(html.encode("utf-8")))
     except OSError as err:

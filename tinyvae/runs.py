@@ -91,7 +91,8 @@ def write_views(run_dir, meta):
 
 # --- what other commands may write ---------------------------------------------------------------
 #: the first bytes of each kind of file a command writes, to tell its own earlier output from anything else
-SIGNATURES = {".png": b"\x89PNG\r\n\x1a\n", ".html": b"<!DOCTYPE html"}
+SIGNATURES = {".png": b"\x89PNG\r\n\x1a\n",
+              ".html": b"<!DOCTYPE html>\n<!-- The tinyvae latent-space explorer."}   # templates/explorer.html
 
 
 def check_output(path, ext):
@@ -101,12 +102,14 @@ def check_output(path, ext):
         raise UsageError(f"--out {path} must name a {ext} file")
     if os.path.isdir(path):
         raise UsageError(f"--out {path} is a folder; name a {ext} file in it")
-    if os.path.basename(path) in OWN_FILES or (os.path.exists(path) and not _starts_with(path, SIGNATURES[ext])):
+    if os.path.basename(path) in OWN_FILES or (os.path.lexists(path) and not _starts_with(path, SIGNATURES[ext])):
         raise UsageError(f"--out {path} exists and is not a {ext} file tinyvae wrote; choose a new file name")
     return path
 
 
 def _starts_with(path, signature):
+    if not os.path.isfile(path):                   # a device, a pipe (whose read would wait for ever)
+        return False
     try:
         with open(path, "rb") as f:
             return f.read(len(signature)) == signature
