@@ -23,7 +23,7 @@ def run(tmp_path_factory):
     def _run(name):
         if name not in _runs:
             out = tmp_path_factory.mktemp(name)
-            env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1")
+            env = dict(os.environ, MPLBACKEND="Agg")              # each lesson takes one BLAS thread
             proc = subprocess.run([sys.executable, os.path.join(LESSONS_DIR, f"{name}.py"), "--quick",
                                    "--out", str(out)], capture_output=True, text=True, env=env,
                                   cwd=LESSONS_DIR, timeout=300)
