@@ -182,3 +182,35 @@ def test_moving_a_latent_off_the_plane_withdraws_the_hole_readout(open_page, tmp
     page.page.locator("#sliders input").nth(other).fill("1.5")
     assert "unknown" in page.page.inner_text("#hole-readout")
     assert page.page.evaluate("window.tinyvae.decode([0, 0, 0, 0]).length") == digits.D
+
+
+def test_a_plane_slider_at_either_end_is_still_on_the_map(open_page, trained_ae):
+    # a range input's value is a decimal string, rounded past float64's last digits: its ends
+    # must still fall in the map's first and last cells, not "outside the map"
+    page = open_page(trained_ae)
+    for k in range(2):
+        slider = page.page.locator("#sliders input").nth(k)
+        for end in ("min", "max"):
+            slider.fill(slider.get_attribute(end))
+            assert page.page.inner_text("#hole-readout") in ("in a hole", "not in a hole"), (k, end)
+
+
+def test_an_off_plane_slider_back_at_its_start_value_shows_the_holes_again(open_page, tmp_path):
+    digits = load("digits")
+    model = Autoencoder(digits.D, (16,), 4, rng=np.random.default_rng(0))   # an AE: the start is the codes' mean
+    page = open_page(write_page(model, digits, tmp_path / "page.html", bins=30))
+    data = explore.read_page_data((tmp_path / "page.html").read_text())
+    for other in (k for k in range(4) if k not in data["axes"]):
+        slider = page.page.locator("#sliders input").nth(other)
+        slider.fill(slider.get_attribute("max"))
+        assert "unknown" in page.page.inner_text("#hole-readout")
+        slider.fill(repr(data["base"][other]))                     # the slider's middle tick
+        assert page.page.inner_text("#hole-readout") in ("in a hole", "not in a hole"), other
+
+
+def test_the_note_names_the_axes_across_and_up_when_they_are_swapped(open_page, tmp_path):
+    digits = load("digits")
+    model = VAE(digits.D, (16,), 2, rng=np.random.default_rng(0))
+    page = open_page(write_page(model, digits, tmp_path / "page.html", axes=(1, 0), bins=30))
+    note = page.page.inner_text("#axes-note")
+    assert "z2 across" in note and "z1 up" in note, note
