@@ -219,6 +219,13 @@ def test_stdout_to_dev_full_fails_in_one_line(run_dir, tmp_path, command):
     assert result.fails_in_one_line("standard output", code=1), result.err
 
 
+def test_a_closed_stdout_is_no_error(run_dir):
+    proc = start("eval", run_dir, "--iw-samples", "2", stdout=None, preexec_fn=lambda: os.close(1))   # `>&-`
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and not err, err
+    assert json.loads((run_dir / "eval.json").read_text())["iw_samples"] == 2
+
+
 # --- extreme values ---------------------------------------------------------------------------
 @pytest.mark.parametrize("argv, mentions", [
     (["train", "--seed", "-1"], "--seed"),
@@ -468,3 +475,4 @@ def test_a_run_on_one_image_of_non_square_size_samples_and_plots_skipping_what_c
     assert plot.code == 0 and "Traceback" not in plot.err, plot.err
     assert "skipped holes_map.png" in plot.err and not (out / "holes_map.png").exists()
     assert (out / "manifold.png").exists()
+    assert tinyvae("explore", out).fails_in_one_line("two or more", code=2)

@@ -108,7 +108,8 @@ def _cmd_eval(args):
         elif isinstance(value, float):
             value = f"{value:.4f}"
         print(f"{key:>16}: {value}")
-    sys.stdout.flush()
+    if sys.stdout is not None:
+        sys.stdout.flush()
     save_json(os.path.join(args.run_dir, "eval.json"), result)
     print(f"written to {os.path.join(args.run_dir, 'eval.json')}")
     return 0
@@ -160,6 +161,9 @@ def _cmd_explore(args):
     path = check_output(args.out or os.path.join(args.run_dir, "explorer.html"), ".html")   # before the work
     model, cfg, meta = load_run(args.run_dir)
     data = load_for_run(cfg, args.run_dir, D=meta["D"], data_dir=args.data_dir)
+    if len(data.x_train) < 2:                      # the page is built on the hole radius of the codes
+        raise UsageError(f"explore finds the holes between training codes, and {args.run_dir} was trained on "
+                         f"{len(data.x_train)} image; train on two or more")
     print(f"finding the holes among {len(data.x_train)} training codes ...", flush=True)
     explore.write_explorer(model, data, path, axes=args.axes, seed=args.seed)
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB); open it in a browser (double-click works, offline)")
@@ -263,7 +267,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)
-        sys.stdout.flush()                         # a full stdout (/dev/full) fails here, not at exit
+        if sys.stdout is not None:                 # (None when the shell closed it: `>&-`)
+            sys.stdout.flush()                     # a full stdout (/dev/full) fails here, not at exit
         return code
     except TinyVAEError as err:
         return _fail(str(err), err.exit_code)
@@ -282,7 +287,8 @@ def main(argv=None):
 def _fail(message, code):
     """Print the one line (stderr) and return the exit code; stdout keeps what was printed."""
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except (OSError, ValueError):
         _silence_stdout()                          # stdout itself failed: it cannot fail again at exit
     try:
@@ -296,7 +302,7 @@ def _silence_stdout():
     """Point stdout at /dev/null, so that nothing fails again when Python flushes it at exit."""
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
 
 
