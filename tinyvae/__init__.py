@@ -7,13 +7,15 @@ Modules, one idea each:
     losses      MSE, Gaussian and Bernoulli likelihoods, the analytic KL
     reparam     z = mu + sigma * eps and its backward
     noise       the DAE's corruptions M_D(x~|x)
-    models      Autoencoder, DenoisingAutoencoder, VAE (beta-VAE with beta != 1)
+    models      Autoencoder, DenoisingAutoencoder, VAE (beta-VAE with beta != 1), make_model
+    objectives  elbo, lagrangian; fixed beta, warm-up, the constrained form, capacity
     optim       SGD with momentum, Adam
     gradcheck   the finite-difference checker
     data        every data set by name (dataset, digits, shapes, idx, download hold the parts)
+    choices     the valid models, data sets, likelihoods, noises, binarizations
     config      the settings of a run
     train       the trainer; runs: its run folders
-    evaluate, holes, disentanglement, plots, run_figures, cli
+    evaluate, holes, disentanglement, explore, plots, run_figures, gallery, cli
 
 matplotlib is imported by ``tinyvae.plots`` (and ``run_figures``, through it) only, so
 ``import tinyvae`` stays fast.

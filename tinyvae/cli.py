@@ -10,6 +10,9 @@
 
 Every user error ends with one line on stderr and a non-zero exit (2 for usage errors),
 never a traceback.
+
+Each command imports what it uses inside its own function: ``tinyvae --help`` then loads
+neither the trainer nor matplotlib, and stays fast (``benchmarks/startup.py``).
 """
 import argparse
 import contextlib
