@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .evaluate import latent_means  # noqa: E402
-from .runs import atomic_write  # noqa: E402
+from .runs import atomic_write_all  # noqa: E402
 
 GAP = 0.25          # grey level of the gaps between tiles (drawn as 1 - GAP)
 HOLE_RGBA = (0.90, 0.20, 0.10, 0.45)     # translucent red for hole cells
@@ -40,9 +40,18 @@ HOLE_RGBA = (0.90, 0.20, 0.10, 0.45)     # translucent red for hole cells
 # --- 0. saving, and images in a grid ----------------------------------------------------------
 def save_figure(fig, path, dpi=110):
     """Write ``fig`` as a PNG atomically and close it."""
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
-    plt.close(fig)
-    return path
+    return save_figures({path: fig}, dpi)[0]
+
+
+def save_figures(figs, dpi=110):
+    """Write ``{path: fig}`` as PNGs in one step (all or none, ``runs.atomic_write_all``) and close them."""
+    try:
+        atomic_write_all([(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
+                          for path, fig in figs.items()])
+    finally:
+        for fig in figs.values():
+            plt.close(fig)
+    return list(figs)
 
 
 def tile(images, image_shape, ncols=None, pad=1):

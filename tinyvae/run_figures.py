@@ -1,7 +1,8 @@
 """Every figure of a run folder: what ``tinyvae train`` draws at the end and ``tinyvae plot`` draws.
 
 :func:`save_run_figures` writes the three every run gets; :func:`plot_run` reads a run folder
-back and writes every figure that applies to it.  The figures themselves are in
+back and writes every figure that applies to it.  Each draws all its figures first and writes
+them in one step (:func:`tinyvae.plots.save_figures`), so an interrupted command changes no file.  The figures themselves are in
 :mod:`tinyvae.plots`; this module only chooses them and names their files.
 """
 import os
@@ -19,20 +20,21 @@ from .runs import load_run, metrics_of
 
 
 def save_run_figures(run_dir, model, dataset, n=10, seed=0):
-    """The figures every run gets: reconstructions, prior samples (VAE) and the latent scatter."""
+    """Write the figures every run gets (all or none); returns their paths."""
+    return plots.save_figures({os.path.join(run_dir, name): fig
+                               for name, fig in run_figures(model, dataset, n, seed).items()})
+
+
+def run_figures(model, dataset, n=10, seed=0):
+    """The figures every run gets, by file name: reconstructions, prior samples (VAE), latent scatter."""
     shape, x = dataset.image_shape, dataset.x_test
-    paths = []
-
-    def save(fig, name):
-        paths.append(plots.save_figure(fig, os.path.join(run_dir, name)))
-
-    save(plots.plot_reconstructions(x[:n], model.reconstruct(x[:n]), shape), "reconstructions.png")
+    figs = {"reconstructions.png": plots.plot_reconstructions(x[:n], model.reconstruct(x[:n]), shape)}
     if isinstance(model, VAE):
         samples = model.sample(64, np.random.default_rng(seed))
-        save(plots.plot_grid(samples, shape, "samples from the prior, z ~ N(0, I)"), "samples.png")
+        figs["samples.png"] = plots.plot_grid(samples, shape, "samples from the prior, z ~ N(0, I)")
     codes = latent_means(model, x)                                    # (N, Z)
-    save(plots.plot_latent_scatter(codes, dataset.y_test, "test codes coloured by label"), "latent.png")
-    return paths
+    figs["latent.png"] = plots.plot_latent_scatter(codes, dataset.y_test, "test codes coloured by label")
+    return figs
 
 
 def _pick_pairs(y, n_pairs):
@@ -60,16 +62,15 @@ def plot_run(run_dir, out_dir=None, seed=0, data_dir=None):
     os.makedirs(out, exist_ok=True)
     shape, x = ds.image_shape, ds.x_test
     name = f"{cfg.model.upper()} on {cfg.data}, Z = {model.Z}"
-    paths = save_run_figures(out, model, ds, seed=seed)
+    figs = run_figures(model, ds, seed=seed)      # drawn first, written together at the end, so a
+                                                  # Ctrl-C while drawing leaves every file as it was
 
     def save(file_name, draw):
-        """Draw one figure and write it; one that these data cannot give is skipped with a note."""
+        """Draw one figure; one that these data cannot give is skipped with a note."""
         try:
-            fig = draw()
+            figs[file_name] = draw()
         except ValueError as err:                   # e.g. a holes map from a single training image
             print(f"note: skipped {file_name}: {one_line(err)}", file=sys.stderr)
-            return
-        paths.append(plots.save_figure(fig, os.path.join(out, file_name)))
 
     rows = metrics_of(run_dir, meta)
     if rows:
@@ -92,4 +93,4 @@ def plot_run(run_dir, out_dir=None, seed=0, data_dir=None):
                                                          title=f"manifold: {name}", quantiles_of=fitted))
         save("holes_map.png", lambda: plots.plot_holes_map([holes.holes_map(model, ds.x_train, seed=seed)],
                                                            shape, [cfg.model.upper()]))
-    return paths
+    return plots.save_figures({os.path.join(out, name): fig for name, fig in figs.items()})

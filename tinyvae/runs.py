@@ -45,26 +45,43 @@ RENAMED_METRICS = {"beta": "kl_weight"}
 
 
 def atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file, then move it to ``path`` atomically.
+    """Call ``write(file_object)`` on a temporary file, then move it to ``path`` atomically."""
+    atomic_write_all([(path, write)])
 
-    The temporary name (``.tmp-PID-RANDOM`` + the file's name) is chosen before the file is
-    made, so a Ctrl-C at any moment leaves no temporary file: the handler knows what to remove.
+
+def atomic_write_all(writes):
+    """Write several files as one step: every ``(path, write)`` to its temporary file first, then
+    all moved into place, so an error or Ctrl-C while writing leaves none of them changed.
+
+    Each temporary name (``.tmp-PID-RANDOM`` + the file's name) is chosen before the file is
+    made, so an interrupt at any moment leaves no temporary file: the handler knows what to remove.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{os.path.basename(path)}")
+    pending = []                                    # (tmp, path) written and not yet moved
+    path = None
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # the umask gives the usual mode
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:                # including KeyboardInterrupt: leave no debris
-        if not isinstance(err, FileExistsError):        # (that one is not ours to remove)
+        for path, write in writes:
+            folder = os.path.dirname(os.path.abspath(path))
+            tmp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{os.path.basename(path)}")
+            pending.append((tmp, path))             # before the file exists, so the handler finds it
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # the umask gives the usual mode
+            except FileExistsError:
+                pending.pop()                       # that name is someone else's file
+                raise
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+        while pending:                              # renames only: the files change together
+            path = pending[0][1]
+            os.replace(*pending[0])
+            pending.pop(0)
+    except BaseException as err:                    # including KeyboardInterrupt: leave no debris
+        for tmp, _ in pending:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-        if isinstance(err, OSError) and err.filename in (None, tmp):     # name the file asked for
-            raise OSError(err.errno, err.strerror, path) from None
+        if isinstance(err, OSError) and not isinstance(err, FileExistsError) and path is not None:
+            raise OSError(err.errno, err.strerror, path) from None        # name the file asked for
         raise
 
 
