@@ -332,11 +332,14 @@ def test_ctrl_c_during_eval_ends_in_one_line_with_130_and_writes_nothing(run_dir
 
 
 def test_ctrl_c_during_plot_ends_in_one_line_with_130_and_writes_no_figure(run_dir, tmp_path):
-    figures = tmp_path / "figures"
-    proc = start("plot", run_dir, "--out", figures)
-    _wait_for(figures.exists)                                 # the run is loaded; drawing begins
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    for attempt in range(3):            # on a busy machine the plot may finish before the signal lands
+        figures = tmp_path / f"figures{attempt}"
+        proc = start("plot", run_dir, "--out", figures)
+        _wait_for(figures.exists)                             # the run is loaded; drawing begins
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        if proc.returncode != 0:
+            break
     assert proc.returncode == 130 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert os.listdir(figures) == []                          # all figures or none, and no temporary file
 
