@@ -214,3 +214,36 @@ def test_the_note_names_the_axes_across_and_up_when_they_are_swapped(open_page, 
     page = open_page(write_page(model, digits, tmp_path / "page.html", axes=(1, 0), bins=30))
     note = page.page.inner_text("#axes-note")
     assert "z2 across" in note and "z1 up" in note, note
+
+
+def cells_of(data, zs):
+    """The page's cellOf for points on a 2-D map, in the same float64 steps: (n,) cell indices."""
+    bins, (lo1, hi1, lo2, hi2) = data["bins"], data["extent"]
+    i1 = [min(bins - 1, max(0, int(np.floor((z1 - lo1) / (hi1 - lo1) * bins)))) for z1, _ in zs]
+    i2 = [min(bins - 1, max(0, int(np.floor((z2 - lo2) / (hi2 - lo2) * bins)))) for _, z2 in zs]
+    return np.array(i2) * bins + np.array(i1)
+
+
+def path_over_a_hole_between_frames(data, steps=12, seed=0):
+    """Two centres of dense cells whose straight path crosses a hole cell that none of the
+    strip's ``steps`` frames lands in (the path walked a quarter cell at a time, as the page does)."""
+    centres, _, hole = explore.cell_centres(data)
+    dense = centres[~hole]
+    (lo1, hi1, lo2, hi2), bins = data["extent"], data["bins"]
+    rng = np.random.default_rng(seed)
+    for _ in range(5000):
+        a, b = dense[rng.integers(len(dense), size=2)]
+        if hole[cells_of(data, [a + s / (steps - 1) * (b - a) for s in range(steps)])].any():
+            continue                                           # a frame lands in the hole
+        n = int(np.ceil(4 * bins * max(abs(b[0] - a[0]) / (hi1 - lo1), abs(b[1] - a[1]) / (hi2 - lo2)))) + 1
+        if hole[cells_of(data, [a + s / n * (b - a) for s in range(n + 1)])].any():
+            return a, b
+    raise AssertionError("no path crosses a hole between frames on this map")
+
+
+def test_a_hole_between_two_frames_of_the_strip_is_still_reported(open_page, trained_ae):
+    page = open_page(trained_ae)
+    a, b = path_over_a_hole_between_frames(explore.read_page_data(trained_ae.read_text()))
+    page.page.evaluate("([a, b]) => window.tinyvae.interpolate(a, b, 12)", [a.tolist(), b.tolist()])
+    assert page.page.inner_text("#strip-note") == "the path crosses a hole between two frames (no frame lands inside it)"
+    assert page.page.locator("#strip canvas.in-hole").count() == 0
