@@ -39,6 +39,7 @@ def run_cli(argv, capsys):
     (["--model", "ae", "--kl-target", "6"], "--kl-target"),
     (["--data", "digits", "--data-dir", "/tmp"], "data-dir"),
     (["--threads", "0"], "--threads"),
+    (["--workers", "2"], "--threads"),                    # the removed flag points to its successor
 ])
 def test_bad_training_flags_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, flags, mentions):
     out = tmp_path / "run"

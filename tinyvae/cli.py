@@ -50,6 +50,9 @@ def _cmd_train(args):
     from .run_figures import save_run_figures
     from .train import run
 
+    if args.workers is not None:
+        raise UsageError("--workers is gone: tinyvae trains in one process, and BLAS uses the cores; "
+                         "pass --threads N to limit them")
     given = {k: v for k, v in vars(args).items() if k in RUN_FLAGS + ("epochs", "data_dir") and v is not None}
     if args.resume is not None:
         fixed = sorted(k for k in given if k in RUN_FLAGS)
@@ -209,6 +212,7 @@ def build_parser():
     t.add_argument("--threads", type=int, metavar="N",
                    help="BLAS threads for the matrix products (default: BLAS's own, usually every core); "
                         "1 keeps small models fast on a busy machine")
+    t.add_argument("--workers", type=int, help=argparse.SUPPRESS)   # removed; named in its error
     where = t.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="RUN_DIR", help="new run folder (default runs/<model>-<data>-<time>)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue this run to --epochs")
