@@ -299,6 +299,12 @@ def test_a_checkpoint_meta_missing_a_key_names_the_file_and_the_key(run_dir, key
         assert result.fails_in_one_line("model.npz", repr(key), code=1), result.err
 
 
+def test_a_checkpoint_whose_training_state_cannot_be_restored_names_the_file(run_dir):
+    _rewrite_checkpoint(run_dir, lambda meta: meta.__setitem__("rng", {}))     # not a PCG64 state
+    result = tinyvae("train", "--resume", run_dir, "--epochs", "3")
+    assert result.fails_in_one_line("model.npz", "damaged", code=1), result.err
+
+
 @pytest.mark.parametrize("line", ['[1, 2]', '{"epoch": "one"}'])
 def test_a_damaged_metrics_row_is_restored_from_the_checkpoint(run_dir, line):
     (run_dir / "metrics.jsonl").write_text(line + "\n")

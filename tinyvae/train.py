@@ -25,7 +25,7 @@ from . import data as data_lib
 from . import memory, runs
 from .config import TrainConfig
 from .data import binarize_dynamic
-from .errors import CheckpointError, DivergenceError, Interrupted, UsageError
+from .errors import CheckpointError, DivergenceError, Interrupted, UsageError, one_line
 from .models import Loss, make_model
 from .objectives import Capacity, FixedBeta, KLTarget, lagrangian
 from .optim import Adam
@@ -196,7 +196,12 @@ def _run_claimed(run_dir, cfg, resume, epochs, data_dir, log, progress_bars):
         if arrays["theta"].shape != model.theta.shape:
             raise CheckpointError(f"checkpoint in {run_dir} does not match its config.json; "
                                   f"restore config.json or train again")
-        trainer.load_state(arrays, meta)
+        try:
+            trainer.load_state(arrays, meta)
+        except (KeyError, ValueError, TypeError) as err:    # e.g. a generator state or Adam sums of another shape
+            raise CheckpointError(f"checkpoint {os.path.join(run_dir, runs.CHECKPOINT)} is damaged: its training "
+                                  f"state cannot be restored ({type(err).__name__}: {one_line(err)}); delete the "
+                                  f"run folder and train again") from None
         if cfg.epochs < trainer.epoch:
             raise UsageError(f"{run_dir} is already at epoch {trainer.epoch}; pass --epochs "
                              f"{trainer.epoch} or more to continue it")
