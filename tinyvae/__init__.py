@@ -14,7 +14,8 @@ Modules, one idea each:
     data        every data set by name (dataset, digits, shapes, idx, download hold the parts)
     choices     the valid models, data sets, likelihoods, noises, binarizations
     config      the settings of a run
-    train       the trainer; runs: its run folders
+    train       the trainer; runs: its run folders (one trainer's claim, checkpoint and metrics as one unit)
+    memory      the memory a command will need, checked before anything is allocated
     evaluate, holes, disentanglement, explore, plots, run_figures, gallery, cli
 
 matplotlib is imported by ``tinyvae.plots`` (and ``run_figures``, through it) only, so
