@@ -21,7 +21,6 @@ Three rules keep a run whole whatever happens, a ``kill -9`` included:
 """
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import secrets
@@ -29,6 +28,11 @@ import tempfile
 import zipfile
 
 import numpy as np
+
+try:
+    import fcntl                                # POSIX: the claim is a flock the kernel drops at exit
+except ImportError:                             # Windows has no flock: the claim is then only the
+    fcntl = None                                # atomic mkdir / empty-folder check, and is not held
 
 from . import memory
 from .config import TrainConfig
@@ -160,6 +164,8 @@ class Claim:
 
 def _lock(run_dir, created):
     """flock the folder itself, or refuse: the kernel drops the lock when the process ends."""
+    if fcntl is None:
+        return Claim(run_dir, None, created)
     fd = os.open(run_dir, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -188,6 +194,8 @@ def remove_temporary_files(run_dir):
 
 def process_running(pid):
     """Whether process ``pid`` is alive (signal 0 checks without sending anything)."""
+    if os.name == "nt":                        # there os.kill ends the process: assume it runs
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
