@@ -214,11 +214,11 @@ def test_factorvae_scores_zero_when_every_latent_has_collapsed():
 def test_factorvae_runs_on_rendered_shapes_through_an_image_encoder():
     # An "encoder" that reads the centre of mass and the pixel count off the image: it
     # knows x and y exactly, so the classifier must send those latents to x and y.
-    def encode(images):                                           # (B, 1024) -> (B, 3)
-        img = images.reshape(-1, 32, 32)
+    def encode(images):                                           # (B, 256) -> (B, 3)
+        img = images.reshape(-1, 16, 16)
         count = img.sum(axis=(1, 2))
-        col = (img * np.arange(32)).sum(axis=(1, 2)) / count
-        row = (img * np.arange(32)[:, None]).sum(axis=(1, 2)) / count
+        col = (img * np.arange(16)).sum(axis=(1, 2)) / count
+        row = (img * np.arange(16)[:, None]).sum(axis=(1, 2)) / count
         return np.stack([col, row, count], axis=1)
 
     represent = dis.representation(encode, shapes.generate)
@@ -227,3 +227,24 @@ def test_factorvae_runs_on_rendered_shapes_through_an_image_encoder():
     x, y = shapes.FACTOR_NAMES.index("x"), shapes.FACTOR_NAMES.index("y")
     assert details["classifier"][0] == x and details["classifier"][1] == y
     assert 0.2 < score < 1.0                   # it cannot tell shape from rotation
+
+
+def test_latent_labels_name_the_factor_each_latent_copies_and_nothing_for_noise():
+    rng = np.random.default_rng(0)
+    factors = sample_factors(rng, 5000)
+    order = np.array([3, 0, 4, 1, 2])                             # factor i -> latent order[i]
+    _, details = dis.mig(disentangled(factors, rng, order), factors)
+    labels = dis.latent_factor_labels(details, shapes.FACTOR_NAMES)
+    for i, name in enumerate(shapes.FACTOR_NAMES):
+        assert labels[order[i]].startswith(name + " 0.9") or labels[order[i]] == name + " 1.00"
+    assert labels[K:] == ["", "", ""]                             # the pure-noise latents
+
+
+def test_latent_labels_list_every_factor_a_mixing_latent_is_best_for():
+    rng = np.random.default_rng(1)
+    factors = sample_factors(rng, 5000)
+    codes = np.stack([factors[:, 3] * 12 + factors[:, 4], rng.standard_normal(5000)], axis=1)  # x and y in z1
+    _, details = dis.mig(codes, factors)
+    labels = dis.latent_factor_labels(details, shapes.FACTOR_NAMES)
+    assert labels[0].split(", ")[-2:] == [n + " " + f"{g:.2f}" for n, g in
+                                          zip(("x", "y"), details["gap"][3:])]

@@ -104,3 +104,23 @@ def test_plot_run_draws_every_figure_that_applies_to_a_run(tmp_path, model, late
     paths = plot_run(run_dir, out_dir=str(tmp_path / "figs"))
     assert {os.path.basename(p)[:-4] for p in paths} == expected
     assert all(is_png(p) for p in paths)
+
+
+def test_plot_run_on_shapes_names_the_factor_each_traversal_row_follows(tmp_path, monkeypatch):
+    run_dir = str(tmp_path / "run")
+    cfg = TrainConfig(model="vae", data="shapes", epochs=1, hidden=[8], latent=3, batch_size=256)
+    run(cfg, out=run_dir, log=lambda *a: None, progress_bars=False)
+    seen = {}
+    draw = plots.plot_traversals
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_traversals", spy)
+    paths = plot_run(run_dir, out_dir=str(tmp_path / "figs"))
+    assert any(p.endswith("traversals.png") for p in paths)
+    follows = seen["follows"]                                     # one label per latent
+    assert len(follows) == 3
+    named = [part.split()[0] for label in follows for part in label.split(", ") if label]
+    assert sorted(named) == sorted(("shape", "scale", "rotation", "x", "y"))   # each factor once

@@ -1,8 +1,9 @@
 """Tests for the procedural shapes data set (tinyvae/shapes.py).
 
-The whole grid (13,824 images) is drawn once per module; each test then checks one
-promise the module makes: a full and disjoint split, binary images inside the canvas,
-and factors that each change the image in the way their name says.
+The whole grid (13,824 shapes) is drawn once per module; each test then checks one
+promise the module makes: a full and disjoint split, binary canvases with the shape
+inside them, images that are the canvases averaged over 2x2 blocks, and factors that
+each change the canvas in the way their name says.
 """
 import numpy as np
 import pytest
@@ -16,9 +17,15 @@ SIZES = shapes.FACTOR_SIZES
 
 @pytest.fixture(scope="module")
 def grid():
-    """Every factor combination and its image, as (3, 4, 8, 12, 12, 32, 32)."""
+    """Every factor combination and its binary canvas, as (3, 4, 8, 12, 12, 32, 32)."""
     factors = shapes.factor_grid()                                # (13824, 5) row-major
-    return shapes.generate(factors).reshape(SIZES + (32, 32))
+    return shapes.draw(factors).reshape(SIZES + (32, 32)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def images():
+    """Every factor combination and its 16x16 image, as (3, 4, 8, 12, 12, 16, 16)."""
+    return shapes.generate(shapes.factor_grid()).reshape(SIZES + (16, 16))
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +42,15 @@ def centre_of_mass(images):
 
 
 # --- the data set ---------------------------------------------------------------------
-def test_load_returns_a_dataset_of_flat_binary_float32_images_labelled_by_shape(data):
+def test_load_returns_a_dataset_of_flat_grey_float32_images_labelled_by_shape(data):
     assert isinstance(data, Dataset) and data.name == "shapes"
-    assert data.image_shape == (32, 32) and data.D == 1024
+    assert data.image_shape == (16, 16) and data.D == 256
     assert data.factor_names == ("shape", "scale", "rotation", "x", "y")
     assert data.factor_sizes == (3, 4, 8, 12, 12)
     for x, y, f in [(data.x_train, data.y_train, data.factors_train),
                     (data.x_test, data.y_test, data.factors_test)]:
-        assert x.dtype == np.float32 and x.shape == (len(f), 1024)
-        assert set(np.unique(x)) == {0.0, 1.0}
+        assert x.dtype == np.float32 and x.shape == (len(f), 256)
+        assert set(np.unique(x)) == {0.0, 0.25, 0.5, 0.75, 1.0}       # 0..4 of 4 canvas pixels
         assert f.dtype == np.int64 and f.shape == (len(x), 5)
         assert y.dtype == np.int64 and np.array_equal(y, f[:, 0])
 
@@ -65,9 +72,20 @@ def test_train_and_test_are_disjoint_and_together_hold_every_combination_once(da
     assert np.array_equal(np.sort(np.concatenate([flat_train, flat_test])), np.arange(n))
 
 
-def test_each_image_in_the_split_is_the_image_of_its_factors(data, grid):
+def test_each_image_in_the_split_is_the_image_of_its_factors(data, images):
     for x, f in [(data.x_train, data.factors_train), (data.x_test, data.factors_test)]:
-        assert np.array_equal(x.reshape(-1, 32, 32), grid[tuple(f.T)])
+        assert np.array_equal(x.reshape(-1, 16, 16), images[tuple(f.T)])
+
+
+def test_each_image_pixel_is_the_mean_of_its_2x2_block_of_canvas_pixels(grid, images):
+    canvas = grid.reshape(-1, 32, 32)
+    mean = (canvas[:, 0::2, 0::2] + canvas[:, 0::2, 1::2] + canvas[:, 1::2, 0::2] + canvas[:, 1::2, 1::2]) / 4
+    assert np.array_equal(images.reshape(-1, 16, 16), mean)
+
+
+def test_every_factor_combination_gives_a_different_16x16_image(images):
+    flat = images.reshape(-1, 256)
+    assert len(np.unique(flat, axis=0)) == flat.shape[0]
 
 
 def test_load_returns_fresh_arrays_so_changing_one_does_not_change_the_next():
@@ -75,12 +93,12 @@ def test_load_returns_fresh_arrays_so_changing_one_does_not_change_the_next():
     first.x_train[:] = 0.5
     first.factors_train[:] = -1
     second = shapes.load(seed=0)
-    assert set(np.unique(second.x_train)) == {0.0, 1.0}
+    assert second.x_train.max() == 1.0 and second.x_train.min() == 0.0
     assert second.factors_train.min() == 0
 
 
 # --- the images -----------------------------------------------------------------------
-def test_every_image_is_non_empty_and_leaves_the_outer_pixels_empty(grid):
+def test_every_canvas_is_non_empty_and_leaves_the_outer_pixels_empty(grid):
     images = grid.reshape(-1, 32, 32)
     assert images.sum(axis=(1, 2)).min() >= 20          # the smallest shape has ~30 pixels
     border = np.concatenate([images[:, 0, :], images[:, -1, :],
@@ -88,7 +106,7 @@ def test_every_image_is_non_empty_and_leaves_the_outer_pixels_empty(grid):
     assert not border.any()                             # so no shape was ever clipped
 
 
-def test_every_factor_combination_gives_a_different_image(grid):
+def test_every_factor_combination_gives_a_different_canvas(grid):
     bits = np.packbits(grid.reshape(-1, 1024).astype(bool), axis=1)
     assert len(np.unique(bits, axis=0)) == grid.reshape(-1, 1024).shape[0]
 
@@ -144,16 +162,17 @@ def test_one_position_step_moves_the_centre_of_mass_by_about_one_and_a_half_pixe
 # --- drawing arbitrary factors --------------------------------------------------------
 @settings(deadline=None, max_examples=25)
 @given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 50))
-def test_generate_draws_each_combination_the_same_in_any_batch(grid, seed, n):
+def test_generate_draws_each_combination_the_same_in_any_batch(grid, images, seed, n):
     rng = np.random.default_rng(seed)
     factors = np.stack([rng.integers(0, s, n) for s in SIZES], axis=1)   # (n, 5)
-    assert np.array_equal(shapes.generate(factors), grid[tuple(factors.T)])
+    assert np.array_equal(shapes.draw(factors), grid[tuple(factors.T)])
+    assert np.array_equal(shapes.generate(factors), images[tuple(factors.T)])
 
 
-def test_render_draws_one_image_and_broadcasts_arrays_of_indices(grid):
-    assert np.array_equal(shapes.render(2, 1, 3, 4, 5), grid[2, 1, 3, 4, 5])
+def test_render_draws_one_image_and_broadcasts_arrays_of_indices(images):
+    assert np.array_equal(shapes.render(2, 1, 3, 4, 5), images[2, 1, 3, 4, 5])
     row = shapes.render(0, 3, np.arange(8), 6, 7)        # all rotations at once
-    assert row.shape == (8, 32, 32) and np.array_equal(row, grid[0, 3, :, 6, 7])
+    assert row.shape == (8, 16, 16) and np.array_equal(row, images[0, 3, :, 6, 7])
 
 
 @pytest.mark.parametrize("bad", [

@@ -139,6 +139,27 @@ def mig(codes, factors, n_bins=20):
     return float(np.mean(gap[varies])), details
 
 
+def latent_factor_labels(details, factor_names):
+    """Name, for each latent, the factors it is MIG's best latent for, with their gaps.
+
+    Parameters
+    ----------
+    details : dict
+        The details :func:`mig` returns.
+    factor_names : sequence of K str
+
+    Returns
+    -------
+    labels : list of Z str, e.g. ``"x 0.83"`` or ``"shape 0.11, scale 0.41"``; ``""`` for a
+        latent that is the best latent of no factor.
+    """
+    labels = [[] for _ in range(details["mi"].shape[0])]
+    for name, j, gap in zip(factor_names, details["best_latent"], details["gap"]):
+        if np.isfinite(gap):                                      # skipped factors name nothing
+            labels[j].append(f"{name} {gap:.2f}")
+    return [", ".join(parts) for parts in labels]
+
+
 # --- 3. the FactorVAE score ----------------------------------------------------------
 def representation(encode, render):
     """Join a renderer and an encoder into ``represent(factors) -> codes``.

@@ -12,7 +12,8 @@ What is drawn, in the lecture's order:
     plot_latent_scatter      the codes coloured by label (2-D directly, else 2 principal components)
     plot_manifold            the decoder over a grid of z, by prior quantiles (2-D latent)
     plot_interpolation       decoded straight lines between two inputs' codes
-    plot_traversals          one latent dimension varied at a time
+    plot_traversals          one latent dimension varied at a time (rows named by the factor they follow)
+    plot_traversals_side_by_side   the same for several models next to each other
     plot_training_curves     reconstruction, KL and -ELBO per epoch (metrics.jsonl)
     plot_kl_per_dimension    KL(q || p) of each latent dimension
     plot_holes_map           aggregate posterior, prior contours, holes, decodes from holes
@@ -254,27 +255,58 @@ def plot_interpolation(model, x_a, x_b, image_shape, steps=8, title=None):
     return fig
 
 
-def plot_traversals(model, x0, image_shape, values=None, dims=None, kl=None, title=None):
-    """Vary one latent dimension at a time around the code of ``x0`` (D,), keeping the others.
-
-    Rows are latent dimensions (``dims``, default all; sorted by ``kl`` when given, most
-    informative first), columns the values it takes (default -3 .. 3).
-    """
-    values = np.linspace(-3, 3, 9) if values is None else np.asarray(values, dtype=np.float64)
+def _traversal_rows(model, x0, values, dims, kl=None, follows=None):
+    """Decoded traversals (R, C, D) and their row labels "z<j> <factors it follows>  KL <nats>"."""
     z0 = _codes_of(model, np.asarray(x0)[None])[0]                 # (Z,)
     Z = model.Z
-    if dims is None:
-        dims = np.argsort(-np.asarray(kl)) if kl is not None else np.arange(Z)
-    dims = list(dims)
     z = np.tile(z0, (len(dims), len(values), 1))                   # (R, C, Z)
     for r, j in enumerate(dims):
         z[r, :, j] = values
     images = np.asarray(model.decode(z.reshape(-1, Z)), dtype=np.float64).reshape(len(dims), len(values), -1)
-    rows = [f"z{j + 1}" + (f"  KL {kl[j]:.2f}" if kl is not None else "") for j in dims]
-    fig, ax = plt.subplots(figsize=_table_figsize(len(dims), len(values), image_shape, extra_w=1.8))
+    labels = [f"z{j + 1}" + (f" {follows[j] or '(none)'}" if follows is not None else "")
+              + (f"  KL {kl[j]:.2f}" if kl is not None else "") for j in dims]
+    return images, labels
+
+
+def plot_traversals(model, x0, image_shape, values=None, dims=None, kl=None, follows=None, title=None):
+    """Vary one latent dimension at a time around the code of ``x0`` (D,), keeping the others.
+
+    Rows are latent dimensions (``dims``, default all; sorted by ``kl`` when given, most
+    informative first), columns the values it takes (default -3 .. 3).  ``follows`` (Z
+    strings, e.g. from ``disentanglement.latent_factor_labels``) names the factor each
+    latent follows; with ``kl`` the row reads "z3 x 0.83  KL 1.55".
+    """
+    values = np.linspace(-3, 3, 9) if values is None else np.asarray(values, dtype=np.float64)
+    if dims is None:
+        dims = np.argsort(-np.asarray(kl)) if kl is not None else np.arange(model.Z)
+    images, rows = _traversal_rows(model, x0, values, list(dims), kl, follows)
+    extra_w = 1.8 if follows is None else 1.8 + 0.06 * max(len(r) for r in rows)
+    fig, ax = plt.subplots(figsize=_table_figsize(len(rows), len(values), image_shape, extra_w=extra_w))
     _image_table(ax, images, image_shape, rows, [f"{v:+.1f}" for v in values])
     ax.set_title(title or "latent traversals: one dimension varied, the others held at the code of x",
                  pad=16)
+    return fig
+
+
+def plot_traversals_side_by_side(panels, image_shape, values=None, title=None):
+    """Traversal tables of several models next to each other, rows labelled as in plot_traversals.
+
+    ``panels`` is a list of dicts with keys ``model``, ``x0``, ``dims``, ``kl``, ``follows``
+    and ``title``; every panel varies its latents over the same ``values``.
+    """
+    values = np.linspace(-2.5, 2.5, 7) if values is None else np.asarray(values, dtype=np.float64)
+    tables = [_traversal_rows(p["model"], p["x0"], values, list(p["dims"]), p["kl"], p.get("follows"))
+              for p in panels]
+    R = max(len(rows) for _, rows in tables)
+    label_w = 0.075 * max(len(r) for _, rows in tables for r in rows)
+    w, h = _table_figsize(R, len(values), image_shape, extra_w=label_w + 0.3)
+    fig, axes = plt.subplots(1, len(panels), figsize=(w * len(panels), h + 0.3), squeeze=False)
+    for ax, (images, rows), panel in zip(axes[0], tables, panels):
+        _image_table(ax, images, image_shape, rows, [f"{v:+.1f}" for v in values])
+        ax.set_title(panel["title"], pad=16, fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from . import holes, plots
+from . import disentanglement, holes, plots
 from .data import load_for_run
 from .errors import one_line
 from .evaluate import latent_means
@@ -52,7 +52,8 @@ def plot_run(run_dir, out_dir=None, seed=0, data_dir=None):
     """Draw every figure that applies to the run in ``run_dir``; returns the PNG paths.
 
     All runs: reconstructions, the latent scatter, interpolation, and training curves
-    (from metrics.jsonl).  A VAE adds prior samples, the KL per dimension and traversals.
+    (from metrics.jsonl).  A VAE adds prior samples, the KL per dimension and traversals
+    (on the shapes, each row names the factor its latent follows).
     A 2-D latent adds the manifold grid and the holes map.  Figures go to ``out_dir``
     (default the run folder itself).
     """
@@ -82,7 +83,16 @@ def plot_run(run_dir, out_dir=None, seed=0, data_dir=None):
         kl = kl_per_dimension(mu, logvar)
         save("kl_per_dimension.png", lambda: plots.plot_kl_per_dimension(kl, f"KL per latent dimension: {name}"))
         dims = np.argsort(-kl)[:10]
-        save("traversals.png", lambda: plots.plot_traversals(model, x[0], shape, dims=dims, kl=kl))
+        follows = None
+        if ds.factors_train is not None:        # known factors (the shapes): name the one each row follows
+            x_all = np.concatenate([ds.x_train, ds.x_test])
+            factors = np.concatenate([ds.factors_train, ds.factors_test])
+            _, details = disentanglement.mig(latent_means(model, x_all), factors)
+            follows = disentanglement.latent_factor_labels(details, ds.factor_names)
+        title = ("latent traversals: each row names the factor its latent follows (MIG's best latent, "
+                 "with its gap) and its KL" if follows else None)
+        save("traversals.png", lambda: plots.plot_traversals(model, x[0], shape, dims=dims, kl=kl, follows=follows,
+                                                             title=title))
     if model.Z == 2:
         if isinstance(model, VAE):
             mean, std, fitted = (0.0, 0.0), (1.0, 1.0), "prior"

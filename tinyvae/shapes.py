@@ -1,11 +1,11 @@
-"""Shapes: a dSprites-style data set of 32x32 binary images, drawn by code.
+"""Shapes: a dSprites-style data set of 16x16 grey images, drawn by code.
 
 Each image shows one white shape on a black background. Five factors of variation
 generate it, and every image carries their indices, so disentanglement metrics
 (``tinyvae.disentanglement``) can ask which latent follows which factor:
 
 =========  ====  ===========================================================
-factor     size  values
+factor     size  values (in pixels of the 32x32 canvas the shapes are drawn on)
 =========  ====  ===========================================================
 shape         3  square, ellipse, heart
 scale         4  radius of the shape's enclosing circle: 4 to 6.5 px in equal steps
@@ -33,9 +33,19 @@ different angle for each shape.
 2. The centres sit at 1.5-pixel steps, so a centre's fractional part (its phase) takes
    only two values. One patch is drawn per (shape, scale, rotation, x phase, y phase):
    3 * 4 * 8 * 2 * 2 = 384 patches in all.
-3. Each image is its patch copied into a padded canvas at the centre's whole-pixel
-   offset (one fancy-indexed assignment for a whole batch), then cropped to 32x32.
-   Moving a shape two x steps therefore moves its image by exactly 3 pixels.
+3. Each shape is its patch copied into a padded canvas at the centre's whole-pixel
+   offset (one fancy-indexed assignment for a whole batch), then cropped to 32x32:
+   :func:`draw` returns these binary canvases. Moving a shape two x steps moves its
+   canvas by exactly 3 pixels.
+4. The image is the canvas averaged over 2x2 blocks (:func:`generate`): 16x16 pixels,
+   each the fraction of its four canvas pixels that are on (0, 1/4, 1/2, 3/4 or 1). A
+   Bernoulli decoder reads these as probabilities of white.
+
+**Why 16x16.** A quarter of the pixels makes every step of an MLP about four times
+cheaper, and it changes what a given beta means. The loss weighs beta nats of KL against
+a reconstruction term *summed over pixels*, so the same beta presses four times harder
+on a 256-pixel image than on a 1024-pixel one (Higgins et al. 2017 compare betas
+"normalised" by the input size for this reason). Lesson 08 measures what that does.
 
 The largest shape at the outermost centre still leaves the outer row and column of the
 canvas empty, so no shape is ever clipped.
@@ -50,7 +60,9 @@ import numpy as np
 from .dataset import Dataset
 
 # --- the factors -------------------------------------------------------------------
-SIZE = 32                                       # images are SIZE x SIZE pixels
+CANVAS = 32                                     # shapes are drawn on CANVAS x CANVAS pixels
+POOL = 2                                        # then averaged over POOL x POOL blocks
+SIZE = CANVAS // POOL                           # images are SIZE x SIZE pixels (16 x 16)
 SHAPE_NAMES = ("square", "ellipse", "heart")
 FACTOR_NAMES = ("shape", "scale", "rotation", "x", "y")
 SCALES = np.linspace(4.0, 6.5, 4)               # radius of the enclosing circle, px
@@ -58,7 +70,7 @@ N_ROTATIONS = 8
 SYMMETRY = (4, 2, 1)                            # square, ellipse, heart: n-fold symmetry
 N_POSITIONS = 12
 POSITION_STEP = 1.5                             # pixels between neighbouring centres
-POSITIONS = SIZE / 2 + (np.arange(N_POSITIONS) - (N_POSITIONS - 1) / 2) * POSITION_STEP
+POSITIONS = CANVAS / 2 + (np.arange(N_POSITIONS) - (N_POSITIONS - 1) / 2) * POSITION_STEP
 FACTOR_SIZES = (len(SHAPE_NAMES), len(SCALES), N_ROTATIONS, N_POSITIONS, N_POSITIONS)
 
 # --- the renderer's settings ---------------------------------------------------------
@@ -72,8 +84,8 @@ _WHOLE = np.floor(POSITIONS).astype(np.int64)                        # (12,)
 PHASES, _PHASE_OF = np.unique(POSITIONS - _WHOLE, return_inverse=True)  # (2,), (12,)
 
 # Nothing may touch the outer pixels: the centre +- the largest radius stays within
-# [1, SIZE - 1], and the patch reaches one pixel past the largest radius.
-assert POSITIONS.min() - SCALES.max() >= 1 and POSITIONS.max() + SCALES.max() <= SIZE - 1
+# [1, CANVAS - 1], and the patch reaches one pixel past the largest radius.
+assert POSITIONS.min() - SCALES.max() >= 1 and POSITIONS.max() + SCALES.max() <= CANVAS - 1
 assert HALF >= SCALES.max() + 1
 
 
@@ -145,8 +157,8 @@ def _check_factors(factors):
     return factors.astype(np.int64)
 
 
-def generate(factors):
-    """Draw the images for an array of factor indices.
+def draw(factors):
+    """Draw the binary canvases for an array of factor indices.
 
     Parameters
     ----------
@@ -155,26 +167,43 @@ def generate(factors):
 
     Returns
     -------
-    images : (N, 32, 32) float32 array of 0s and 1s
+    canvases : (N, 32, 32) bool array
     """
     f = _check_factors(factors)                                   # (N, 5)
     patches = _all_patches()
     N = len(f)
-    images = np.empty((N, SIZE, SIZE), dtype=np.float32)
+    canvases = np.empty((N, CANVAS, CANVAS), dtype=bool)
     ar = np.arange(PATCH)
     for start in range(0, N, CHUNK):
         g = f[start:start + CHUNK]                                # (B, 5)
         B = len(g)
         shape, scale, rotation, x, y = g.T                        # (B,) each
         # Which patch each image uses, and where its top-left corner goes in a canvas
-        # padded by HALF on every side (so image pixel p is canvas pixel p + HALF).
+        # padded by HALF on every side (so canvas pixel p is padded pixel p + HALF).
         chosen = patches[shape, scale, rotation, _PHASE_OF[x], _PHASE_OF[y]]  # (B, P, P)
         rows = _WHOLE[y][:, None, None] + ar[None, :, None]      # (B, P, 1)
         cols = _WHOLE[x][:, None, None] + ar[None, None, :]      # (B, 1, P)
-        canvas = np.zeros((B, SIZE + 2 * HALF, SIZE + 2 * HALF), dtype=bool)
-        canvas[np.arange(B)[:, None, None], rows, cols] = chosen
-        images[start:start + B] = canvas[:, HALF:HALF + SIZE, HALF:HALF + SIZE]
-    return images
+        padded = np.zeros((B, CANVAS + 2 * HALF, CANVAS + 2 * HALF), dtype=bool)
+        padded[np.arange(B)[:, None, None], rows, cols] = chosen
+        canvases[start:start + B] = padded[:, HALF:HALF + CANVAS, HALF:HALF + CANVAS]
+    return canvases
+
+
+def generate(factors):
+    """Draw the images for an array of factor indices: each canvas averaged over 2x2 blocks.
+
+    Parameters
+    ----------
+    factors : (N, 5) integer array
+        Indices of (shape, scale, rotation, x, y); see ``FACTOR_SIZES`` for their ranges.
+
+    Returns
+    -------
+    images : (N, 16, 16) float32 array with values in {0, 1/4, 1/2, 3/4, 1}
+    """
+    canvases = draw(factors)                                      # (N, 32, 32)
+    blocks = canvases.reshape(len(canvases), SIZE, POOL, SIZE, POOL)
+    return blocks.mean(axis=(2, 4), dtype=np.float32)            # (N, 16, 16)
 
 
 def render(shape, scale, rotation, x, y):
@@ -187,7 +216,7 @@ def render(shape, scale, rotation, x, y):
 
     Returns
     -------
-    image : (32, 32) float32 array for scalar indices, else ``broadcast_shape + (32, 32)``
+    image : (16, 16) float32 array for scalar indices, else ``broadcast_shape + (16, 16)``
     """
     parts = np.broadcast_arrays(*(np.asarray(a) for a in (shape, scale, rotation, x, y)))
     factors = np.stack([p.reshape(-1) for p in parts], axis=1)   # (N, 5)
@@ -203,9 +232,9 @@ def factor_grid():
 # --- 3. the data set -----------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def _full_grid():
-    """The whole grid, drawn once per process: images (N, 1024) and factors (N, 5)."""
+    """The whole grid, drawn once per process: images (N, 256) and factors (N, 5)."""
     factors = factor_grid()                                       # (N, 5)
-    x = generate(factors).reshape(len(factors), SIZE * SIZE)      # (N, 1024)
+    x = generate(factors).reshape(len(factors), SIZE * SIZE)      # (N, 256)
     x.setflags(write=False)
     factors.setflags(write=False)
     return x, factors
@@ -227,7 +256,7 @@ def load(seed=0, test_fraction=0.1):
     Returns
     -------
     Dataset
-        ``x`` is (N, 1024) float32 in {0, 1}; ``y`` is the shape index; ``factors`` are
+        ``x`` is (N, 256) float32 in [0, 1]; ``y`` is the shape index; ``factors`` are
         (N, 5) int64 indices of ``("shape", "scale", "rotation", "x", "y")``.
     """
     if not 0 < test_fraction < 1:
