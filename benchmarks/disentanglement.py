@@ -41,15 +41,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from tinyvae.runs import load_checkpoint, load_config
+
 #: what every model shares: `tinyvae train` flags
 RECIPE = ["--data", "shapes", "--latent", "10", "--hidden", "256", "--batch-size", "64",
-          "--lr", "1e-3", "--epochs", "100"]
+          "--lr", "1e-3", "--epochs", "300"]
 #: what the objectives change
 OBJECTIVES = {
     "vae": ["--beta", "1"],
     "beta4": ["--beta", "4"],
-    "kl-target": ["--kl-target", "6"],
-    "capacity": ["--capacity", "8", "--capacity-steps", "15000", "--gamma", "100"],
+    "kl-target": ["--kl-target", "8"],
+    "capacity": ["--capacity", "8", "--capacity-steps", "50000", "--gamma", "100"],
 }
 #: the tiny mode CI runs: the same commands, a few steps of a small model
 TINY = ["--epochs", "1", "--hidden", "16"]
@@ -105,6 +107,8 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=1, help="models trained at once, one core each (default 1)")
     p.add_argument("--out", help="folder for the run folders and results.json (default: a temporary one)")
     p.add_argument("--tiny", action="store_true", help="one epoch of a small model: checks the path, not the claim")
+    p.add_argument("--export", metavar="DIR", help="write each objective's first-seed model to DIR/08_<name>.npz "
+                                                 "(lesson 08's reference checkpoints)")
     args = p.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="tinyvae-disentanglement-")
     os.makedirs(out, exist_ok=True)
@@ -126,7 +130,20 @@ def main(argv=None):
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"recipe": RECIPE, "objectives": {n: OBJECTIVES[n] for n in args.objectives},
                    "tiny": args.tiny, "results": results}, f, indent=1)
+    if args.export:
+        for name in args.objectives:
+            first = next(r for r in results if r["objective"] == name)
+            print(f"exported {export(first['run_dir'], os.path.join(args.export, f'08_{name}.npz'))}")
     return 0
+
+
+def export(run_dir, path):
+    """Save a run's parameters as float16 with its settings: a small checkpoint lesson 08 loads."""
+    arrays, meta = load_checkpoint(run_dir)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    np.savez_compressed(path, theta=arrays["theta"].astype(np.float16), D=meta["D"],
+                        config=json.dumps(load_config(run_dir)))
+    return path
 
 
 if __name__ == "__main__":

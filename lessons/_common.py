@@ -89,3 +89,10 @@ def table(header, rows, formats=None):
     for r in cells:
         print("    " + "  ".join(c.rjust(w) for c, w in zip(r, widths)))
 
+
+
+def wrap(text, width=96):
+    """Lines of at most ``width`` characters, for a paragraph the lesson prints."""
+    import textwrap
+
+    return textwrap.wrap(text, width)

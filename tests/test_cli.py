@@ -150,7 +150,7 @@ def test_plot_draws_every_figure_of_a_run(trained_run, capsys):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_eval_on_shapes_reports_disentanglement(tmp_path, capsys):
+def test_eval_on_shapes_reports_disentanglement_on_every_image_with_per_factor_gaps(tmp_path, capsys):
     out = tmp_path / "shapes"
     assert cli.main(["train", "--data", "shapes", "--epochs", "1", "--hidden", "32", "--latent", "4",
                      "--out", str(out)]) == 0
@@ -159,6 +159,10 @@ def test_eval_on_shapes_reports_disentanglement(tmp_path, capsys):
     assert code == 0 and "mig" in stdout and "factorvae" in stdout
     assert 0 <= result["mig"] <= 1 and 0 <= result["factorvae"] <= 1
     assert result["factor_names"] == ["shape", "scale", "rotation", "x", "y"]
+    assert result["mig_examples"] == 13824                       # MIG from all images, not the test split
+    assert len(result["mig_gap"]) == 5 and all(0 <= g <= 1 for g in result["mig_gap"])
+    assert np.isclose(np.mean(result["mig_gap"]), result["mig"])  # MIG is the mean gap
+    assert all(j in range(4) for j in result["mig_best_latent"])
 
 
 def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
