@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from tinyvae.runs import load_checkpoint, load_config
+from tinyvae.reference import export
 
 #: what every model shares: `tinyvae train` flags
 RECIPE = ["--data", "shapes", "--latent", "10", "--hidden", "256", "--batch-size", "64",
@@ -135,15 +135,6 @@ def main(argv=None):
             first = next(r for r in results if r["objective"] == name)
             print(f"exported {export(first['run_dir'], os.path.join(args.export, f'08_{name}.npz'))}")
     return 0
-
-
-def export(run_dir, path):
-    """Save a run's parameters as float16 with its settings: a small checkpoint lesson 08 loads."""
-    arrays, meta = load_checkpoint(run_dir)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    np.savez_compressed(path, theta=arrays["theta"].astype(np.float16), D=meta["D"],
-                        config=json.dumps(load_config(run_dir)))
-    return path
 
 
 if __name__ == "__main__":
