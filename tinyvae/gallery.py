@@ -6,11 +6,13 @@ Trains the models the figures need (the same settings as the lessons) and writes
     manifold.png           the 2-D VAE's decoder over the plane, by prior quantiles
     samples.png            decoded draws z ~ N(0, I) of a VAE with Z = 16
     training_curves.png    that VAE's reconstruction, KL and -ELBO per epoch, train and test
-    beta_traversals.png    latent traversals of a beta-VAE (beta = 4) on the shapes (lesson 08)
+    traversals_vae_vs_best.png  lesson 08's reference VAE and best beta-VAE form on the shapes,
+                           traversed side by side, rows named by the factor each latent follows
     explorer_ae.png        the explorer page (tinyvae explore) of the 2-D AE and of the 2-D VAE,
     explorer_vae.png       screenshots taken in headless Chromium (tinyvae/browser.py)
 
-It takes about 30 seconds.  It runs with one BLAS thread (threadpoolctl): the models multiply
+``--only shapes`` draws only the traversals (a few seconds; no browser). It takes about 30
+seconds in all.  It runs with one BLAS thread (threadpoolctl): the models multiply
 small matrices, and a second BLAS thread that has to wait for a core slows every step down.
 """
 import argparse
@@ -22,19 +24,28 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import browser, data, explore, holes, plots
+from . import browser, data, disentanglement, explore, holes, plots, reference
 from .config import TrainConfig
+from .evaluate import latent_means
 from .losses import kl_per_dimension
 from .models import VAE, Autoencoder
 from .runs import load_run, read_metrics
 from .shapes import render
-from .train import Trainer, fit, run
+from .train import fit, run
 
 DPI = 90                            # keeps every PNG well under 150 KB
+#: lesson 08's reference checkpoints, made by benchmarks/disentanglement.py
+REFERENCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lessons", "reference")
 
 
 def _say(text):
     print(text, flush=True)
+
+
+def _save(fig, out, name):
+    path = plots.save_figure(fig, os.path.join(out, name), dpi=DPI)
+    _say(f"  wrote {path} ({os.path.getsize(path) // 1024} KB)")
+    return path
 
 
 def screenshot_explorer(context, model, dataset, path, seed=0):
@@ -70,8 +81,7 @@ def make_gallery(out="docs/img", seed=0):
     paths = []
 
     def save(fig, name):
-        paths.append(plots.save_figure(fig, os.path.join(out, name), dpi=DPI))
-        _say(f"  wrote {paths[-1]} ({os.path.getsize(paths[-1]) // 1024} KB)")
+        paths.append(_save(fig, out, name))
 
     digits = data.load("digits")
     x = digits.x_train
@@ -104,32 +114,52 @@ def make_gallery(out="docs/img", seed=0):
                             "VAE (Z = 16) on the digits: decoded z ~ N(0, I)"), "samples.png")
     save(plots.plot_training_curves(rows, "VAE (Z = 16) on the digits"), "training_curves.png")
 
-    # 3. a beta-VAE on the shapes with rotation index 0 (lesson 08's settings)
-    _say("beta-VAE (beta = 4) on the shapes ...")
-    shapes = data.load("shapes", seed=seed)
-    keep = shapes.factors_train[:, 2] == 0
-    xs = shapes.x_train[keep]
-    bvae = VAE(shapes.D, (256, 128), 6, beta=4.0, rng=np.random.default_rng(seed))
-    trainer = Trainer(bvae, np.random.default_rng(seed), batch_size=64, lr=2e-3)
-    for _ in range(60):
-        trainer.train_epoch(xs)
-    mu, logvar = (np.asarray(a, np.float64) for a in bvae.encode(xs))
-    kl = kl_per_dimension(mu, logvar)
-    x0 = render(0, 2, 0, 6, 6).reshape(-1)          # a square of the third size, near the middle
-    save(plots.plot_traversals(bvae, x0, shapes.image_shape, values=np.linspace(-2.5, 2.5, 9), kl=kl,
-                               title="beta-VAE (beta = 4) on shapes: latent traversals, sorted by KL"),
-         "beta_traversals.png")
+    shapes_traversals(save, seed)
     return paths
+
+
+def shapes_traversals(save, seed=0):
+    """Lesson 08's reference VAE and its best beta-VAE form, traversed side by side.
+
+    Each row is named by the factor its latent follows (MIG's best latent for it, with the
+    normalised gap) and its KL; the best form is the KL-controlled or fixed-beta model with
+    the highest MIG.  The models are the benchmark's (lessons/reference/08_<objective>.npz).
+    """
+    _say("lesson 08's reference models on the shapes ...")
+    shapes = data.load("shapes", seed=seed)
+    x_all = np.concatenate([shapes.x_train, shapes.x_test])                # every image
+    factors = np.concatenate([shapes.factors_train, shapes.factors_test])
+    panels = {}
+    for name in ("vae", "beta4", "kl-target", "capacity"):
+        model, cfg = reference.load(os.path.join(REFERENCE, f"08_{name}.npz"))
+        mu, logvar = (np.asarray(a, np.float64) for a in model.encode(x_all))
+        kl = kl_per_dimension(mu, logvar)                                 # (Z,)
+        mig, details = disentanglement.mig(latent_means(model, x_all), factors)
+        panels[name] = dict(model=model, x0=render(0, 2, 0, 6, 6).reshape(-1), kl=kl, mig=mig,
+                            dims=np.argsort(-kl)[:max(3, int(np.sum(kl > 0.1)))],
+                            follows=disentanglement.latent_factor_labels(details, shapes.factor_names),
+                            title=f"{name}: MIG {mig:.2f}")
+    best = max(("beta4", "kl-target", "capacity"), key=lambda n: panels[n]["mig"])
+    save(plots.plot_traversals_side_by_side(
+        [panels["vae"], panels[best]], shapes.image_shape,
+        title="latent traversals on the shapes: each row names the factor its latent follows (gap), and its KL"),
+        "traversals_vae_vs_best.png")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tinyvae.gallery", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join("docs", "img"), help="folder for the PNGs (default docs/img)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=("shapes",), help="only the shapes traversals (no browser needed)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
-        paths = make_gallery(args.out, args.seed)
+        if args.only == "shapes":
+            os.makedirs(args.out, exist_ok=True)
+            paths = []
+            shapes_traversals(lambda fig, name: paths.append(_save(fig, args.out, name)), args.seed)
+        else:
+            paths = make_gallery(args.out, args.seed)
     _say(f"{len(paths)} figures in {args.out} in {time.perf_counter() - t0:.0f} s")
     return 0
 
