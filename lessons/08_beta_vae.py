@@ -103,8 +103,9 @@ print("    a larger beta buys a smaller KL (a narrower channel through z) with w
 best = min(rows, key=lambda r: r[3])[0]
 print(f"    the best -ELBO belongs to beta = {best:g}" + (": the VAE, which optimises exactly the ELBO."
                                                         if best == 1 else "."))
-print("    The reconstruction term is summed over the 256 pixels, so a beta means more on small images:")
-print("    beta = 4 here presses as hard, per pixel, as beta = 16 on 32x32 images.")
+print("    The reconstruction term is summed over the 256 pixels, so one beta weighs the KL more heavily on")
+print("    small images: by Higgins et al.'s normalised beta_norm = beta Z / D, beta = 4 here is beta = 16 on")
+print("    32x32 images.")
 fig, ax = plt.subplots(figsize=(6.2, 4.0))
 ax.plot([r[2] for r in rows], [r[1] for r in rows], "o-", label="beta sweep")
 for r in rows:

@@ -7,7 +7,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from tinyvae import holes, plots  # noqa: E402
+from tinyvae import gallery, holes, plots  # noqa: E402
 from tinyvae.models import VAE, Autoencoder  # noqa: E402
 from tinyvae.config import TrainConfig  # noqa: E402
 from tinyvae.run_figures import plot_run  # noqa: E402
@@ -124,3 +124,20 @@ def test_plot_run_on_shapes_names_the_factor_each_traversal_row_follows(tmp_path
     assert len(follows) == 3
     named = [part.split()[0] for label in follows for part in label.split(", ") if label]
     assert sorted(named) == sorted(("shape", "scale", "rotation", "x", "y"))   # each factor once
+
+
+def test_gallery_draws_the_vae_and_best_form_traversals_from_lesson_08s_reference_models(tmp_path, monkeypatch):
+    seen = {}
+    draw = plots.plot_traversals_side_by_side
+
+    def spy(panels, *args, **kwargs):
+        seen["panels"] = panels
+        return draw(panels, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_traversals_side_by_side", spy)
+    assert gallery.main(["--only", "shapes", "--out", str(tmp_path)]) == 0
+    assert is_png(str(tmp_path / "traversals_vae_vs_best.png"))
+    vae, best = seen["panels"]
+    assert vae["title"].startswith("vae: MIG") and not best["title"].startswith("vae")
+    for panel in (vae, best):                                     # every row: a label per latent, a KL
+        assert len(panel["follows"]) == 10 and len(panel["kl"]) == 10

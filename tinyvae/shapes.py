@@ -43,9 +43,11 @@ different angle for each shape.
 
 **Why 16x16.** A quarter of the pixels makes every step of an MLP about four times
 cheaper, and it changes what a given beta means. The loss weighs beta nats of KL against
-a reconstruction term *summed over pixels*, so the same beta presses four times harder
-on a 256-pixel image than on a 1024-pixel one (Higgins et al. 2017 compare betas
-"normalised" by the input size for this reason). Lesson 08 measures what that does.
+a reconstruction term *summed over pixels*, so the same beta weighs the KL more heavily
+against a 256-pixel image than against a 1024-pixel one. Higgins et al. (2017) compare
+betas normalised by the input size for this reason, beta_norm = beta Z / D: beta = 4 on
+16x16 images is beta_norm = 4 * 10 / 256, the beta_norm of beta = 16 on 32x32 images.
+benchmarks/README.md records what the change from 32x32 did to the MIG of beta = 4.
 
 The largest shape at the outermost centre still leaves the outer row and column of the
 canvas empty, so no shape is ever clipped.
