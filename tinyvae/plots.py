@@ -298,6 +298,9 @@ def plot_traversals_side_by_side(panels, image_shape, values=None, title=None):
     tables = [_traversal_rows(p["model"], p["x0"], values, list(p["dims"]), p["kl"], p.get("follows"))
               for p in panels]
     R = max(len(rows) for _, rows in tables)
+    # pad every table to R rows with blank ones, so that the panels' cells have one size
+    tables = [(np.concatenate([images, np.zeros((R - len(rows),) + images.shape[1:])]), rows + [""] * (R - len(rows)))
+              for images, rows in tables]
     label_w = 0.075 * max(len(r) for _, rows in tables for r in rows)
     w, h = _table_figsize(R, len(values), image_shape, extra_w=label_w + 0.3)
     fig, axes = plt.subplots(1, len(panels), figsize=(w * len(panels), h + 0.3), squeeze=False)
