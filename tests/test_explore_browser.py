@@ -107,13 +107,14 @@ def test_a_shapes_page_decodes_like_the_model_and_draws_it_pixel_exact(open_page
     page = open_page(write_page(model, shapes, tmp_path / "page.html", bins=30))
     diff = max_decode_difference(page, model, np.random.default_rng(1).standard_normal((10, 4)))
     assert diff < TOLERANCE
-    # the large image is pixel-exact: every 32 x 32 pixel is an 8 x 8 block of one grey, no smoothing
+    # the large image is pixel-exact: every 16 x 16 pixel is a 16 x 16 block of one grey, no smoothing
+    H, W = shapes.image_shape
     grey = np.array(page.page.evaluate("""() => {
         const c = document.getElementById("decoded"), d = c.getContext("2d").getImageData(0, 0, 256, 256);
         return Array.from(d.data.filter((_, i) => i % 4 === 0));        // the red channel
     }""")).reshape(256, 256)
-    expected = np.round(255 * np.clip(model.decode(np.zeros((1, 4))), 0, 1)).reshape(32, 32)  # z starts at 0
-    assert np.array_equal(grey, np.kron(expected, np.ones((8, 8))))
+    expected = np.round(255 * np.clip(model.decode(np.zeros((1, 4))), 0, 1)).reshape(H, W)  # z starts at 0
+    assert np.array_equal(grey, np.kron(expected, np.ones((256 // H, 256 // W))))
 
 
 @pytest.fixture(scope="module")
