@@ -12,7 +12,7 @@ length and the latent size; only the objective changes (``OBJECTIVES``):
 
 Each (objective, seed) is trained by the real command line, ``python -m tinyvae train``,
 into its own run folder, and scored by ``python -m tinyvae eval``: MIG from the posterior
-means of all 13,824 images, the FactorVAE score, test reconstruction and KL (eval.json).
+means of all 6,912 images, the FactorVAE score, test reconstruction and KL (eval.json).
 The script prints one line per model::
 
     objective=<name> seed=<s> mig <m> factorvae <f> recon <r> kl <k>
@@ -26,7 +26,7 @@ Run::
     python benchmarks/disentanglement.py --objectives vae beta4 --seeds 10 11 --jobs 2
     python benchmarks/disentanglement.py --tiny               # a few steps: what CI runs
 
-Each model takes about 1-2 minutes on one core (``--jobs 2`` runs two at once on two
+Each model takes about 3-6 minutes on one core (``--jobs 2`` runs two at once on two
 cores). Run folders go to ``--out`` (default a temporary folder); ``results.json`` there
 keeps every number printed.
 """
@@ -45,7 +45,7 @@ from tinyvae.reference import export
 
 #: what every model shares: `tinyvae train` flags
 RECIPE = ["--data", "shapes", "--latent", "10", "--hidden", "256", "--batch-size", "64",
-          "--lr", "1e-3", "--epochs", "300"]
+          "--lr", "1e-3", "--epochs", "600"]
 #: what the objectives change
 OBJECTIVES = {
     "vae": ["--beta", "1"],

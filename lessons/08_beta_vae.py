@@ -5,7 +5,7 @@ Lecture: "Disentangled representations" (each latent sensitive to one generative
 "Lagrangian form" (beta is the Lagrange multiplier) and "Loss function"
 (L = -E_q[log p(x|z)] + beta KL: beta = 1 is the VAE, beta > 1 strengthens the bottleneck).
 
-The data are tinyvae's shapes (16x16 grey images, dSprites-like, 13,824 of them), whose
+The data are tinyvae's shapes (16x16 grey images, dSprites-like, 6,912 of them), whose
 generating factors are known: shape, scale, rotation, x and y.
 
 What you will see:
@@ -26,12 +26,12 @@ What you will see:
 Telling factors apart takes far longer training than a lesson can wait for (300 epochs,
 3 to 7 minutes per model on one core), so step 4 loads the reference checkpoints in
 lessons/reference/ (float16 parameters, about 280 KB each). They are the seed-0 models of
-the disentanglement benchmark; this regenerates them (about 15 minutes on 2 cores):
+the disentanglement benchmark; this regenerates them (about 12 minutes on 2 cores):
 
     python benchmarks/disentanglement.py --seeds 0 --jobs 2 --export lessons/reference
 
 Run:   python lessons/08_beta_vae.py [--quick] [--out DIR]
-Takes: about 90 seconds on 2 cores (--quick: about 15 seconds, with 2 epochs per live model
+Takes: about 20 seconds on 2 cores (--quick: about 10 seconds, with 2 epochs per live model
        and fewer FactorVAE votes).
 """
 # %%
@@ -176,7 +176,7 @@ for name in OBJECTIVES:
                        r["mig"], r["fvae"]])
 _common.table(["objective", "recon", "KL", "active", "KL per active latent (nats)", "MIG", "FactorVAE"],
               table_rows, ["{}", "{:.2f}", "{:.2f}", "{}", "{}", "{:.3f}", "{:.3f}"])
-print("    (recon and KL on the test images; KL per latent, MIG on all 13,824; a latent is active above 0.1 nats)")
+print("    (recon and KL on the test images; KL per latent, MIG on all 6,912; a latent is active above 0.1 nats)")
 best = max(OBJECTIVES[1:], key=lambda n: results[n]["mig"])
 KEYS = {"vae": "beta1", "beta4": "beta4", "kl-target": "kl_target", "capacity": "capacity"}
 lesson.key(**{f"mig_{KEYS[n]}": results[n]["mig"] for n in OBJECTIVES}, mig_best=results[best]["mig"], best=best,
@@ -236,16 +236,20 @@ print(f"\n    separated by {best} (gap >= 0.5): {', '.join(separated) or 'none'}
       f"entangled under every objective (gap < 0.2): {', '.join(entangled) or 'none'}.")
 mi = results[best]["details"]["mi"]                             # (Z, K) nats
 kx, ky = names.index("x"), names.index("y")
-print(f"    where x and y went in the {best} model (mutual information in nats; H(x) = H(y) = log 12 = 2.48):")
+H = results[best]["details"]["entropy"]
+print(f"    where x and y went in the {best} model (mutual information in nats; H(x) = {H[kx]:.2f}, "
+      f"H(y) = {H[ky]:.2f}):")
 for j in np.argsort(-(mi[:, kx] + mi[:, ky]))[:2]:
     print(f"      z{j + 1}: I(z{j + 1}; x) = {mi[j, kx]:.2f}, I(z{j + 1}; y) = {mi[j, ky]:.2f}")
 for line in _common.wrap(
-        "When each of two latents knows about both x and y, the position lives in the plane of the two "
-        "latents but turned against its axes, and MIG counts it as entangled. Here x and y have the same "
-        "range and the same steps, so turning that plane changes neither the reconstruction nor (with equal "
-        "posterior widths) the KL: nothing in the loss prefers the axes. (Rolinek et al. 2019: a diagonal "
-        "posterior makes a VAE pick its directions the way PCA does, and PCA cannot tell apart two "
-        "directions of equal variance.) benchmarks/README.md tests this by giving y a shorter range than x."):
+        "Why y has half x's range here: when each of two latents knows about both x and y, the position "
+        "lives in the plane of the two latents but turned against its axes, and MIG counts it as "
+        "entangled. With the same range and steps for x and y, turning that plane changes neither the "
+        "reconstruction nor (with equal posterior widths) the KL, so nothing in the loss prefers the axes "
+        "(Rolinek et al. 2019: a diagonal posterior makes a VAE pick its directions the way PCA does, and "
+        "PCA cannot tell apart two directions of equal variance). With 12 positions for both, the "
+        "benchmark's capacity models turned the plane by about 45 degrees in one seed of three; with y on 6 "
+        "positions, each of x and y got a latent of its own in every seed (benchmarks/README.md)."):
     print("    " + line)
 details = results[best]["details"]
 where = "; ".join(f"{names[k]}'s best latent is z{details['best_latent'][k] + 1} "
@@ -260,7 +264,7 @@ for line in _common.wrap(
 
 # %% --- 6. traversals ---
 lesson.step(f"traversals: the VAE and the best form ({best}) side by side")
-x0 = shapes.render(0, 2, 0, 6, 6).reshape(-1)                   # a square of the third size, near the middle
+x0 = shapes.render(0, 2, 0, 6, 3).reshape(-1)                   # a square of the third size, near the middle
 panels = []
 for name in ("vae", best):
     r = results[name]

@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 from tinyvae import disentanglement as dis
 from tinyvae import shapes
 
-SIZES = shapes.FACTOR_SIZES                                       # (3, 4, 8, 12, 12)
+SIZES = shapes.FACTOR_SIZES                                       # (3, 4, 8, 12, 6)
 K = len(SIZES)
 
 

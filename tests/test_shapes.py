@@ -1,6 +1,6 @@
 """Tests for the procedural shapes data set (tinyvae/shapes.py).
 
-The whole grid (13,824 shapes) is drawn once per module; each test then checks one
+The whole grid (6,912 shapes) is drawn once per module; each test then checks one
 promise the module makes: a full and disjoint split, binary canvases with the shape
 inside them, images that are the canvases averaged over 2x2 blocks, and factors that
 each change the canvas in the way their name says.
@@ -17,14 +17,14 @@ SIZES = shapes.FACTOR_SIZES
 
 @pytest.fixture(scope="module")
 def grid():
-    """Every factor combination and its binary canvas, as (3, 4, 8, 12, 12, 32, 32)."""
-    factors = shapes.factor_grid()                                # (13824, 5) row-major
+    """Every factor combination and its binary canvas, as (3, 4, 8, 12, 6, 32, 32)."""
+    factors = shapes.factor_grid()                                # (6912, 5) row-major
     return shapes.draw(factors).reshape(SIZES + (32, 32)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def images():
-    """Every factor combination and its 16x16 image, as (3, 4, 8, 12, 12, 16, 16)."""
+    """Every factor combination and its 16x16 image, as (3, 4, 8, 12, 6, 16, 16)."""
     return shapes.generate(shapes.factor_grid()).reshape(SIZES + (16, 16))
 
 
@@ -46,7 +46,7 @@ def test_load_returns_a_dataset_of_flat_grey_float32_images_labelled_by_shape(da
     assert isinstance(data, Dataset) and data.name == "shapes"
     assert data.image_shape == (16, 16) and data.D == 256
     assert data.factor_names == ("shape", "scale", "rotation", "x", "y")
-    assert data.factor_sizes == (3, 4, 8, 12, 12)
+    assert data.factor_sizes == (3, 4, 8, 12, 6)
     for x, y, f in [(data.x_train, data.y_train, data.factors_train),
                     (data.x_test, data.y_test, data.factors_test)]:
         assert x.dtype == np.float32 and x.shape == (len(f), 256)
@@ -119,24 +119,24 @@ def test_the_three_shapes_differ_at_every_shared_scale_rotation_and_position(gri
 
 def test_one_rotation_step_changes_every_image_including_the_last_back_to_the_first(grid):
     turned = np.roll(grid, -1, axis=2)                  # rotation r -> r + 1 (mod 8)
-    changed = np.abs(grid - turned).sum(axis=(-2, -1))  # (3, 4, 8, 12, 12)
+    changed = np.abs(grid - turned).sum(axis=(-2, -1))  # (3, 4, 8, 12, 6)
     assert changed.min() >= 3
     # The heart has no symmetry and turns 45 degrees a step: a large change.
     assert changed[2].min() >= 10
 
 
 def test_ellipse_rotation_index_two_tilts_it_45_degrees_counter_clockwise(grid):
-    image = grid[1, 3, 2, 5, 5]                          # 2/8 of 180 degrees
+    image = grid[1, 3, 2, 5, 2]                          # 2/8 of 180 degrees
     rows, cols = np.nonzero(image)
     # Counter-clockwise on screen: the long axis runs up (row falls) as column grows.
     assert np.corrcoef(cols, rows)[0, 1] < -0.5
-    flat = grid[1, 3, 0, 5, 5]
+    flat = grid[1, 3, 0, 5, 2]
     rows, cols = np.nonzero(flat)
     assert np.ptp(cols) > np.ptp(rows)                   # rotation 0 lies along x
 
 
 def test_larger_scale_always_draws_more_pixels(grid):
-    count = grid.sum(axis=(-2, -1))                      # (3, 4, 8, 12, 12)
+    count = grid.sum(axis=(-2, -1))                      # (3, 4, 8, 12, 6)
     assert (np.diff(count, axis=1) > 0).all()
 
 
@@ -147,7 +147,7 @@ def test_two_position_steps_shift_the_image_by_exactly_three_pixels(grid):
 
 
 def test_one_position_step_moves_the_centre_of_mass_by_about_one_and_a_half_pixels(grid):
-    com = centre_of_mass(grid)                           # (3, 4, 8, 12, 12, 2)
+    com = centre_of_mass(grid)                           # (3, 4, 8, 12, 6, 2)
     step_x = np.diff(com[..., 0], axis=3)                # x step: column moves
     step_y = np.diff(com[..., 1], axis=4)                # y step: row moves (down)
     for step in (step_x, step_y):
@@ -171,13 +171,14 @@ def test_generate_draws_each_combination_the_same_in_any_batch(grid, images, see
 
 def test_render_draws_one_image_and_broadcasts_arrays_of_indices(images):
     assert np.array_equal(shapes.render(2, 1, 3, 4, 5), images[2, 1, 3, 4, 5])
-    row = shapes.render(0, 3, np.arange(8), 6, 7)        # all rotations at once
-    assert row.shape == (8, 16, 16) and np.array_equal(row, images[0, 3, :, 6, 7])
+    row = shapes.render(0, 3, np.arange(8), 6, 4)        # all rotations at once
+    assert row.shape == (8, 16, 16) and np.array_equal(row, images[0, 3, :, 6, 4])
 
 
 @pytest.mark.parametrize("bad", [
     [[3, 0, 0, 0, 0]],                                   # only 3 shapes
     [[0, 0, 0, 12, 0]],                                  # x runs 0..11
+    [[0, 0, 0, 0, 6]],                                   # y runs 0..5
     [[0, -1, 0, 0, 0]],
     [[0, 0, 0, 0]],                                      # 4 factors, not 5
     [[0.0, 0, 0, 0, 0]],                                 # not integers
@@ -185,3 +186,10 @@ def test_render_draws_one_image_and_broadcasts_arrays_of_indices(images):
 def test_generate_rejects_factors_outside_the_grid_with_a_message(bad):
     with pytest.raises(ValueError, match="factor"):
         shapes.generate(np.array(bad))
+
+
+def test_y_spans_half_of_xs_range_in_the_same_steps_so_the_two_are_not_interchangeable():
+    assert len(shapes.POSITIONS_Y) * 2 == len(shapes.POSITIONS_X)
+    assert np.allclose(np.diff(shapes.POSITIONS_X), 1.5) and np.allclose(np.diff(shapes.POSITIONS_Y), 1.5)
+    assert np.isclose(np.ptp(shapes.POSITIONS_X), 2 * np.ptp(shapes.POSITIONS_Y) + 1.5)
+    assert np.isclose(shapes.POSITIONS_X.mean(), shapes.POSITIONS_Y.mean())   # both centred on the canvas

@@ -135,7 +135,7 @@ def shapes_traversals(save, seed=0):
         mu, logvar = (np.asarray(a, np.float64) for a in model.encode(x_all))
         kl = kl_per_dimension(mu, logvar)                                 # (Z,)
         mig, details = disentanglement.mig(latent_means(model, x_all), factors)
-        panels[name] = dict(model=model, x0=render(0, 2, 0, 6, 6).reshape(-1), kl=kl, mig=mig,
+        panels[name] = dict(model=model, x0=render(0, 2, 0, 6, 3).reshape(-1), kl=kl, mig=mig,
                             dims=np.argsort(-kl)[:max(3, int(np.sum(kl > 0.1)))],
                             follows=disentanglement.latent_factor_labels(details, shapes.factor_names),
                             title=f"{name}: MIG {mig:.2f}")
