@@ -205,16 +205,8 @@ def draw(factors):
 
 
 def generate(factors):
-    """Draw the images for an array of factor indices: each canvas averaged over 2x2 blocks.
-
-    Parameters
-    ----------
-    factors : (N, 5) integer array
-        Indices of (shape, scale, rotation, x, y); see ``FACTOR_SIZES`` for their ranges.
-
-    Returns
-    -------
-    images : (N, 16, 16) float32 array with values in {0, 1/4, 1/2, 3/4, 1}
+    """The (N, 16, 16) float32 images for (N, 5) factor indices, as :func:`draw` takes them:
+    each 32x32 canvas averaged over 2x2 blocks, so pixels take values in {0, 1/4, 1/2, 3/4, 1}.
     """
     canvases = draw(factors)                                      # (N, 32, 32)
     blocks = canvases.reshape(len(canvases), SIZE, POOL, SIZE, POOL)
