@@ -75,13 +75,6 @@ def decoder_layers(model):
     return layers
 
 
-def decoder_output(model):
-    """What ``model.decode`` does after the decoder: "Sigmoid" for Bernoulli logits (the mean of
-    p(x|z) is sigmoid(logits)), "identity" for Gaussian or MSE means.  Mirrors
-    ``_EncoderDecoder.decode`` in :mod:`tinyvae.models`; a browser test checks all four cases."""
-    return "Sigmoid" if model.LIKELIHOODS[model.likelihood] == "bernoulli" else "identity"
-
-
 # --- 3. the plane --------------------------------------------------------------------
 def choose_axes(model, x):
     """The two latents to put on the plane, and why: ``((i, j), reason)``.
@@ -179,7 +172,7 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
         "kind": type(model).__name__, "is_vae": bool(holes.is_vae(model)),
         "data": dataset.name, "D": int(model.D), "Z": int(Z),
         "image_shape": [int(s) for s in dataset.image_shape],
-        "decoder": decoder_layers(model), "output": decoder_output(model),
+        "decoder": decoder_layers(model), "output": model.output,
         "axes": list(axes), "axes_reason": why,
         "base": base.tolist(), "slider_lo": slider_lo.tolist(), "slider_hi": slider_hi.tolist(),
         "extent": list(extent), "bins": int(bins),

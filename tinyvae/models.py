@@ -98,10 +98,16 @@ class _EncoderDecoder:
             return gaussian_nll(out, x, self.sigma)   # out are means
         return mse(out, x)
 
+    @property
+    def output(self):
+        """What turns the decoder's output into E[x|z]: "Sigmoid" for Bernoulli logits (the
+        mean of p(x|z) is sigmoid(logits)), "identity" for Gaussian or MSE means."""
+        return "Sigmoid" if self.LIKELIHOODS[self.likelihood] == "bernoulli" else "identity"
+
     def decode(self, z):
         """The decoder's mean E[x|z] in data space: (N, Z) -> (N, D)."""
         out = self.decoder.forward(np.asarray(z, dtype=self.dtype))
-        return sigmoid(out) if self.LIKELIHOODS[self.likelihood] == "bernoulli" else out
+        return sigmoid(out) if self.output == "Sigmoid" else out
 
 
 class Autoencoder(_EncoderDecoder):
