@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from tinyvae.reference import export
+from tinyvae.app.reference import export
 
 #: what every model shares: `tinyvae train` flags
 RECIPE = ["--data", "shapes", "--latent", "10", "--hidden", "256", "--batch-size", "64",

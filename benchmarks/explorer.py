@@ -2,9 +2,9 @@
 
 Issue 13 asks for a page under 5 MB for the MNIST model and a decode under the pointer "well
 under one frame" (16.7 ms at 60 Hz).  This script builds the page exactly as ``tinyvae
-explore`` does (``tinyvae.explore.explorer_page``), on a 784-400-20 VAE with random weights
+explore`` does (``tinyvae.app.explore.explorer_page``), on a 784-400-20 VAE with random weights
 and synthetic MNIST-sized data (60,000 training and 10,000 test images of 28 x 28 pixels, so
-no download), then in headless Chromium (``tinyvae.browser``):
+no download), then in headless Chromium (``tools/browser.py``):
 
 * times the page's own ``decode(z)`` (the JavaScript forward pass) over ``--calls`` calls on
   random z, and prints the median and the 95th percentile per call;
@@ -22,9 +22,11 @@ import time
 
 import numpy as np
 
-from tinyvae import browser, explore
-from tinyvae.dataset import Dataset
-from tinyvae.models import VAE
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))   # for tools/
+from tinyvae.app import explore  # noqa: E402
+from tools import browser  # noqa: E402
+from tinyvae.data.dataset import Dataset  # noqa: E402
+from tinyvae.models import VAE  # noqa: E402
 
 
 def main(argv=None):

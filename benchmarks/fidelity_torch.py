@@ -114,7 +114,7 @@ def mean_sd(values):
 def main(argv=None):
     from tinyvae import data
     from tinyvae.evaluate import evaluate_vae
-    from tinyvae.config import DEFAULT_EPOCHS
+    from tinyvae.app.config import DEFAULT_EPOCHS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS["digits"],

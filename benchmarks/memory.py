@@ -79,7 +79,7 @@ def measure_trainer(batch_size):
 
 
 def measure_cli(batch_size):
-    from tinyvae.idx import write_idx
+    from tinyvae.data.idx import write_idx
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:

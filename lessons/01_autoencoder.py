@@ -40,7 +40,7 @@ print(f"    x_train {x.shape} {x.dtype}, x_test {x_test.shape}, values in [{x.mi
 # %% --- 2. the encoder g_phi and the decoder f_theta ---
 lesson.step("the encoder g_phi and the decoder f_theta")
 Z = 8
-ae = Autoencoder(ds.D, HIDDEN, Z, loss="bce", rng=np.random.default_rng(lesson.seed))
+ae = Autoencoder(ds.D, HIDDEN, Z, likelihood="bernoulli", rng=np.random.default_rng(lesson.seed))
 for name, net in (("g_phi (encoder)", ae.encoder), ("f_theta (decoder)", ae.decoder)):
     parts = [f"{type(layer).__name__}{tuple(layer.params['W'].shape) if 'W' in layer.params else ''}"
              for layer in net.layers]
@@ -67,9 +67,12 @@ def test_errors(model):
     return mse(x_hat, x_test)[0], bernoulli_nll(logits, x_test.astype(np.float64))[0]
 
 
+# the squared error is the Gaussian's negative log-likelihood up to scale and a constant; the
+# cross-entropy is the Bernoulli's: the model names each loss by its likelihood
+LIKELIHOOD = {"mse": "gaussian", "bce": "bernoulli"}
 models, curves, rows = {}, {}, []
 for loss in ("mse", "bce"):
-    model = Autoencoder(ds.D, HIDDEN, Z, loss=loss, rng=np.random.default_rng(lesson.seed))
+    model = Autoencoder(ds.D, HIDDEN, Z, likelihood=LIKELIHOOD[loss], rng=np.random.default_rng(lesson.seed))
     curves[loss] = fit(model, x, EPOCHS, batch_size=BATCH, lr=LR, seed=lesson.seed)
     models[loss] = model
     sq, ce = test_errors(model)
@@ -109,7 +112,7 @@ for Zb in sizes:
     if Zb == Z:
         model = models["bce"]
     else:
-        model = Autoencoder(ds.D, HIDDEN, Zb, loss="bce", rng=np.random.default_rng(lesson.seed))
+        model = Autoencoder(ds.D, HIDDEN, Zb, likelihood="bernoulli", rng=np.random.default_rng(lesson.seed))
         fit(model, x, EPOCHS, batch_size=BATCH, lr=LR, seed=lesson.seed)
     errors.append(test_errors(model)[0])
 _common.table(["Z", "test sq. error"], [[Zb, e] for Zb, e in zip(sizes, errors)], ["{}", "{:.3f}"])

@@ -11,7 +11,7 @@ What you will see:
   4. the holes map: where the codes are, where they are not, and decodes from the holes;
   5. "sampling" an AE from the Gaussian fitted to its codes: the draws that land in holes;
   6. the hole score (tinyvae.holes) of the AE against a VAE trained the same way;
-  7. an explorer page of each model (tinyvae.explore) to open in your browser: move the
+  7. an explorer page of each model (tinyvae.app.explore) to open in your browser: move the
      pointer into the holes and watch the decoder fail.
 
 The hole score is the fraction of prior draws whose nearest training code is farther than
@@ -28,7 +28,8 @@ import os
 
 import numpy as np
 
-from tinyvae import data, explore, holes, plots
+from tinyvae import data, holes, plots
+from tinyvae.app import explore
 from tinyvae.models import VAE, Autoencoder
 from tinyvae.train import fit
 
@@ -41,7 +42,7 @@ BATCH, LR = 32, 3e-3
 lesson.step(f"train an AE with a {Z}-D bottleneck ({EPOCHS} epochs)")
 ds = data.load("digits")
 x = ds.x_train
-ae = Autoencoder(ds.D, HIDDEN, Z, loss="bce", rng=np.random.default_rng(lesson.seed))
+ae = Autoencoder(ds.D, HIDDEN, Z, likelihood="bernoulli", rng=np.random.default_rng(lesson.seed))
 curve = fit(ae, x, EPOCHS, batch_size=BATCH, lr=LR, seed=lesson.seed)
 print(f"    reconstruction (BCE) {curve[0].recon:.2f} -> {curve[-1].recon:.2f} nats per image")
 

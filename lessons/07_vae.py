@@ -26,7 +26,8 @@ import os
 
 import numpy as np
 
-from tinyvae import data, evaluate, explore, holes, plots
+from tinyvae import data, evaluate, holes, plots
+from tinyvae.app import explore
 from tinyvae.losses import kl_per_dimension
 from tinyvae.models import VAE, Autoencoder
 from tinyvae.train import Trainer, fit
@@ -86,7 +87,7 @@ lesson.save(plots.plot_interpolation(vae, x_test[a], x_test[b], ds.image_shape),
 # %% --- 4. the latent space: VAE against AE ---
 lesson.step(f"a 2-D VAE against a 2-D AE, trained the same way ({EPOCHS_2D} epochs)")
 vae2 = VAE(ds.D, (128,), 2, rng=np.random.default_rng(lesson.seed))
-ae2 = Autoencoder(ds.D, (128,), 2, loss="bce", rng=np.random.default_rng(lesson.seed))
+ae2 = Autoencoder(ds.D, (128,), 2, likelihood="bernoulli", rng=np.random.default_rng(lesson.seed))
 for model in (vae2, ae2):
     fit(model, x, EPOCHS_2D, batch_size=32, lr=3e-3, seed=lesson.seed)
 hm_ae = holes.holes_map(ae2, x, bins=lesson.pick(120, 60), seed=lesson.seed)
@@ -96,7 +97,7 @@ print("    the KL term pulls each q(z|x) towards N(0, I) and keeps it wide, so t
 print("    the prior it is sampled from; the AE's codes lie wherever reconstruction put them.")
 lesson.save(plots.plot_latent_scatters(
     [(hm_ae.codes, ds.y_train, "AE: codes g(x)"),
-     (evaluate.latent_means(vae2, x), ds.y_train, "VAE: posterior means mu(x)")],
+     (vae2.code(x), ds.y_train, "VAE: posterior means mu(x)")],
     "the same digits, encoded by a 2-D AE and a 2-D VAE"), "latent_ae_vs_vae.png")
 lesson.save(plots.plot_holes_map([hm_ae, hm_vae], ds.image_shape, ["AE", "VAE"]), "holes_map.png")
 lesson.save(plots.plot_manifold(vae2, ds.image_shape, n=lesson.pick(15, 8),

@@ -42,8 +42,9 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tinyvae import data, disentanglement, plots, reference, shapes
-from tinyvae.evaluate import latent_means
+from tinyvae import data, disentanglement, plots
+from tinyvae.app import reference
+from tinyvae.data import shapes
 from tinyvae.losses import kl_per_dimension
 from tinyvae.models import VAE
 from tinyvae.objectives import Capacity, KLTarget
@@ -149,8 +150,8 @@ def describe(model):
     """Test reconstruction and KL, KL per latent, MIG (every image) and FactorVAE score."""
     test = Trainer(model, np.random.default_rng(0)).evaluate(x_test, seed=lesson.seed)
     kl = kl_dims_of(model, x_all)
-    mig, details = disentanglement.mig(latent_means(model, x_all), factors_all)
-    represent = disentanglement.representation(lambda im: latent_means(model, im), shapes.generate)
+    mig, details = disentanglement.mig(model.code(x_all), factors_all)
+    represent = disentanglement.representation(lambda im: model.code(im), shapes.generate)
     fvae, _ = disentanglement.factorvae_score(represent, ds.factor_sizes, np.random.default_rng(lesson.seed),
                                               n_train=VOTES[0], n_eval=VOTES[1])
     return dict(recon=test.recon, kl=test.kl, kl_dims=kl, active=int(np.sum(kl > 0.1)), mig=mig, fvae=fvae,
@@ -223,7 +224,7 @@ def watch(epoch, model, trainer):
         print(f"    epoch {epoch:3d}  C {trainer.objective.capacity_at(trainer.t):5.2f}  KL {kl.sum():5.2f} nats in "
               f"{int(np.sum(kl > 0.1))} active latents: " + " ".join(f"{k:.2f}" for k in np.sort(kl)[::-1] if k > 0.1))
     if epoch == EPOCHS:
-        fast["mig"], _ = disentanglement.mig(latent_means(model, x_all), factors_all)
+        fast["mig"], _ = disentanglement.mig(model.code(x_all), factors_all)
 
 
 train(1.0, Capacity(C_MAX, steps, gamma=100.0), watch)

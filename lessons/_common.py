@@ -66,7 +66,7 @@ class Lesson:
 
     def done(self):
         """Print the key numbers in one parseable line and write them to ``summary.json``."""
-        from tinyvae.runs import save_json
+        from tinyvae.atomic import save_json
 
         seconds = time.perf_counter() - self._t0
         self.numbers["seconds"] = round(seconds, 2)

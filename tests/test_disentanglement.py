@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tinyvae import disentanglement as dis
-from tinyvae import shapes
+from tinyvae.data import shapes
 
 SIZES = shapes.FACTOR_SIZES                                       # (3, 4, 8, 12, 6)
 K = len(SIZES)

@@ -12,8 +12,8 @@ import sys
 
 import numpy as np
 
-from tinyvae import reference
-from tinyvae.runs import load_run
+from tinyvae.app import reference
+from tinyvae.app.runs import load_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINE = re.compile(r"^objective=(\S+) seed=(\d+) mig (\d\.\d+) factorvae (\d\.\d+) recon (\S+) kl (\S+)$", re.M)

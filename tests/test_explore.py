@@ -5,11 +5,12 @@ import re
 import numpy as np
 import pytest
 
-from tinyvae import cli, explore, holes
+from tinyvae import holes
+from tinyvae.app import cli, explore
 from tinyvae.data import load
-from tinyvae.dataset import Dataset
+from tinyvae.data.dataset import Dataset
 from tinyvae.models import VAE, Autoencoder
-from tinyvae.runs import load_run
+from tinyvae.app.runs import load_run
 
 SMALL = ["--hidden", "16", "--latent", "2", "--epochs", "2"]
 

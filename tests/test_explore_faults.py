@@ -7,11 +7,12 @@ import os
 import numpy as np
 import pytest
 
-from tinyvae import cli, explore
-from tinyvae.data import IDX_FILES, load
-from tinyvae.idx import write_idx
+from tinyvae.app import cli, explore
+from tinyvae.data import load
+from tinyvae.data.mnist import IDX_FILES
+from tinyvae.data.idx import write_idx
 from tinyvae.models import Autoencoder
-from tinyvae.runs import CHECKPOINT, OWN_FILES
+from tinyvae.app.runs import CHECKPOINT, OWN_FILES
 
 SMALL = ["--hidden", "16", "--latent", "2", "--epochs", "1"]
 

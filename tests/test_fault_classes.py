@@ -291,7 +291,7 @@ def _rewrite_checkpoint(run_dir, change_meta):
     np.savez(run_dir / "model.npz", meta=np.array(json.dumps(meta)), **arrays)
 
 
-@pytest.mark.parametrize("key", ["t", "D"])
+@pytest.mark.parametrize("key", ["t", "D", "metrics", "config", "image_shape"])
 def test_a_checkpoint_meta_missing_a_key_names_the_file_and_the_key(run_dir, key):
     _rewrite_checkpoint(run_dir, lambda meta: meta.pop(key))
     for argv in (["eval", run_dir], ["train", "--resume", run_dir, "--epochs", "3"]):
@@ -308,21 +308,6 @@ def test_a_checkpoint_whose_training_state_cannot_be_restored_names_the_file(run
 @pytest.mark.parametrize("line", ['[1, 2]', '{"epoch": "one"}'])
 def test_a_damaged_metrics_row_is_restored_from_the_checkpoint(run_dir, line):
     (run_dir / "metrics.jsonl").write_text(line + "\n")
-    assert tinyvae("train", "--resume", run_dir, "--epochs", "3").code == 0
-    assert _epochs(run_dir) == [1, 2, 3]
-
-
-@pytest.mark.parametrize("line", ['[1, 2]', '{"train_loss": 3.0}'])
-def test_a_damaged_metrics_row_of_an_older_checkpoint_names_the_file_and_line(run_dir, line):
-    _rewrite_checkpoint(run_dir, lambda meta: meta.pop("metrics"))        # as tinyvae 0.1 wrote it
-    with open(run_dir / "metrics.jsonl", "a") as f:
-        f.write(line + "\n")
-    result = tinyvae("train", "--resume", run_dir, "--epochs", "3")
-    assert result.fails_in_one_line("metrics.jsonl", "line 3", code=1), result.err
-
-
-def test_an_older_checkpoint_without_its_rows_still_resumes(run_dir):
-    _rewrite_checkpoint(run_dir, lambda meta: (meta.pop("metrics"), meta.pop("config")))
     assert tinyvae("train", "--resume", run_dir, "--epochs", "3").code == 0
     assert _epochs(run_dir) == [1, 2, 3]
 

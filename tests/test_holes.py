@@ -71,7 +71,7 @@ def test_the_hole_radius_needs_two_codes():
 def trained_pair():
     """A 2-D AE and a 2-D VAE trained the same way on the digits (the settings of lesson 02)."""
     ds = load("digits")
-    ae = Autoencoder(ds.D, (128,), 2, loss="bce", rng=np.random.default_rng(0))
+    ae = Autoencoder(ds.D, (128,), 2, likelihood="bernoulli", rng=np.random.default_rng(0))
     vae = VAE(ds.D, (128,), 2, rng=np.random.default_rng(0))
     for model in (ae, vae):
         fit(model, ds.x_train, 10, batch_size=32, lr=3e-3)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tinyvae.errors import DataError
-from tinyvae.idx import read_idx, write_idx
+from tinyvae.data.idx import read_idx, write_idx
 
 
 def idx_bytes(array):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from tinyvae.gradcheck import check_model, min_relu_input
-from tinyvae.config import TrainConfig
+from tinyvae.app.config import TrainConfig
 from tinyvae.models import VAE, Autoencoder, DenoisingAutoencoder, make_model
 from tinyvae.losses import mse
 from tinyvae.noise import corrupt, masking
@@ -24,10 +24,10 @@ def assume_off_kink(model, x, **fixed):
 
 @settings(deadline=None, max_examples=15)
 @given(N=st.integers(1, 6), D=st.integers(2, 10), H=st.integers(2, 8), Z=st.integers(1, 4),
-       loss=st.sampled_from(["bce", "mse"]), seed=seeds)
-def test_autoencoder_parameter_gradients_match_central_differences(N, D, H, Z, loss, seed):
+       likelihood=st.sampled_from(["bernoulli", "gaussian"]), seed=seeds)
+def test_autoencoder_parameter_gradients_match_central_differences(N, D, H, Z, likelihood, seed):
     rng = np.random.default_rng(seed)
-    model, x = Autoencoder(D, (H,), Z, loss=loss, rng=rng, dtype=np.float64), data(rng, N, D)
+    model, x = Autoencoder(D, (H,), Z, likelihood=likelihood, rng=rng, dtype=np.float64), data(rng, N, D)
     assume_off_kink(model, x)
     assert check_model(model, x) < MODEL_TOL
 
@@ -182,7 +182,7 @@ def test_make_model_builds_what_the_settings_describe():
                       noise_level=0.2)
     model = make_model(cfg, 10, np.random.default_rng(0))
     assert type(model) is DenoisingAutoencoder
-    assert model.config() == dict(D=10, hidden=(6, 4), Z=2, loss="mse", noise="gaussian", noise_level=0.2)
+    assert model.config() == dict(D=10, hidden=(6, 4), Z=2, likelihood="gaussian", noise="gaussian", noise_level=0.2)
     again = model.astype(np.float64)                # rebuilt from its own config()
     np.testing.assert_array_equal(again.theta, model.theta)
     assert again.config() == model.config()

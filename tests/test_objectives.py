@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from tinyvae import cli, runs
-from tinyvae.gradcheck import check_model
+from tinyvae.app import cli, runs
+from tinyvae.gradcheck import check_objective
 from tinyvae.models import VAE, Loss
 from tinyvae.objectives import Capacity, FixedBeta, KLTarget, elbo, lagrangian
+from tinyvae.train import Trainer
 
 
 def small_vae(seed=0):
@@ -14,12 +15,10 @@ def small_vae(seed=0):
 
 
 def test_warmup_ramps_beta_linearly_to_its_value():
-    model, objective = small_vae()[0], FixedBeta(4.0, warmup_steps=4)
-    betas = []
-    for t in range(6):
-        objective.before_step(model, t)
-        betas.append(model.beta)
-    assert betas == [1.0, 2.0, 3.0, 4.0, 4.0, 4.0]
+    objective = FixedBeta(4.0, warmup_steps=4)
+    assert [objective.beta_at(t) for t in range(6)] == [1.0, 2.0, 3.0, 4.0, 4.0, 4.0]
+    # the loss of step t is the lecture's recon + beta_t KL, and its KL weight is beta_t
+    assert objective.loss(10.0, 3.0, 1) == (10.0 + 2.0 * 3.0, 2.0)
 
 
 def test_dual_ascent_raises_beta_while_kl_exceeds_delta_and_lowers_it_not_below_zero():
@@ -36,31 +35,46 @@ def test_dual_ascent_raises_beta_while_kl_exceeds_delta_and_lowers_it_not_below_
 def test_capacity_is_annealed_linearly_from_zero():
     objective, model = Capacity(10.0, steps=100, gamma=50.0), small_vae()[0]
     assert [objective.capacity_at(t) for t in (0, 50, 100, 1000)] == [0.0, 5.0, 10.0, 10.0]
-    objective.before_step(model, 25)
-    assert model.capacity == 2.5 and model.gamma == 50.0
+    # at step 25, C = 2.5: a KL of 4 is 1.5 above it, so the loss adds 50 * 1.5 and the KL is pushed down
+    assert objective.loss(1.0, 4.0, 25) == (1.0 + 50.0 * 1.5, 50.0)
+    assert objective.loss(1.0, 2.0, 25) == (1.0 + 50.0 * 0.5, -50.0)
 
 
-def test_capacity_loss_is_recon_plus_gamma_times_the_kl_gap():
+@pytest.mark.parametrize("above", [False, True])
+def test_capacity_gradient_is_the_gradient_of_recon_plus_gamma_times_the_kl_gap(above):
     model, x, eps = small_vae()
-    plain = model.loss_and_grad(x, eps=eps)
-    for C in (0.0, plain.kl + 3.0):
-        model.capacity, model.gamma = C, 7.0
-        loss = model.loss_and_grad(x, eps=eps)
-        assert loss.total == pytest.approx(plain.recon + 7.0 * abs(plain.kl - C))
-        assert loss.kl_weight == pytest.approx(7.0 * np.sign(plain.kl - C))
-        assert check_model(model, x, eps=eps) < 1e-6
+    kl = model.forward_loss(x, eps=eps).kl
+    C = kl - 1.0 if above else kl + 3.0                     # the KL above C, then below it
+    objective = Capacity(C, steps=0, gamma=7.0)             # steps=0: C from the first step
+    total, kl_weight = objective.loss(*model.forward(x, eps=eps), 0)
+    assert kl_weight == (7.0 if above else -7.0)
+    assert check_objective(model, objective, 0, x, eps=eps) < 1e-6
+
+
+def test_the_objectives_never_change_the_model():
+    # the trainer passes each objective's KL weight to model.backward; the model's own beta and
+    # every attribute of it stay as they were built
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (32, 10)).astype(np.float32)
+    for objective in (FixedBeta(4.0, warmup_steps=3), KLTarget(0.5, eta=0.5), Capacity(2.0, steps=5, gamma=9.0)):
+        model = VAE(10, (6,), 3, beta=1.0, rng=np.random.default_rng(1))
+        settings = {k: v for k, v in vars(model).items() if isinstance(v, (int, float, str))}
+        trainer = Trainer(model, rng, batch_size=8, objective=objective)
+        loss, _ = trainer.train_epoch(x)
+        assert loss.kl_weight != 1.0                        # the objective's weight, not the model's beta
+        assert {k: v for k, v in vars(model).items() if isinstance(v, (int, float, str))} == settings
 
 
 def test_the_lagrangian_with_a_fixed_multiplier_is_the_beta_vae_loss_up_to_a_constant():
     # F = E log p(x|z) - beta (KL - delta) = -(L_beta-VAE) + beta * delta
     model, x, eps = small_vae()
-    model.beta = 2.5
-    loss = model.loss_and_grad(x, eps=eps)
-    delta = 4.0
-    F = lagrangian(-loss.recon, loss.kl, model.beta, delta)
+    beta, delta = 2.5, 4.0
+    loss = model.loss_and_grad(x, eps=eps, beta=beta)
+    assert loss.total == pytest.approx(loss.recon + beta * loss.kl)        # the loss form, recon + beta KL
+    F = lagrangian(-loss.recon, loss.kl, beta, delta)
     assert F == pytest.approx(-loss.recon - 2.5 * (loss.kl - 4.0))         # the lecture's formula, by hand
-    assert F == pytest.approx(-loss.total + model.beta * delta)
-    assert F >= -loss.recon - model.beta * loss.kl                         # the slide's lower bound
+    assert F == pytest.approx(-loss.total + beta * delta)
+    assert F >= -loss.recon - beta * loss.kl                               # the slide's lower bound
 
 
 def test_the_elbo_is_the_expected_log_likelihood_minus_the_kl_and_the_vae_loss_is_its_negative():
@@ -71,6 +85,7 @@ def test_the_elbo_is_the_expected_log_likelihood_minus_the_kl_and_the_vae_loss_i
     np.testing.assert_array_equal(elbo(np.array([-3.0, -5.0]), np.array([1.0, 0.5])), [-4.0, -5.5])
 
 
+@pytest.mark.slow   # the full default model, 100 epochs: 2 s on a quiet 2-core machine, 45 s on a busy one
 def test_kl_target_6_on_digits_lands_within_one_nat(tmp_path, capsys):
     out = tmp_path / "kl6"
     assert cli.main(["train", "--latent", "10", "--kl-target", "6", "--out", str(out)]) == 0

@@ -1,39 +1,90 @@
-"""The package's shape: no module imports one that imports it back, no home-made concurrency or
-foreign-function hooks, and no module longer than a reader takes in (about 450 lines).
+"""The package's shape: the subject at the top, imports that point only down, no circles, no
+home-made concurrency or foreign-function hooks, no module longer than a reader takes in.
+
+The layers, from the bottom up::
+
+    core   tinyvae/*.py         the lecture's subject: layers, losses, models, objectives, ...
+    data   tinyvae/data/*.py    the data sets; may use the core
+    app    tinyvae/app/*.py     the command line, run folders, the page; may use data and core
+
+A module may import its own layer and the layers below it, never one above.  Development
+tools (``tools/``) are outside the package, and nothing in it imports them.
 
 The imports are read from the source with ``ast``, every ``import`` statement wherever it
-stands (inside functions too), so a circle hidden in a function body is found as well.
+stands (inside functions too), so an upward import or a circle hidden in a function body is
+found as well.  Each checker is also run on a planted violation, so it is shown to be able to fail.
 """
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "tinyvae"
-MODULES = {p.stem: p for p in sorted(PACKAGE.glob("*.py")) if p.stem not in ("__init__", "__main__")}
-FORBIDDEN = {"mmap", "ctypes", "subprocess", "multiprocessing"}
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "tinyvae"
+LAYERS = {"core": 0, "data": 1, "app": 2}
+FORBIDDEN = {"mmap", "ctypes", "subprocess", "multiprocessing", "threading", "concurrent"}
 MAX_LINES = 450
+#: the leaves of the core: they import nothing of tinyvae, so anything may use them
+LEAVES = {"tinyvae.errors", "tinyvae.choices", "tinyvae.atomic"}
+#: the core modules that teach, and so are named by the lecture
+TEACHING = {"layers", "losses", "reparam", "noise", "models", "objectives", "optim", "gradcheck"}
 
 
-def imported_names(path):
-    """Every module an ``import`` in ``path`` names, as absolute dotted names."""
-    names = set()
+def module_name(path, package=PACKAGE):
+    """The dotted name of a module file: tinyvae/app/cli.py -> tinyvae.app.cli."""
+    parts = list(path.relative_to(package.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def modules(package=PACKAGE):
+    """Every module of the package: ``{dotted name: path}``."""
+    return {module_name(p, package): p for p in sorted(package.rglob("*.py"))}
+
+
+def layer_of(name):
+    """core, data or app: the sub-package a module lives in (the top level is the core, but for
+    ``python -m tinyvae``'s ``__main__``, which is the command line's door)."""
+    parts = name.split(".")
+    if len(parts) > 1 and parts[1] == "__main__":
+        return "app"
+    return parts[1] if len(parts) > 1 and parts[1] in ("data", "app") else "core"
+
+
+def imported_names(path, name):
+    """Every module an ``import`` in ``path`` (module ``name``) names, as absolute dotted names."""
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    found = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = "tinyvae" if node.level else (node.module or "")
-            if node.level and node.module:
-                base = f"tinyvae.{node.module}"
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)   # from . import data
-    return names
+            if node.level:
+                base = ".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)   # from . import data
+    return found
 
 
-def package_imports(path):
-    """The tinyvae modules ``path`` imports (the package's __init__ left out)."""
-    return {name.split(".")[1] for name in imported_names(path)
-            if name.startswith("tinyvae.") and name.split(".")[1] in MODULES}
+def package_graph(package=PACKAGE):
+    """``{module: the tinyvae modules it imports}`` (a package's own __init__ counts as itself)."""
+    mods = modules(package)
+    root = package.name
+    graph = {}
+    for name, path in mods.items():
+        graph[name] = {n for n in imported_names(path, name) if n in mods and n != name and n != root}
+    return graph
+
+
+def upward_imports(graph):
+    """Every import that points up a layer: ``[(importer, imported)]``."""
+    return sorted((a, b) for a, targets in graph.items() for b in targets
+                  if LAYERS[layer_of(b)] > LAYERS[layer_of(a)])
 
 
 def find_circle(graph):
@@ -42,7 +93,7 @@ def find_circle(graph):
 
     def visit(node, path):
         state[node] = 1
-        for nxt in sorted(graph[node]):
+        for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
                 return path[path.index(nxt):] + [nxt]
             if nxt not in state:
@@ -60,28 +111,72 @@ def find_circle(graph):
     return None
 
 
+GRAPH = package_graph()
+
+
+def test_imports_point_only_down_app_to_data_to_core():
+    assert upward_imports(GRAPH) == []
+
+
+def test_the_direction_check_catches_a_planted_upward_import(tmp_path):
+    # a copy of the package's shape with one core module reaching up into the app
+    pkg = tmp_path / "tinyvae"
+    for sub in ("", "data", "app"):
+        (pkg / sub).mkdir(parents=True, exist_ok=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "models.py").write_text("import numpy\n")
+    (pkg / "app" / "runs.py").write_text("from ..models import make_model\n")       # down: allowed
+    (pkg / "data" / "idx.py").write_text("def read():\n    from ..app import runs\n")  # up, in a function
+    (pkg / "holes.py").write_text("from .data import idx\n")                        # core -> data: up
+    graph = package_graph(pkg)
+    assert upward_imports(graph) == [("tinyvae.data.idx", "tinyvae.app"), ("tinyvae.data.idx", "tinyvae.app.runs"),
+                                     ("tinyvae.holes", "tinyvae.data"), ("tinyvae.holes", "tinyvae.data.idx")]
+
+
 def test_no_tinyvae_module_imports_one_that_imports_it_back():
-    graph = {name: package_imports(path) - {name} for name, path in MODULES.items()}
-    circle = find_circle(graph)
+    circle = find_circle(GRAPH)
     assert circle is None, "import circle: " + " -> ".join(circle)
 
 
 def test_the_circle_finder_finds_a_circle_through_a_function_body(tmp_path):
-    # the check above must be able to fail: two modules, one importing the other inside a function
-    (tmp_path / "a.py").write_text("from .b import f\n")
-    (tmp_path / "b.py").write_text("def f():\n    from . import a\n    return a\n")
-    graph = {"a": {"b"}, "b": {n.split(".")[1] for n in imported_names(tmp_path / "b.py") if "." in n}}
-    assert graph["b"] == {"a"}
-    assert find_circle(graph) == ["a", "b", "a"]
+    pkg = tmp_path / "tinyvae"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .b import f\n")
+    (pkg / "b.py").write_text("def f():\n    from . import a\n    return a\n")
+    assert find_circle(package_graph(pkg)) == ["tinyvae.a", "tinyvae.b", "tinyvae.a"]
 
 
-@pytest.mark.parametrize("name", sorted(MODULES))
-def test_no_module_uses_mmap_ctypes_subprocess_or_multiprocessing(name):
-    used = {n.split(".")[0] for n in imported_names(MODULES[name])} & FORBIDDEN
-    assert not used, f"tinyvae/{name}.py imports {sorted(used)}"
+def test_the_leaves_import_nothing_of_tinyvae():
+    assert {leaf: GRAPH[leaf] for leaf in LEAVES} == {leaf: set() for leaf in LEAVES}
 
 
-@pytest.mark.parametrize("name", sorted(MODULES))
+def test_the_teaching_core_sits_flat_at_the_top_of_the_package():
+    top = {p.stem for p in PACKAGE.glob("*.py")}
+    assert TEACHING <= top
+    assert {"data", "app"} <= {p.name for p in PACKAGE.iterdir() if p.is_dir()}
+    # development tools live outside the package, and nothing in it imports them
+    assert not (PACKAGE / "gallery.py").exists() and not (PACKAGE / "browser.py").exists()
+    imports = {n for path in PACKAGE.rglob("*.py") for n in imported_names(path, module_name(path))}
+    assert not {n for n in imports if n.split(".")[0] in ("tools", "playwright")}
+
+
+def test_reading_an_idx_file_loads_no_model_code():
+    # `import tinyvae` must not pull in the models, so the data layer stands on its own
+    probe = ("import sys, tinyvae.data.idx, tinyvae.data.digits; "
+             "print(sorted(m for m in sys.modules if m.startswith('tinyvae.') and m.split('.')[1] "
+             "in ('models', 'layers', 'app', 'train', 'plots')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_no_module_uses_mmap_ctypes_threads_or_processes(name):
+    used = {n.split(".")[0] for n in imported_names(modules()[name], name)} & FORBIDDEN
+    assert not used, f"{name} imports {sorted(used)}"
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
 def test_no_module_is_longer_than_about_450_lines(name):
-    lines = len(MODULES[name].read_text().splitlines())
-    assert lines <= MAX_LINES, f"tinyvae/{name}.py has {lines} lines; split it by job"
+    lines = len(modules()[name].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{name} has {lines} lines; split it by job"

@@ -1,5 +1,7 @@
 """Figures: every plot function draws on tiny models, and plot_run draws what applies to a run."""
 import os
+import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -7,11 +9,14 @@ import pytest
 
 matplotlib.use("Agg")
 
-from tinyvae import gallery, holes, plots  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # tools/: development only, not installed
+from tinyvae import holes, plots  # noqa: E402
+from tinyvae.app.config import TrainConfig  # noqa: E402
+from tinyvae.app.run_figures import plot_run  # noqa: E402
+from tinyvae.app.training import run  # noqa: E402
 from tinyvae.models import VAE, Autoencoder  # noqa: E402
-from tinyvae.config import TrainConfig  # noqa: E402
-from tinyvae.run_figures import plot_run  # noqa: E402
-from tinyvae.train import fit, run  # noqa: E402
+from tinyvae.train import fit  # noqa: E402
+from tools import gallery  # noqa: E402
 
 SHAPE = (4, 4)                      # 16-pixel images keep every model tiny
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tinyvae import shapes
-from tinyvae.dataset import Dataset
+from tinyvae.data import shapes
+from tinyvae.data.dataset import Dataset
 
 SIZES = shapes.FACTOR_SIZES
 

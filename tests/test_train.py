@@ -9,10 +9,12 @@ import time
 import numpy as np
 import pytest
 
-from tinyvae import choices, cli, runs
+from tinyvae import choices
+from tinyvae.app import cli, runs
+from tinyvae.app.runs import load_run
 from tinyvae.data import load
+from tinyvae.losses import bernoulli_nll, mse
 from tinyvae.models import VAE
-from tinyvae.runs import load_run
 from tinyvae.train import Trainer
 
 SMALL = ["--hidden", "32", "--latent", "2", "--batch-size", "64"]
@@ -97,19 +99,18 @@ def test_resume_refuses_to_change_the_run(tmp_path, capsys):
 
 def test_divergence_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
-    real = VAE.loss_and_grad
+    real = VAE.forward
     calls = {"n": 0}
     steps_per_epoch = -(-1498 // 64)
 
-    def poisoned(self, x, rng=None, eps=None, backward=True):
+    def poisoned(self, x, rng=None, eps=None):
         calls["n"] += 1
-        loss = real(self, x, rng=rng, eps=eps, backward=backward)
+        recon, kl = real(self, x, rng=rng, eps=eps)
         if calls["n"] == 2 * (steps_per_epoch + 1) + 3:    # epoch 3, step 3 (each epoch ends with 1 test call)
-            self.grad[:] = np.nan
-            return loss._replace(total=float("nan"))
-        return loss
+            return float("nan"), kl
+        return recon, kl
 
-    monkeypatch.setattr(VAE, "loss_and_grad", poisoned)
+    monkeypatch.setattr(VAE, "forward", poisoned)
     code = train(["--epochs", "5", "--out", str(out), *SMALL])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
@@ -153,35 +154,9 @@ def test_ctrl_c_keeps_the_last_finished_epoch_and_exits_130(tmp_path):
     assert np.array_equal(model.theta, arrays["theta"])
 
 
-def test_a_run_whose_config_carries_the_retired_workers_setting_loads_and_resumes(tmp_path, capsys):
-    # tinyvae 0.1 wrote "workers" (its --workers data-parallel processes) into config.json
-    out = tmp_path / "old"
-    assert train(["--epochs", "1", "--out", str(out), *SMALL]) == 0
-    config = json.loads((out / "config.json").read_text())
-    config["workers"] = 2
-    (out / "config.json").write_text(json.dumps(config))
-    model, cfg, meta = load_run(out)
-    assert meta["epoch"] == 1 and not hasattr(cfg, "workers")
-    assert train(["--resume", str(out), "--epochs", "2"]) == 0
-    assert runs.read_metrics(out)[-1]["epoch"] == 2
-    assert "workers" not in json.loads((out / "config.json").read_text())
-
-
-def test_metrics_written_with_the_old_beta_column_read_back_as_kl_weight(tmp_path, capsys):
-    # tinyvae 0.1 called the KL's weight in the gradient "beta", even where it was gamma sign(KL - C)
-    out = tmp_path / "old"
-    assert train(["--epochs", "2", "--out", str(out), *SMALL]) == 0
-    rows = runs.read_metrics(out)
-    old = [{("beta" if k == "kl_weight" else k): v for k, v in r.items()} for r in rows]
-    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
-    assert runs.read_metrics(out) == rows
-    assert train(["--resume", str(out), "--epochs", "3"]) == 0
-    assert [r["kl_weight"] for r in runs.read_metrics(out)][:2] == [r["kl_weight"] for r in rows]
-
-
 def test_threads_flag_limits_blas_during_training_and_restores_it_after(tmp_path, monkeypatch, capsys):
     from threadpoolctl import threadpool_info, threadpool_limits
-    from tinyvae import train as train_module
+    from tinyvae.app import training as train_module
 
     def blas_threads():
         return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
@@ -221,10 +196,15 @@ def test_every_model_trains_from_the_command_line(tmp_path, capsys):
 
 
 def test_an_autoencoder_scores_with_the_lectures_mse_unless_told_bce(tmp_path, capsys):
-    for flags, loss in (([], "mse"), (["--likelihood", "bernoulli"], "bce")):
-        out = tmp_path / f"ae-{loss}"
+    x = np.random.default_rng(0).uniform(0, 1, (3, 64)).astype(np.float32)
+    for flags, likelihood, loss in (([], "gaussian", mse), (["--likelihood", "bernoulli"], "bernoulli", bernoulli_nll)):
+        out = tmp_path / f"ae-{likelihood}"
         assert train(["--model", "ae", *flags, "--epochs", "1", "--out", str(out), *SMALL]) == 0
-        assert load_run(out)[0].loss == loss
+        model = load_run(out)[0]
+        assert model.likelihood == likelihood
+        # the reconstruction loss is the squared error (L_AE) or the cross-entropy from logits
+        out_layer = model.decoder.forward(model.encode(x))
+        assert model.forward_loss(x).recon == pytest.approx(loss(out_layer, x)[0], rel=1e-6)
     assert train(["--epochs", "1", "--out", str(tmp_path / "vae"), *SMALL]) == 0
     assert load_run(tmp_path / "vae")[0].likelihood == "bernoulli"     # the VAE's default
 

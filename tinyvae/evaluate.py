@@ -13,17 +13,10 @@ test split; "nll" and "neg_elbo" are the negatives, so lower is better and iw_nl
 """
 import numpy as np
 
-from . import disentanglement, shapes
-from .losses import bernoulli_log_likelihood, gaussian_log_likelihood, kl_per_dimension, log_normal
+from . import disentanglement
+from .losses import kl_per_dimension, log_normal
 from .models import DenoisingAutoencoder
 from .reparam import draw_eps, reparameterize
-
-
-def log_likelihood(model, out, x):
-    """log p(x|z) of each example given the decoder output (logits or means): (M,)."""
-    if model.likelihood == "bernoulli":
-        return bernoulli_log_likelihood(out, x)
-    return gaussian_log_likelihood(out, x, model.sigma)
 
 
 def log_mean_exp(a, axis=0):
@@ -50,7 +43,7 @@ def log_weights(model, x, K, rng, chunk=None):
         eps = draw_eps((k, N, Z), rng, np.float64)
         z, _ = reparameterize(mu, logvar, eps)                      # (k, N, Z) z_k ~ q(z|x)
         dec = model.decoder.forward(z.reshape(k * N, Z))           # (k N, D)
-        log_px_z = log_likelihood(model, dec, np.tile(x, (k, 1))).reshape(k, N)
+        log_px_z = model.log_px_z(dec, np.tile(x, (k, 1))).reshape(k, N)
         log_pz = log_normal(z, zeros, zeros)                        # (k, N)
         log_qz = log_normal(z, mu, logvar)                          # (k, N)
         out[k0:k0 + k] = log_px_z + log_pz - log_qz
@@ -101,15 +94,9 @@ def evaluate_autoencoder(model, x, seed=0):
             "n_examples": int(x.shape[0])}
 
 
-def latent_means(model, x, batch_size=2000):
-    """``model.code(x)`` in batches: E_q[z|x] for a VAE, g_phi(x) for an AE.  (N, Z) float64."""
-    out = [np.array(model.code(x[start:start + batch_size]), dtype=np.float64)
-           for start in range(0, x.shape[0], batch_size)]
-    return np.concatenate(out) if out else np.zeros((0, model.Z))
-
-
 def disentanglement_scores(model, dataset, seed=0):
-    """MIG and the FactorVAE score on data with known factors (the shapes).
+    """MIG and the FactorVAE score on data with known factors, drawn by code (the shapes:
+    ``dataset.render`` makes the images of any factors).
 
     The MIG is estimated from the posterior means of *every* image of the data set (train
     and test together, as Chen et al. do): its plug-in bias, about
@@ -119,8 +106,8 @@ def disentanglement_scores(model, dataset, seed=0):
     """
     x = np.concatenate([dataset.x_train, dataset.x_test])                 # (N, D) every image
     factors = np.concatenate([dataset.factors_train, dataset.factors_test])
-    mig, details = disentanglement.mig(latent_means(model, x), factors)
-    represent = disentanglement.representation(lambda x: latent_means(model, x), shapes.generate)
+    mig, details = disentanglement.mig(model.code(x), factors)
+    represent = disentanglement.representation(model.code, dataset.render)
     fvae, _ = disentanglement.factorvae_score(represent, dataset.factor_sizes, np.random.default_rng(seed))
     return {"mig": float(mig), "factorvae": float(fvae),
             "factor_names": list(dataset.factor_names),

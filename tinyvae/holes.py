@@ -115,7 +115,7 @@ def training_codes(model, x, rng):
         mu, logvar = (np.asarray(a, dtype=np.float64) for a in model.encode(x))   # (N, Z) each
         z, _ = reparameterize(mu, logvar, draw_eps(mu.shape, rng, np.float64))   # (N, Z)
         return z
-    return np.asarray(model.code(x), dtype=np.float64)                              # (N, Z)
+    return model.code(x)                                                            # (N, Z)
 
 
 def prior(model, codes):
@@ -176,6 +176,39 @@ def model_hole_score(model, x, n=5000, seed=0, percentile=PERCENTILE):
 
 
 # --- 3. the holes map of a 2-D latent ------------------------------------------------
+#: how far the maps reach: the prior (or fitted Gaussian) to this many standard deviations
+EXTENT_SD = 3.5
+
+
+def plane_extent(mean, sd, codes, square=False):
+    """The part of a latent plane the maps show, ``(lo1, hi1, lo2, hi2)``: the prior to
+    ``EXTENT_SD`` standard deviations and the middle 99% of the codes.
+
+    mean, sd : (2,) the prior's mean and standard deviations along the plane's two latents
+    codes : (N, 2) the codes in those two latents
+    square : widen the shorter side so that a unit is as long across as up (round rings)
+    """
+    lo = np.minimum(mean - EXTENT_SD * sd, np.percentile(codes, 0.5, axis=0))     # (2,)
+    hi = np.maximum(mean + EXTENT_SD * sd, np.percentile(codes, 99.5, axis=0))    # (2,)
+    if square:
+        half = np.max(hi - lo) / 2
+        if not half > 0:           # the codes do not vary along either latent: a unit square
+            half = 1.0
+        lo, hi = (lo + hi) / 2 - half, (lo + hi) / 2 + half
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+def cell_centres(extent, bins):
+    """The centres of a ``bins`` x ``bins`` grid over ``extent = (lo1, hi1, lo2, hi2)``:
+    z1 (bins,), z2 (bins,), and every centre (bins^2, 2), row-major over ``[i2, i1]``
+    (row = z2), the layout ``imshow(origin="lower")`` expects."""
+    lo1, hi1, lo2, hi2 = extent
+    z1 = lo1 + (np.arange(bins) + 0.5) * (hi1 - lo1) / bins      # (bins,)
+    z2 = lo2 + (np.arange(bins) + 0.5) * (hi2 - lo2) / bins      # (bins,)
+    G1, G2 = np.meshgrid(z1, z2)                                 # (bins, bins), [i2, i1]
+    return z1, z2, np.stack([G1.ravel(), G2.ravel()], axis=1)
+
+
 @dataclass
 class HolesMap:
     """Everything the holes map draws, for a model with a 2-D latent.
@@ -249,8 +282,8 @@ def _spread_picks(candidates, order, k, min_separation):
 def holes_map(model, x, bins=120, n_decoded=8, n_prior=5000, seed=0, extent=None):
     """The holes map of a model with a 2-D latent, trained on ``x`` (N, D).
 
-    The grid covers the prior out to 3.5 standard deviations and the middle 99% of the
-    codes.  Hole cells are picked for decoding in order of prior density (the holes a
+    The grid covers :func:`plane_extent`: the prior out to 3.5 standard deviations and the
+    middle 99% of the codes.  Hole cells are picked for decoding in order of prior density (the holes a
     prior draw falls into most often), kept apart so that they show different holes.
 
     Returns
@@ -262,19 +295,13 @@ def holes_map(model, x, bins=120, n_decoded=8, n_prior=5000, seed=0, extent=None
     result = model_hole_score(model, x, n=n_prior, seed=seed)
     codes, mean, cov = result.codes, result.mean, result.cov
     if extent is None:
-        sd = np.sqrt(np.diag(cov))
-        lo = np.minimum(mean - 3.5 * sd, np.percentile(codes, 0.5, axis=0))
-        hi = np.maximum(mean + 3.5 * sd, np.percentile(codes, 99.5, axis=0))
-        extent = (lo[0], hi[0], lo[1], hi[1])
+        extent = plane_extent(mean, np.sqrt(np.diag(cov)), codes)
     lo1, hi1, lo2, hi2 = extent
-    z1 = lo1 + (np.arange(bins) + 0.5) * (hi1 - lo1) / bins      # (bins,) cell centres
-    z2 = lo2 + (np.arange(bins) + 0.5) * (hi2 - lo2) / bins
-    G1, G2 = np.meshgrid(z1, z2)                                 # (bins, bins), [i2, i1]
-    centres = np.stack([G1.ravel(), G2.ravel()], axis=1)         # (bins^2, 2)
-    hole = (nearest_distance(centres, codes) > result.radius).reshape(G1.shape)
+    z1, z2, centres = cell_centres(extent, bins)                 # (bins,), (bins,), (bins^2, 2)
+    hole = (nearest_distance(centres, codes) > result.radius).reshape(bins, bins)
     diff = centres - mean
     maha2 = np.sum(diff @ np.linalg.inv(cov) * diff, axis=1)     # (bins^2,) Mahalanobis^2
-    prior_radius = np.sqrt(maha2).reshape(G1.shape)
+    prior_radius = np.sqrt(maha2).reshape(bins, bins)
     density = aggregate_density(model, x, z1, z2, codes)
     # decode from inside the holes, most probable under the prior first
     inside = np.flatnonzero(hole.ravel() & (prior_radius.ravel() < 3.0))

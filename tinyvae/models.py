@@ -1,21 +1,27 @@
 """The autoencoder family: AE, denoising AE, VAE and beta-VAE, on one encoder/decoder code path.
 
 In the lecture's notation the encoder is g_phi (for the VAE, q_phi(z|x)) and the decoder is
-f_theta (for the VAE, p_theta(x|z)).  Both are MLPs built by :func:`tinyvae.layers.mlp`:
+f_theta (for the VAE, p_theta(x|z)).  Both are MLPs built by :func:`tinyvae.layers.mlp`
+(:func:`layer_sizes` is the one place that says how wide each layer is):
 
     encoder  D -> H1 -> ... -> Z        (the VAE's encoder outputs 2Z: mu and logvar)
-    decoder  Z -> ... -> H1 -> D        (logits for Bernoulli/BCE, means for Gaussian/MSE)
+    decoder  Z -> ... -> H1 -> D        (logits for Bernoulli, means for Gaussian)
 
 All parameters live in one flat vector ``model.theta`` and all gradients in ``model.grad``
 (see :func:`tinyvae.layers.flatten_parameters`), which is what the optimizers update.
 
-``loss_and_grad(x, ...)`` is the one call a trainer needs: it runs forward and backward on a
-minibatch, *sets* ``model.grad`` to the gradient of the total loss, and returns a
-:class:`Loss` whose parts are in nats per example.  Its randomness (the DAE's corruption,
-the VAE's eps) is drawn from a ``numpy.random.Generator`` (``draw_noise``) or passed in
-fixed.  ``forward_loss(x, ...)`` is the same call stopped before the backward pass (for
-evaluation): the same code, the same numbers.
-How the pieces chain in backward: ``docs/derivations.md``, "The whole model".
+Every model follows the layers' contract:
+
+* ``forward(x, rng)`` runs a minibatch through, keeps what backward needs, and returns the
+  loss's two terms ``(recon, kl)`` in nats per example (an AE's kl is 0);
+* ``backward(kl_weight)`` *sets* ``model.grad`` to the gradient of ``recon + kl_weight * kl``;
+* ``loss_and_grad(x, rng, beta=...)`` is the two together, the beta-VAE's loss in the
+  lecture's form ``recon + beta * kl`` (beta = 1: the negative ELBO), returned as a
+  :class:`Loss`.  ``forward_loss`` is the same without the backward pass.
+
+The randomness (the DAE's corruption, the VAE's eps) is drawn from a
+``numpy.random.Generator`` (``draw_noise``) or passed in fixed.  How the pieces chain in
+backward: ``docs/derivations.md``, "The whole model".
 """
 from typing import NamedTuple
 
@@ -24,18 +30,36 @@ import numpy as np
 from . import choices
 from . import noise as noise_lib
 from .layers import flatten_parameters, mlp, sigmoid
-from .losses import bernoulli_nll, gaussian_nll, kl_normal_std_normal, mse
+from .losses import (bernoulli_log_likelihood, bernoulli_nll, gaussian_log_likelihood, gaussian_nll,
+                     kl_normal_std_normal, mse)
 from .objectives import elbo
 from .reparam import draw_eps, reparameterize, reparameterize_backward
+
+
+# --- the architecture, in one place ---------------------------------------------------------
+def layer_sizes(kind, D, hidden, Z):
+    """The widths of the encoder and the decoder of a model of ``kind`` ("ae", "dae", "vae"):
+
+        encoder [D, H1, ..., Hk, Z]  (a VAE's: [D, H1, ..., Hk, 2Z], mu and logvar)
+        decoder [Z, Hk, ..., H1, D]
+    """
+    hidden = [int(h) for h in hidden]
+    encoder_out = 2 * int(Z) if kind == "vae" else int(Z)
+    return [int(D), *hidden, encoder_out], [int(Z), *hidden[::-1], int(D)]
+
+
+def parameter_count(kind, D, hidden, Z):
+    """Weights and biases of both MLPs of :func:`layer_sizes`: sum over layers of a b + b."""
+    return sum(a * b + b for sizes in layer_sizes(kind, D, hidden, Z) for a, b in zip(sizes, sizes[1:]))
 
 
 class Loss(NamedTuple):
     """A minibatch loss and its parts, in nats per example.
 
-    total = recon + (KL penalty); for the beta-VAE the penalty is beta * kl.
-    ``kl_weight`` is d penalty / d KL, the weight the KL's gradient was given: beta for the
-    beta-VAE, gamma * sign(KL - C) under the capacity objective gamma |KL - C|.  The AE and
-    DAE have kl = 0 and kl_weight = 0.
+    total = recon + (the KL term): beta * kl for the beta-VAE, gamma |kl - C| under the
+    capacity objective (:mod:`tinyvae.objectives`).  ``kl_weight`` is d total / d kl, the
+    weight the KL's gradient was given: beta, or gamma * sign(kl - C).  The AE and DAE have
+    kl = 0 and kl_weight = 0.
     """
 
     recon: float
@@ -52,18 +76,18 @@ class Loss(NamedTuple):
 class _EncoderDecoder:
     """What every model shares: the two MLPs, the flat parameters, and the likelihood."""
 
-    #: the likelihoods, and the name the lecture's AE slide gives each
-    LIKELIHOODS = {"bernoulli": "bernoulli", "bce": "bernoulli", "gaussian": "gaussian", "mse": "mse"}
+    kind = None                        # "ae", "dae" or "vae", as choices.MODELS names them
 
-    def __init__(self, D, hidden, Z, encoder_out, likelihood, sigma, rng, dtype):
-        if likelihood not in self.LIKELIHOODS:
-            raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {sorted(self.LIKELIHOODS)}")
+    def __init__(self, D, hidden, Z, likelihood, sigma, rng, dtype):
+        if likelihood not in choices.LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(choices.LIKELIHOODS)}")
         self.D, self.hidden, self.Z = int(D), tuple(int(h) for h in hidden), int(Z)
         self.likelihood = likelihood
         self.sigma = float(sigma)
         rng = rng if rng is not None else np.random.default_rng(0)
-        self.encoder = mlp([self.D, *self.hidden, encoder_out], rng, dtype)
-        self.decoder = mlp([self.Z, *self.hidden[::-1], self.D], rng, dtype)
+        encoder_sizes, decoder_sizes = layer_sizes(self.kind, self.D, self.hidden, self.Z)
+        self.encoder = mlp(encoder_sizes, rng, dtype)
+        self.decoder = mlp(decoder_sizes, rng, dtype)
         self.theta, self.grad = flatten_parameters([self.encoder, self.decoder], dtype)
 
     @property
@@ -78,8 +102,8 @@ class _EncoderDecoder:
         return self.loss_and_grad(x, rng, **noise, backward=False)
 
     def draw_noise(self, x, rng):
-        """The randomness of one ``loss_and_grad(x)`` call, drawn from ``rng`` as keyword
-        arguments for it: none for the AE, ``x_tilde`` for the DAE, ``eps`` for the VAE."""
+        """The randomness of one ``forward(x)`` call, drawn from ``rng`` as keyword arguments
+        for it: none for the AE, ``x_tilde`` for the DAE, ``eps`` for the VAE."""
         return {}
 
     def astype(self, dtype):
@@ -89,25 +113,29 @@ class _EncoderDecoder:
         return other
 
     # --- the decoder's likelihood p_theta(x|z) -------------------------------------------------
-    def _recon_loss(self, out, x):
-        """-log p(x|z) in nats per example, and its gradient w.r.t. the decoder output."""
-        kind = self.LIKELIHOODS[self.likelihood]
-        if kind == "bernoulli":
-            return bernoulli_nll(out, x)              # out are logits
-        if kind == "gaussian":
-            return gaussian_nll(out, x, self.sigma)   # out are means
-        return mse(out, x)
-
     @property
     def output(self):
         """What turns the decoder's output into E[x|z]: "Sigmoid" for Bernoulli logits (the
-        mean of p(x|z) is sigmoid(logits)), "identity" for Gaussian or MSE means."""
-        return "Sigmoid" if self.LIKELIHOODS[self.likelihood] == "bernoulli" else "identity"
+        mean of p(x|z) is sigmoid(logits)), "identity" for Gaussian means."""
+        return "Sigmoid" if self.likelihood == "bernoulli" else "identity"
 
     def decode(self, z):
         """The decoder's mean E[x|z] in data space: (N, Z) -> (N, D)."""
         out = self.decoder.forward(np.asarray(z, dtype=self.dtype))
         return sigmoid(out) if self.output == "Sigmoid" else out
+
+    # --- the code of x ---------------------------------------------------------------------------
+    def code(self, x, batch_size=2000):
+        """The code of each x, the one point of the latent space it maps to: g_phi(x) for an AE,
+        the posterior mean mu(x) = E_q[z|x] for a VAE.  (N, D) -> (N, Z) float64, in batches."""
+        x = np.asarray(x)
+        out = [np.array(self._code(x[start:start + batch_size]), dtype=np.float64)
+               for start in range(0, x.shape[0], batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.Z))
+
+    def reconstruct(self, x):
+        """x' = f_theta(code(x)) in data space: (N, D) -> (N, D)."""
+        return self.decode(self._code(x))
 
 
 class Autoencoder(_EncoderDecoder):
@@ -121,50 +149,58 @@ class Autoencoder(_EncoderDecoder):
         Hidden sizes of the encoder; the decoder mirrors them.
     Z : int
         Bottleneck size.
-    loss : {"mse", "bce"}
-        "mse" (the default): squared error with a linear output, the lecture's
-        L_AE = (1/n) sum_i ||x_i - f_theta(g_phi(x_i))||^2;
-        "bce": cross-entropy with a sigmoid output, for pixels read as probabilities.
+    likelihood : {"gaussian", "bernoulli"}
+        "gaussian" (the default): the lecture's L_AE, the squared error with a linear output,
+        (1/n) sum_i ||x_i - f_theta(g_phi(x_i))||^2, which is the Gaussian's negative
+        log-likelihood up to scale and a constant; "bernoulli": the cross-entropy (BCE) with a
+        sigmoid output, for pixels read as probabilities.
     rng : numpy.random.Generator, optional
         Source of the initial weights (default ``default_rng(0)``).
     dtype : float32 (training) or float64 (checking).
     """
 
-    def __init__(self, D, hidden=(128,), Z=2, loss="mse", rng=None, dtype=np.float32):
-        if loss not in choices.AE_LOSS.values():
-            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(choices.AE_LOSS.values())}")
-        self.loss = loss
-        super().__init__(D, hidden, Z, Z, loss, 1.0, rng, dtype)
+    kind = "ae"
+
+    def __init__(self, D, hidden=(128,), Z=2, likelihood="gaussian", rng=None, dtype=np.float32):
+        super().__init__(D, hidden, Z, likelihood, 1.0, rng, dtype)
 
     def config(self):
-        return dict(D=self.D, hidden=self.hidden, Z=self.Z, loss=self.loss)
+        return dict(D=self.D, hidden=self.hidden, Z=self.Z, likelihood=self.likelihood)
 
     def encode(self, x):
         """z = g_phi(x): (N, D) -> (N, Z)."""
         return self.encoder.forward(np.asarray(x, dtype=self.dtype))
 
-    def code(self, x):
-        """The code of x, the one point of the latent space x maps to: g_phi(x), (N, Z)."""
-        return self.encode(x)
+    _code = encode
 
-    def reconstruct(self, x):
-        """x' = f_theta(g_phi(x)) in data space: (N, D) -> (N, D)."""
-        return self.decode(self.encode(x))
+    def recon_loss(self, out, x):
+        """L_AE for one minibatch, and its gradient w.r.t. the decoder output ``out`` (N, D):
+        the squared error (Gaussian) or the cross-entropy from logits (Bernoulli)."""
+        return bernoulli_nll(out, x) if self.likelihood == "bernoulli" else mse(out, x)
 
-    def _forward_backward(self, x_in, x, backward=True):
-        """Encode ``x_in``, score the reconstruction against ``x``, backpropagate (if ``backward``)."""
+    def forward(self, x, rng=None):
+        """The reconstruction loss of ``x`` (N, D), keeping what backward needs: ``(recon, 0.0)``."""
+        x = np.asarray(x, dtype=self.dtype)
+        return self._forward(x, x)
+
+    def _forward(self, x_in, x):
+        """Encode ``x_in`` and score the reconstruction against ``x``."""
         z = self.encoder.forward(x_in)                # (N, Z)
         out = self.decoder.forward(z)                 # (N, D)
-        recon, dout = self._recon_loss(out, x)
-        if backward:
-            self.zero_grad()                          # the layers add into model.grad
-            self.encoder.backward(self.decoder.backward(dout), need_dx=False)
-        return Loss(recon, 0.0, 0.0, recon)
+        recon, self._dout = self.recon_loss(out, x)   # (N, D) d recon / d out, kept for backward
+        return recon, 0.0
 
-    def loss_and_grad(self, x, rng=None, backward=True):
-        """Reconstruction loss of a minibatch ``x`` (N, D); sets ``self.grad``."""
-        x = np.asarray(x, dtype=self.dtype)
-        return self._forward_backward(x, x, backward)
+    def backward(self, kl_weight=0.0):
+        """Set ``self.grad`` to the gradient of the last forward's loss (an AE has no KL term)."""
+        self.zero_grad()                              # the layers add into model.grad
+        self.encoder.backward(self.decoder.backward(self._dout), need_dx=False)
+
+    def loss_and_grad(self, x, rng=None, backward=True, **noise):
+        """Reconstruction loss of a minibatch ``x`` (N, D) as a Loss; sets ``self.grad``."""
+        recon, _ = self.forward(x, rng, **noise)
+        if backward:
+            self.backward()
+        return Loss(recon, 0.0, 0.0, recon)
 
 
 class DenoisingAutoencoder(Autoencoder):
@@ -181,12 +217,14 @@ class DenoisingAutoencoder(Autoencoder):
     Other parameters as :class:`Autoencoder`.
     """
 
-    def __init__(self, D, hidden=(128,), Z=2, loss="mse", noise="mask", noise_level=0.3,
+    kind = "dae"
+
+    def __init__(self, D, hidden=(128,), Z=2, likelihood="gaussian", noise="mask", noise_level=0.3,
                  rng=None, dtype=np.float32):
         if noise not in choices.NOISES:
             raise ValueError(f"unknown noise {noise!r}; choose one of {', '.join(choices.NOISES)}")
         self.noise, self.noise_level = noise, float(noise_level)
-        super().__init__(D, hidden, Z, loss, rng, dtype)
+        super().__init__(D, hidden, Z, likelihood, rng, dtype)
 
     def config(self):
         return dict(super().config(), noise=self.noise, noise_level=self.noise_level)
@@ -198,14 +236,15 @@ class DenoisingAutoencoder(Autoencoder):
     def draw_noise(self, x, rng):
         return {"x_tilde": self.corrupt(x, rng)}
 
-    def loss_and_grad(self, x, rng=None, x_tilde=None, backward=True):
-        """Loss of reconstructing the clean ``x`` from ``x_tilde`` (drawn from ``rng`` if not given)."""
+    def forward(self, x, rng=None, x_tilde=None):
+        """The loss of reconstructing the clean ``x`` from ``x_tilde`` (drawn from ``rng`` if not
+        given), keeping what backward needs: ``(recon, 0.0)``."""
         x = np.asarray(x, dtype=self.dtype)
         if x_tilde is None:
             if rng is None:
                 raise ValueError("pass rng (to draw the corruption) or a fixed x_tilde")
             x_tilde = self.draw_noise(x, rng)["x_tilde"]
-        return self._forward_backward(np.asarray(x_tilde, dtype=self.dtype), x, backward)
+        return self._forward(np.asarray(x_tilde, dtype=self.dtype), x)
 
 
 class VAE(_EncoderDecoder):
@@ -224,29 +263,22 @@ class VAE(_EncoderDecoder):
     D, hidden, Z : as :class:`Autoencoder`.
     likelihood : {"bernoulli", "gaussian"}
     beta : float >= 0
+        The KL's weight when ``loss_and_grad`` is given none; a trainer passes its own
+        (warm-up, or the Lagrange multiplier of the constrained form, :mod:`tinyvae.objectives`).
     sigma : float
         Standard deviation of the Gaussian likelihood (unused for Bernoulli).  Fixed, not
         learned; 0.1 keeps the reconstruction term strong on [0, 1] pixels.
     rng, dtype : as :class:`Autoencoder`.
-
-    Attributes
-    ----------
-    beta : float
-        The KL weight; a trainer may change it between steps (warm-up, or the Lagrange
-        multiplier of the constrained form, see :mod:`tinyvae.objectives`).
-    capacity, gamma : float or None
-        When ``capacity`` is set, the KL term is Burgess et al.'s gamma * |KL - C| instead.
     """
+
+    kind = "vae"
 
     def __init__(self, D, hidden=(400,), Z=20, likelihood="bernoulli", beta=1.0, sigma=0.1,
                  rng=None, dtype=np.float32):
-        self.capacity, self.gamma = None, 1.0
-        if likelihood not in choices.LIKELIHOODS:
-            raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(choices.LIKELIHOODS)}")
         if not beta >= 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
         self.beta = float(beta)
-        super().__init__(D, hidden, Z, 2 * int(Z), likelihood, sigma, rng, dtype)
+        super().__init__(D, hidden, Z, likelihood, sigma, rng, dtype)
 
     def config(self):
         return dict(D=self.D, hidden=self.hidden, Z=self.Z, likelihood=self.likelihood,
@@ -257,14 +289,8 @@ class VAE(_EncoderDecoder):
         h = self.encoder.forward(np.asarray(x, dtype=self.dtype))   # (N, 2Z)
         return h[:, :self.Z], h[:, self.Z:]
 
-    def code(self, x):
-        """The code of x, the one point of the latent space x maps to: the posterior mean
-        mu(x) = E_q[z|x], (N, Z)."""
-        return self.encode(x)[0]
-
-    def reconstruct(self, x):
-        """Decode the posterior mean: f_theta(mu(x)), (N, D)."""
-        return self.decode(self.code(x))
+    def _code(self, x):
+        return self.encode(x)[0]                      # mu(x) = E_q[z|x]
 
     def sample(self, n, rng):
         """n draws of E[x|z] with z ~ p(z) = N(0, I): (n, D)."""
@@ -273,20 +299,24 @@ class VAE(_EncoderDecoder):
     def draw_noise(self, x, rng):
         return {"eps": draw_eps((x.shape[0], self.Z), rng, self.dtype)}
 
-    def kl_penalty(self, kl):
-        """The KL term of the loss, and its derivative c = d penalty / d KL.
+    # --- the decoder's likelihood p_theta(x|z) -------------------------------------------------
+    def recon_loss(self, out, x):
+        """-log p(x|z) in nats per example, and its gradient w.r.t. the decoder output ``out``
+        (logits for Bernoulli, means for Gaussian), (N, D)."""
+        if self.likelihood == "bernoulli":
+            return bernoulli_nll(out, x)
+        return gaussian_nll(out, x, self.sigma)
 
-        beta-VAE:           beta * KL,           c = beta
-        capacity (C set):   gamma * |KL - C|,    c = gamma * sign(KL - C)
-        """
-        if self.capacity is None:
-            return self.beta * kl, self.beta
-        gap = kl - self.capacity
-        return self.gamma * abs(gap), self.gamma * float(np.sign(gap))
+    def log_px_z(self, out, x):
+        """log p(x|z) of each example given the decoder output: (N,)."""
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(out, x)
+        return gaussian_log_likelihood(out, x, self.sigma)
 
-    def loss_and_grad(self, x, rng=None, eps=None, backward=True):
-        """Loss of a minibatch ``x`` (N, D) with eps drawn from ``rng`` or given; sets ``self.grad``
-        (``backward=False``: the Loss only, see ``forward_loss``)."""
+    # --- the loss: forward, backward, and both ------------------------------------------------
+    def forward(self, x, rng=None, eps=None):
+        """The loss's two terms on a minibatch ``x`` (N, D), eps drawn from ``rng`` or given:
+        ``(recon, kl)``, recon = -log p(x|z) at one z ~ q(z|x) and kl = KL(q(z|x) || p(z))."""
         x = np.asarray(x, dtype=self.dtype)
         Z = self.Z
         if eps is None:
@@ -294,41 +324,49 @@ class VAE(_EncoderDecoder):
                 raise ValueError("pass rng (to draw eps) or a fixed eps")
             eps = self.draw_noise(x, rng)["eps"]
         eps = np.asarray(eps, dtype=self.dtype)
-        # --- forward ---
         h = self.encoder.forward(x)                   # (N, 2Z)
         mu, logvar = h[:, :Z], h[:, Z:]               # (N, Z) each
         z, std = reparameterize(mu, logvar, eps)      # (N, Z)
         out = self.decoder.forward(z)                 # (N, D) logits or means
-        recon, dout = self._recon_loss(out, x)        # -E_q log p(x|z), one sample
+        recon, dout = self.recon_loss(out, x)         # -E_q log p(x|z), one sample
         kl, dmu_kl, dlogvar_kl = kl_normal_std_normal(mu, logvar)
-        penalty, c = self.kl_penalty(kl)              # beta * KL, d/dKL = beta
-        if not backward:
-            return Loss(recon, kl, c, recon + penalty)
-        # --- backward ---
+        self._cache = (h, eps, std, dout, dmu_kl, dlogvar_kl)   # what backward needs
+        return recon, kl
+
+    def backward(self, kl_weight):
+        """Set ``self.grad`` to the gradient of ``recon + kl_weight * kl`` at the last forward.
+        ``kl_weight`` is beta for the beta-VAE (gamma sign(KL - C) under the capacity objective)."""
+        h, eps, std, dout, dmu_kl, dlogvar_kl = self._cache
+        Z = self.Z
         self.zero_grad()                              # the layers add into model.grad
         dz = self.decoder.backward(dout)              # (N, Z)
         dmu, dlogvar = reparameterize_backward(dz, eps, std)
         dh = np.empty_like(h)                         # (N, 2Z) = [dmu | dlogvar]
-        np.add(dmu, c * dmu_kl, out=dh[:, :Z])
-        np.add(dlogvar, c * dlogvar_kl, out=dh[:, Z:])
-        self.encoder.backward(dh, need_dx=False)    # no gradient w.r.t. the data
-        return Loss(recon, kl, c, recon + penalty)
+        np.add(dmu, kl_weight * dmu_kl, out=dh[:, :Z])
+        np.add(dlogvar, kl_weight * dlogvar_kl, out=dh[:, Z:])
+        self.encoder.backward(dh, need_dx=False)      # no gradient w.r.t. the data
+
+    def loss_and_grad(self, x, rng=None, eps=None, beta=None, backward=True):
+        """The beta-VAE's loss of a minibatch ``x`` (N, D), ``recon + beta * kl`` (beta: the
+        model's own unless given), as a Loss; sets ``self.grad`` unless ``backward=False``."""
+        recon, kl = self.forward(x, rng, eps)
+        beta = self.beta if beta is None else float(beta)
+        if backward:
+            self.backward(beta)
+        return Loss(recon, kl, beta, recon + beta * kl)
 
 
 def make_model(cfg, D, rng=None, dtype=np.float32):
     """The one model factory: the model a run's settings ``cfg`` describe, for inputs of size D.
 
-    ``cfg`` is a :class:`tinyvae.config.TrainConfig` (or anything with its attributes
-    ``model, hidden, latent, likelihood, sigma, beta, noise, noise_level``).  An AE or DAE
-    scores its reconstruction with BCE under the Bernoulli likelihood and with MSE under the
-    Gaussian one.
+    ``cfg`` is a :class:`tinyvae.app.config.TrainConfig` (or anything with its attributes
+    ``model, hidden, latent, likelihood, sigma, beta, noise, noise_level``).
     """
     hidden = tuple(cfg.hidden)
     if cfg.model == "vae":
         return VAE(D, hidden, cfg.latent, likelihood=cfg.likelihood, beta=cfg.beta, sigma=cfg.sigma,
                    rng=rng, dtype=dtype)
-    loss = choices.AE_LOSS[cfg.likelihood]
     if cfg.model == "dae":
-        return DenoisingAutoencoder(D, hidden, cfg.latent, loss=loss, noise=cfg.noise,
+        return DenoisingAutoencoder(D, hidden, cfg.latent, likelihood=cfg.likelihood, noise=cfg.noise,
                                     noise_level=cfg.noise_level, rng=rng, dtype=dtype)
-    return Autoencoder(D, hidden, cfg.latent, loss=loss, rng=rng, dtype=dtype)
+    return Autoencoder(D, hidden, cfg.latent, likelihood=cfg.likelihood, rng=rng, dtype=dtype)

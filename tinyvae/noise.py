@@ -1,8 +1,10 @@
-"""Corruption processes M_D(x~|x) for the denoising autoencoder.
+"""Random changes to the input images: the DAE's corruptions M_D(x~|x), and binarization.
 
-Each takes clean inputs ``x`` (N, D) in [0, 1], a level and an explicit
-``numpy.random.Generator``, and returns the corrupted ``x~`` (N, D) in the dtype of ``x``.
-The DAE encodes ``x~`` and is scored against the clean ``x``.
+Each takes clean inputs ``x`` (N, D) in [0, 1] and an explicit ``numpy.random.Generator``.
+The corruptions also take a level and return the corrupted ``x~`` (N, D) in the dtype of
+``x``; the DAE encodes ``x~`` and is scored against the clean ``x``.  :func:`binarize`
+draws x ~ Bernoulli(pixels), once for a data set (``--binarize static``) or afresh for every
+minibatch (``--binarize dynamic``, in the trainer).
 """
 import numpy as np
 
@@ -42,3 +44,13 @@ def corrupt(x, kind, level, rng):
     if kind == "gaussian":
         return gaussian(x, level, rng)
     return salt_and_pepper(x, level, rng)
+
+
+def binarize(x, rng):
+    """Draw x_bin ~ Bernoulli(x) pixel by pixel: (N, D) in [0, 1] -> (N, D) float32 of 0s and 1s.
+
+    P(u < p) = p for u ~ U[0, 1), so a pixel of intensity p is 1 with probability p: 0 stays
+    0 and 1 stays 1.
+    """
+    u = rng.random(x.shape, dtype=np.float32)           # (N, D), u ~ U[0, 1)
+    return (u < x).astype(np.float32)

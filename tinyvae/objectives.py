@@ -19,9 +19,10 @@ L = recon + gamma |KL - C(t)|, with C raised linearly from 0 to C_max over N ste
 The lecture's two quantities are named functions here, :func:`elbo` and :func:`lagrangian`;
 the trainer reports both per epoch (the Lagrangian under ``--kl-target``).
 
-Each objective sets the model's KL weight before a step (``before_step``) and sees the
-step's loss after it (``after_step``).  The loss and gradient themselves are always
-:meth:`tinyvae.models.VAE.loss_and_grad`: one code path.
+Each objective turns a step's two terms into its loss, ``loss(recon, kl, t) -> (total,
+kl_weight)`` with ``kl_weight = d total / d kl``, and sees the step's loss after it
+(``after_step``); it never touches the model.  The trainer passes ``kl_weight`` to
+:meth:`tinyvae.models.VAE.backward`, the one code path of every gradient.
 """
 import numpy as np
 
@@ -60,12 +61,13 @@ def lagrangian(log_px_z, kl, beta, delta):
 
 
 class Objective:
-    """What every objective does: set the KL weight before a step, see the loss after it.
+    """What every objective does: turn a step's recon and KL into its loss, and see it after.
 
     The defaults do nothing after a step and carry no state across a resume.
     """
 
-    def before_step(self, model, t):
+    def loss(self, recon, kl, t):
+        """``(total, kl_weight)`` of step t (0-based): the loss and d loss / d kl."""
         raise NotImplementedError
 
     def after_step(self, loss):
@@ -86,16 +88,22 @@ class FixedBeta(Objective):
     def __init__(self, beta=1.0, warmup_steps=0):
         self.beta, self.warmup_steps = float(beta), int(warmup_steps)
 
-    def before_step(self, model, t):
-        """Set the model's KL weight for step t (0-based)."""
+    def beta_at(self, t):
+        """beta_t, the KL's weight at step t (0-based): the warm-up ramp, then beta."""
         ramp = 1.0 if self.warmup_steps <= 0 else min(1.0, (t + 1) / self.warmup_steps)
-        model.beta = self.beta * ramp
+        return self.beta * ramp
+
+    def loss(self, recon, kl, t):
+        beta = self.beta_at(t)
+        return recon + beta * kl, beta
 
 
 class KLTarget(Objective):
     """The constrained form KL < delta, with beta a Lagrange multiplier found by dual ascent.
 
-    beta <- max(0, beta + eta (KL - delta)) after every step, KL the minibatch's.
+    Each step's loss is recon + beta KL (form 3 with the current beta); after it,
+    beta <- max(0, beta + eta (KL - delta)), KL the minibatch's.  (The Lagrangian's
+    ``+ beta delta`` does not depend on theta or phi, so it drops out of their gradient.)
     """
 
     name = "kl-target"
@@ -103,8 +111,8 @@ class KLTarget(Objective):
     def __init__(self, delta, eta=0.01, beta=1.0):
         self.delta, self.eta, self.beta = float(delta), float(eta), float(beta)
 
-    def before_step(self, model, t):
-        model.beta = self.beta
+    def loss(self, recon, kl, t):
+        return recon + self.beta * kl, self.beta
 
     def after_step(self, loss):
         self.beta = max(0.0, self.beta + self.eta * (loss.kl - self.delta))
@@ -117,7 +125,11 @@ class KLTarget(Objective):
 
 
 class Capacity(Objective):
-    """Burgess et al. (2018): L = recon + gamma |KL - C(t)|,  C(t) = C_max min(1, t / N)."""
+    """Burgess et al. (2018): L = recon + gamma |KL - C(t)|,  C(t) = C_max min(1, t / N).
+
+    d L / d KL = gamma sign(KL - C(t)): the KL is pushed up while below the capacity and down
+    while above it.
+    """
 
     name = "capacity"
 
@@ -127,5 +139,6 @@ class Capacity(Objective):
     def capacity_at(self, t):
         return self.C_max * (1.0 if self.steps <= 0 else min(1.0, t / self.steps))
 
-    def before_step(self, model, t):
-        model.capacity, model.gamma = self.capacity_at(t), self.gamma
+    def loss(self, recon, kl, t):
+        gap = kl - self.capacity_at(t)
+        return recon + self.gamma * abs(gap), self.gamma * float(np.sign(gap))

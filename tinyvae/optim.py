@@ -112,10 +112,6 @@ class Adam:
         return {"m_sum": self.m_sum.copy(), "v_sum": self.v_sum.copy(), "t": np.int64(self.t)}
 
     def load_state_dict(self, state):
-        if "m_sum" in state:
-            self.m_sum[...] = state["m_sum"]
-            self.v_sum[...] = state["v_sum"]
-        else:                                         # older checkpoints hold the moments m and v
-            self.m_sum[...] = state["m"] / (1.0 - self.b1)
-            self.v_sum[...] = state["v"] / (1.0 - self.b2)
+        self.m_sum[...] = state["m_sum"]
+        self.v_sum[...] = state["v_sum"]
         self.t = int(state["t"])

@@ -2,7 +2,7 @@
 
 Each ``plot_*`` function returns a matplotlib Figure; ``save_figure`` writes it as a PNG.
 Images are (N, D) rows in [0, 1] with ``image_shape = (H, W)``, H * W = D, drawn dark on
-white.  :mod:`tinyvae.run_figures` uses them to draw every figure of a run folder
+white.  :mod:`tinyvae.app.run_figures` uses them to draw every figure of a run folder
 (``tinyvae plot RUN_DIR``); the lessons draw their own charts with matplotlib directly.
 
 What is drawn, in the lecture's order:
@@ -31,8 +31,7 @@ if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .evaluate import latent_means  # noqa: E402
-from .runs import atomic_write_all  # noqa: E402
+from .atomic import atomic_write_all  # noqa: E402
 
 GAP = 0.25          # grey level of the gaps between tiles (drawn as 1 - GAP)
 HOLE_RGBA = (0.90, 0.20, 0.10, 0.45)     # translucent red for hole cells
@@ -230,18 +229,13 @@ def plot_manifold(model, image_shape, n=15, mean=(0.0, 0.0), std=(1.0, 1.0), tit
     return fig
 
 
-def _codes_of(model, x):
-    """Posterior means of a VAE, or codes of an AE: (N, Z) float64."""
-    return latent_means(model, np.asarray(x))
-
-
 def plot_interpolation(model, x_a, x_b, image_shape, steps=8, title=None):
     """Decoded points on the straight line between the codes of x_a and x_b, one row per pair.
 
     x_a, x_b : (P, D) pairs of inputs.  Row p shows x_a[p], f((1 - t) z_a + t z_b) for t
     from 0 to 1, and x_b[p].
     """
-    z_a, z_b = _codes_of(model, x_a), _codes_of(model, x_b)        # (P, Z) each
+    z_a, z_b = model.code(x_a), model.code(x_b)          # (P, Z) each
     t = np.linspace(0, 1, steps)                                   # (T,)
     z = (1 - t)[None, :, None] * z_a[:, None] + t[None, :, None] * z_b[:, None]   # (P, T, Z)
     P, D = len(x_a), model.D
@@ -257,7 +251,7 @@ def plot_interpolation(model, x_a, x_b, image_shape, steps=8, title=None):
 
 def _traversal_rows(model, x0, values, dims, kl=None, follows=None):
     """Decoded traversals (R, C, D) and their row labels "z<j> <factors it follows>  KL <nats>"."""
-    z0 = _codes_of(model, np.asarray(x0)[None])[0]                 # (Z,)
+    z0 = model.code(np.asarray(x0)[None])[0]               # (Z,)
     Z = model.Z
     z = np.tile(z0, (len(dims), len(values), 1))                   # (R, C, Z)
     for r, j in enumerate(dims):

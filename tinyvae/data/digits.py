@@ -7,7 +7,7 @@ of its test file ``optdigits.tes``, as copied in scikit-learn
 pixels in a 4x4 block of a 32x32 bitmap, so it takes the values 0..16; we divide by 16.
 Cite Alpaydin & Kaynak if you use them.
 
-``data_files/digits.gz`` is a gzip of 1,797 rows of 65 unsigned bytes each, with no
+``files/digits.gz`` is a gzip of 1,797 rows of 65 unsigned bytes each, with no
 header: the 64 pixels of the 8x8 image row by row (0..16), then the label (0..9).  Read it
 with ``np.frombuffer(gzip.decompress(raw), np.uint8).reshape(1797, 65)``.
 
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError, one_line
 from .dataset import Dataset
-from .errors import DataError, one_line
 
-DIGITS_FILE = Path(__file__).parent / "data_files" / "digits.gz"
+DIGITS_FILE = Path(__file__).parent / "files" / "digits.gz"
 DIGITS_N = 1797                 # images in the file
 DIGITS_SIDE = 8                 # each is 8x8
 DIGITS_MAX = 16                 # pixels count 0..16 "on" bits

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import holes
-from .errors import CheckpointError, UsageError
-from .evaluate import latent_means
-from .layers import Linear, ReLU, Sequential
-from .losses import kl_per_dimension
-from .runs import CHECKPOINT, atomic_write
+from .. import holes
+from ..atomic import atomic_write
+from ..errors import CheckpointError, UsageError
+from ..layers import Linear, ReLU, Sequential
+from ..losses import kl_per_dimension
+from .runs import CHECKPOINT
 
 TEMPLATE = Path(__file__).parent / "templates" / "explorer.html"
 DATA_TOKEN = "__EXPLORER_DATA__"      # where the template takes the page's data (JSON)
@@ -90,7 +90,7 @@ def choose_axes(model, x):
         i, j = np.argsort(-kl, kind="stable")[:2]
         return (int(i), int(j)), (f"the two latents with the most KL on the test set "
                                   f"({kl[i]:.2f} and {kl[j]:.2f} nats)")
-    var = np.var(latent_means(model, x), axis=0)                                  # (Z,)
+    var = np.var(model.code(x), axis=0)                                  # (Z,)
     i, j = np.argsort(-var, kind="stable")[:2]
     return (int(i), int(j)), "the two latents along which the test codes vary most"
 
@@ -112,14 +112,11 @@ def hole_grid(codes, base, axes, extent, bins=BINS):
 
     Returns (bins, bins) float64 indexed ``[i2, i1]`` (row = second axis).
     """
-    lo1, hi1, lo2, hi2 = extent
-    z1 = lo1 + (np.arange(bins) + 0.5) * (hi1 - lo1) / bins        # (bins,) cell centres
-    z2 = lo2 + (np.arange(bins) + 0.5) * (hi2 - lo2) / bins
-    G1, G2 = np.meshgrid(z1, z2)                                    # (bins, bins), [i2, i1]
+    _, _, plane = holes.cell_centres(extent, bins)                  # (bins^2, 2)
     centres = np.tile(base, (bins * bins, 1))                       # (bins^2, Z)
-    centres[:, axes[0]] = G1.ravel()
-    centres[:, axes[1]] = G2.ravel()
-    return holes.nearest_distance(centres, codes).reshape(G1.shape)
+    centres[:, axes[0]] = plane[:, 0]
+    centres[:, axes[1]] = plane[:, 1]
+    return holes.nearest_distance(centres, codes).reshape(bins, bins)
 
 
 # --- 4. the page ---------------------------------------------------------------------
@@ -146,13 +143,8 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
     a = list(axes)
     # the plane covers the prior to 3.5 sd and the middle 99% of the codes (as the holes map
     # does), made square so that a unit is as long across as up and N(0, I)'s rings are round
-    lo = np.minimum(score.mean[a] - 3.5 * sd[a], np.percentile(score.codes[:, a], 0.5, axis=0))
-    hi = np.maximum(score.mean[a] + 3.5 * sd[a], np.percentile(score.codes[:, a], 99.5, axis=0))
-    half = np.max(hi - lo) / 2
-    if not half > 0:                # the codes do not vary along either latent: a unit square
-        half = 1.0
-    lo, hi = (lo + hi) / 2 - half, (lo + hi) / 2 + half
-    extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+    extent = holes.plane_extent(score.mean[a], sd[a], score.codes[:, a], square=True)
+    lo, hi = np.array(extent[0::2]), np.array(extent[1::2])             # (2,) each
     distance = hole_grid(score.codes, base, axes, extent, bins)         # (bins, bins)
     hole = distance > score.radius                                        # (bins, bins) bool
     contours = prior_contours(score.mean[a], score.cov[np.ix_(a, a)])
@@ -161,7 +153,7 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
     n_test = len(dataset.x_test)
     n_show = min(n_test, max(100, image_budget // dataset.D))
     shown = np.sort(rng.permutation(n_test)[:n_show])                    # (n,)
-    codes = latent_means(model, dataset.x_test[shown])                    # (n, Z) model.code(x)
+    codes = model.code(dataset.x_test[shown])                             # (n, Z)
     images = np.round(np.clip(dataset.x_test[shown], 0, 1) * 255)         # (n, D) 0..255
     labels = dataset.y_test[shown] if dataset.y_test is not None else None
 
@@ -208,18 +200,15 @@ def cell_centres(data):
     """The plane's cells as a page holds them, row-major over ``[i2, i1]``: their centres in the
     plane's two latents (bins^2, 2), the distance to the nearest training code (bins^2,), and
     whether they are holes (bins^2,) bool."""
-    bins, (lo1, hi1, lo2, hi2) = data["bins"], data["extent"]
-    z1 = lo1 + (np.arange(bins) + 0.5) * (hi1 - lo1) / bins
-    z2 = lo2 + (np.arange(bins) + 0.5) * (hi2 - lo2) / bins
-    G1, G2 = np.meshgrid(z1, z2)                                    # (bins, bins), [i2, i1]
-    return (np.stack([G1.ravel(), G2.ravel()], axis=1), from_base64(data["distance"]).astype(np.float64),
+    _, _, centres = holes.cell_centres(data["extent"], data["bins"])
+    return (centres, from_base64(data["distance"]).astype(np.float64),
             from_base64(data["hole"], "u1").astype(bool))
 
 
 def write_explorer(model, dataset, path, **options):
     """Write the page to ``path`` atomically; an unwritable path is a one-line UsageError.
     (``tinyvae explore`` first checks that ``path`` is a new file or an earlier page:
-    :func:`tinyvae.runs.check_output`.)"""
+    :func:`tinyvae.app.claims.check_output`.)"""
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"--out {path} is a folder; give a file name such as {os.path.join(path, 'explorer.html')}")

@@ -10,13 +10,11 @@ import sys
 
 import numpy as np
 
-from . import disentanglement, holes, plots
-from .data import load_for_run
-from .errors import one_line
-from .evaluate import latent_means
-from .losses import kl_per_dimension
-from .models import VAE
-from .runs import load_run, metrics_of
+from .. import disentanglement, holes, plots
+from ..errors import one_line
+from ..losses import kl_per_dimension
+from ..models import VAE
+from .runs import load_data, load_run
 
 
 def save_run_figures(run_dir, model, dataset, n=10, seed=0):
@@ -32,7 +30,7 @@ def run_figures(model, dataset, n=10, seed=0):
     if isinstance(model, VAE):
         samples = model.sample(64, np.random.default_rng(seed))
         figs["samples.png"] = plots.plot_grid(samples, shape, "samples from the prior, z ~ N(0, I)")
-    codes = latent_means(model, x)                                    # (N, Z)
+    codes = model.code(x)                                    # (N, Z)
     figs["latent.png"] = plots.plot_latent_scatter(codes, dataset.y_test, "test codes coloured by label")
     return figs
 
@@ -58,7 +56,7 @@ def plot_run(run_dir, out_dir=None, seed=0, data_dir=None):
     (default the run folder itself).
     """
     model, cfg, meta = load_run(run_dir)
-    ds = load_for_run(cfg, run_dir, D=meta["D"], data_dir=data_dir)
+    ds = load_data(cfg, run_dir, D=meta["D"], data_dir=data_dir)
     out = out_dir or run_dir
     os.makedirs(out, exist_ok=True)
     shape, x = ds.image_shape, ds.x_test
@@ -73,7 +71,7 @@ def plot_run(run_dir, out_dir=None, seed=0, data_dir=None):
         except ValueError as err:                   # e.g. a holes map from a single training image
             print(f"note: skipped {file_name}: {one_line(err)}", file=sys.stderr)
 
-    rows = metrics_of(run_dir, meta)
+    rows = meta["metrics"]
     if rows:
         save("training_curves.png", lambda: plots.plot_training_curves(rows, f"training curves: {name}"))
     a, b = _pick_pairs(ds.y_test, 5)
@@ -87,7 +85,7 @@ def plot_run(run_dir, out_dir=None, seed=0, data_dir=None):
         if ds.factors_train is not None:        # known factors (the shapes): name the one each row follows
             x_all = np.concatenate([ds.x_train, ds.x_test])
             factors = np.concatenate([ds.factors_train, ds.factors_test])
-            _, details = disentanglement.mig(latent_means(model, x_all), factors)
+            _, details = disentanglement.mig(model.code(x_all), factors)
             follows = disentanglement.latent_factor_labels(details, ds.factor_names)
         title = ("latent traversals: each row names the factor its latent follows (MIG's best latent, "
                  "with its gap) and its KL" if follows else None)
@@ -97,7 +95,7 @@ def plot_run(run_dir, out_dir=None, seed=0, data_dir=None):
         if isinstance(model, VAE):
             mean, std, fitted = (0.0, 0.0), (1.0, 1.0), "prior"
         else:
-            codes = latent_means(model, ds.x_train)
+            codes = model.code(ds.x_train)
             mean, std, fitted = codes.mean(axis=0), codes.std(axis=0), "fitted Gaussian"
         save("manifold.png", lambda: plots.plot_manifold(model, shape, mean=mean, std=std,
                                                          title=f"manifold: {name}", quantiles_of=fitted))

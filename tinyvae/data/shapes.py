@@ -281,6 +281,7 @@ def load(seed=0, test_fraction=0.1):
         factors_train=factors[train], factors_test=factors[test],
         factor_names=FACTOR_NAMES,
         factor_sizes=FACTOR_SIZES,
+        render=generate,
     )
 
 

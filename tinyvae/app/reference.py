@@ -15,9 +15,9 @@ import os
 
 import numpy as np
 
+from ..errors import CheckpointError
+from ..models import make_model
 from .config import TrainConfig
-from .errors import CheckpointError
-from .models import make_model
 from .runs import load_checkpoint, load_config
 
 
@@ -26,7 +26,7 @@ def export(run_dir, path):
     arrays, meta = load_checkpoint(run_dir)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     np.savez_compressed(path, theta=arrays["theta"].astype(np.float16), D=meta["D"],
-                        config=json.dumps(load_config(run_dir)))
+                        config=json.dumps(load_config(run_dir, meta)))
     return path
 
 

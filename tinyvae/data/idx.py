@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, one_line
-from .runs import atomic_write
+from ..atomic import atomic_write
+from ..errors import DataError, one_line
 
 IDX_UBYTE = 0x08
 REDOWNLOAD = "delete it and download again"      # the fix for a damaged file
@@ -110,7 +110,7 @@ def read_idx(path, ndim=None):
 def write_idx(path, array):
     """Write a uint8 array as an IDX file, gzip-compressed if the name ends in .gz.
 
-    The file is written through :func:`tinyvae.runs.atomic_write`, so a failed write never
+    The file is written through :func:`tinyvae.atomic.atomic_write`, so a failed write never
     leaves a half-written file behind.
 
     Parameters

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import DataError, one_line
-from .runs import process_running
+from ..atomic import process_running
+from ..errors import DataError, one_line
 
 # Where to download from, in order of preference.  TINYVAE_MNIST_MIRROR replaces the list.
 MIRRORS = {

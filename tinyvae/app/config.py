@@ -6,18 +6,14 @@ from typing import List, Optional
 
 import numpy as np
 
-from . import choices
-from .errors import CheckpointError, UsageError
+from .. import choices
+from ..choices import SEED_MAX
+from ..errors import CheckpointError, UsageError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)     # training runs in float32: settings must fit
-SEED_MAX = 2 ** 32 - 1                            # numpy's generators take any; this is plenty
 
 #: default epochs per data set, so that a run without --epochs is a sensible length
 DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "mnist": 10, "fashion-mnist": 10}
-
-#: settings older versions wrote to config.json that no longer mean anything; they are ignored
-#: on load ("workers": the data-parallel processes of tinyvae 0.1's --workers, now gone)
-RETIRED = ("workers",)
 
 
 @dataclass
@@ -33,7 +29,7 @@ class TrainConfig:
     lr: float = 1e-3
     hidden: List[int] = field(default_factory=lambda: [400])
     latent: int = 20
-    likelihood: Optional[str] = None    # bernoulli (BCE for an AE) | gaussian (MSE for an AE);
+    likelihood: Optional[str] = None    # bernoulli (BCE for an AE) | gaussian (the squared error for an AE);
     #                                     None: choices.DEFAULT_LIKELIHOOD[model]
     sigma: float = 0.1                  # std of the Gaussian likelihood of a VAE
     beta: float = 1.0
@@ -117,7 +113,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d, where="config.json"):
         """The settings read back from a run's config.json (``where``), each checked for its type."""
-        d = {k: v for k, v in d.items() if k not in RETIRED}
         kinds = {f.name: _KINDS[f.type] for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - set(kinds))
         if unknown:

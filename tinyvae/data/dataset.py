@@ -1,6 +1,6 @@
 """The :class:`Dataset` every loader returns: a train/test split of flattened images in [0, 1]."""
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -14,6 +14,8 @@ class Dataset:
     image_shape : (H, W) with H * W == D
     factors_train / factors_test : (N, K) int64 factor indices, or None when unknown
     factor_names : names of the K factors, and factor_sizes : how many values each takes
+    render : the images (N, H, W) of (N, K) factor indices, for data drawn by code (the
+             shapes), or None; the FactorVAE score draws its own images with it
     """
 
     name: str
@@ -26,6 +28,7 @@ class Dataset:
     factors_test: Optional[np.ndarray] = None
     factor_names: Tuple[str, ...] = ()
     factor_sizes: Tuple[int, ...] = ()
+    render: Optional[Callable[[np.ndarray], np.ndarray]] = None
 
     @property
     def D(self) -> int:

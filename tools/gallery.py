@@ -1,4 +1,4 @@
-"""The README's figures, made from scratch: ``python -m tinyvae.gallery [--out docs/img]``.
+"""The README's figures, made from scratch: ``python -m tools.gallery [--out docs/img]`` (from the repository).
 
 Trains the models the figures need (the same settings as the lessons) and writes:
 
@@ -9,7 +9,7 @@ Trains the models the figures need (the same settings as the lessons) and writes
     traversals_vae_vs_best.png  lesson 08's reference VAE and best beta-VAE form on the shapes,
                            traversed side by side, rows named by the factor each latent follows
     explorer_ae.png        the explorer page (tinyvae explore) of the 2-D AE and of the 2-D VAE,
-    explorer_vae.png       screenshots taken in headless Chromium (tinyvae/browser.py)
+    explorer_vae.png       screenshots taken in headless Chromium (tools/browser.py)
 
 ``--only shapes`` draws only the traversals (a few seconds; no browser). It takes about 30
 seconds in all.  It runs with one BLAS thread (threadpoolctl): the models multiply
@@ -24,14 +24,17 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import browser, data, disentanglement, explore, holes, plots, reference
-from .config import TrainConfig
-from .evaluate import latent_means
-from .losses import kl_per_dimension
-from .models import VAE, Autoencoder
-from .runs import load_run, read_metrics
-from .shapes import render
-from .train import fit, run
+from tinyvae import data, disentanglement, holes, plots
+from tinyvae.app import explore, reference
+from tinyvae.app.config import TrainConfig
+from tinyvae.app.runs import load_run
+from tinyvae.app.training import run
+from tinyvae.data.shapes import render
+from tinyvae.losses import kl_per_dimension
+from tinyvae.models import VAE, Autoencoder
+from tinyvae.train import fit
+
+from . import browser
 
 DPI = 90                            # keeps every PNG well under 150 KB
 #: lesson 08's reference checkpoints, made by benchmarks/disentanglement.py
@@ -88,7 +91,7 @@ def make_gallery(out="docs/img", seed=0):
 
     # 1. a 2-D AE and a 2-D VAE trained the same way (lesson 02's settings)
     _say("2-D AE and VAE on the digits ...")
-    ae = Autoencoder(digits.D, (128,), 2, loss="bce", rng=np.random.default_rng(seed))
+    ae = Autoencoder(digits.D, (128,), 2, likelihood="bernoulli", rng=np.random.default_rng(seed))
     vae2 = VAE(digits.D, (128,), 2, rng=np.random.default_rng(seed))
     for model in (ae, vae2):
         fit(model, x, 50, batch_size=32, lr=3e-3, seed=seed)
@@ -108,8 +111,8 @@ def make_gallery(out="docs/img", seed=0):
         cfg = TrainConfig(model="vae", data="digits", epochs=100, hidden=[256], latent=16, batch_size=64,
                           seed=seed)
         run(cfg, out=run_dir, log=lambda *a: None, progress_bars=False)
-        vae16, _, _ = load_run(run_dir)
-        rows = read_metrics(run_dir)
+        vae16, _, meta = load_run(run_dir)
+        rows = meta["metrics"]
     save(plots.plot_samples(vae16.sample(64, np.random.default_rng(seed)), digits.image_shape,
                             "VAE (Z = 16) on the digits: decoded z ~ N(0, I)"), "samples.png")
     save(plots.plot_training_curves(rows, "VAE (Z = 16) on the digits"), "training_curves.png")
@@ -134,7 +137,7 @@ def shapes_traversals(save, seed=0):
         model, cfg = reference.load(os.path.join(REFERENCE, f"08_{name}.npz"))
         mu, logvar = (np.asarray(a, np.float64) for a in model.encode(x_all))
         kl = kl_per_dimension(mu, logvar)                                 # (Z,)
-        mig, details = disentanglement.mig(latent_means(model, x_all), factors)
+        mig, details = disentanglement.mig(model.code(x_all), factors)
         panels[name] = dict(model=model, x0=render(0, 2, 0, 6, 3).reshape(-1), kl=kl, mig=mig,
                             dims=np.argsort(-kl)[:max(3, int(np.sum(kl > 0.1)))],
                             follows=disentanglement.latent_factor_labels(details, shapes.factor_names),
@@ -147,7 +150,7 @@ def shapes_traversals(save, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tinyvae.gallery", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.gallery", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join("docs", "img"), help="folder for the PNGs (default docs/img)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=("shapes",), help="only the shapes traversals (no browser needed)")

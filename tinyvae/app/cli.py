@@ -19,10 +19,9 @@ import contextlib
 import os
 import sys
 
-from . import choices
-from .errors import TinyVAEError, UsageError, describe_os_error
-
-SEED_MAX = 2 ** 32 - 1          # as TrainConfig's seed (config.py is not imported here: it needs numpy)
+from .. import choices
+from ..choices import SEED_MAX
+from ..errors import TinyVAEError, UsageError, describe_os_error
 
 #: train flags that describe the run, and so cannot change on --resume
 RUN_FLAGS = ("model", "data", "binarize", "batch_size", "lr", "hidden", "latent", "likelihood",
@@ -38,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_gradcheck(args):
-    from . import gradcheck
+    from .. import gradcheck
 
     rows = gradcheck.run_all(seed=args.seed)
     print(gradcheck.format_table(rows))
@@ -48,11 +47,8 @@ def _cmd_gradcheck(args):
 def _cmd_train(args):
     from .config import TrainConfig
     from .run_figures import save_run_figures
-    from .train import run
+    from .training import run
 
-    if args.workers is not None:
-        raise UsageError("--workers is gone: tinyvae trains in one process, and BLAS uses the cores; "
-                         "pass --threads N to limit them")
     given = {k: v for k, v in vars(args).items() if k in RUN_FLAGS + ("epochs", "data_dir") and v is not None}
     if args.resume is not None:
         fixed = sorted(k for k in given if k in RUN_FLAGS)
@@ -89,15 +85,16 @@ def _blas_threads(n):
 
 
 def _cmd_eval(args):
-    from . import evaluate, memory
-    from .data import load_for_run
-    from .models import VAE
-    from .runs import load_run, save_json
+    from .. import evaluate
+    from ..atomic import save_json
+    from ..models import VAE
+    from . import memory
+    from .runs import load_data, load_run
 
     if args.iw_samples < 1:
         raise UsageError(f"--iw-samples must be >= 1, not {args.iw_samples}")
     model, cfg, meta = load_run(args.run_dir)
-    data = load_for_run(cfg, args.run_dir, D=meta["D"], data_dir=args.data_dir)
+    data = load_data(cfg, args.run_dir, D=meta["D"], data_dir=args.data_dir)
     if isinstance(model, VAE):
         memory.require(memory.iw_bytes(args.iw_samples, min(500, len(data.x_test)), model.D, model.hidden, model.Z),
                        f"--iw-samples {args.iw_samples}", "choose fewer importance samples")
@@ -124,9 +121,10 @@ def _cmd_eval(args):
 def _cmd_sample(args):
     import numpy as np
 
+    from ..models import VAE
     from . import memory
-    from .models import VAE
-    from .runs import check_output, load_run
+    from .claims import check_output
+    from .runs import load_run
 
     if args.n < 1:
         raise UsageError(f"-n must be >= 1, not {args.n}")
@@ -135,14 +133,10 @@ def _cmd_sample(args):
     if not isinstance(model, VAE):
         raise UsageError(f"{args.run_dir} holds an {cfg.model}, which has no prior to sample; "
                          f"train with --model vae")
-    side = int(round(model.D ** 0.5))
-    shape = meta.get("image_shape") or ((side, side) if side * side == model.D else None)
-    if shape is None:                              # a checkpoint from before image_shape was kept
-        raise UsageError(f"{args.run_dir} does not record its image shape and its {model.D} pixels do not "
-                         f"form a square; resume it once with 'tinyvae train --resume' to record it")
+    shape = meta["image_shape"]
     memory.require(memory.sampling_bytes(args.n, model.D, model.hidden, model.Z),
                    f"-n {args.n}", "draw fewer samples")
-    from . import plots
+    from .. import plots
     samples = model.sample(args.n, np.random.default_rng(args.seed))
     plots.save_figure(plots.plot_grid(samples, tuple(shape), f"{args.n} samples from the prior"), path)
     print(f"wrote {path}")
@@ -161,12 +155,12 @@ def _cmd_plot(args):
 
 def _cmd_explore(args):
     from . import explore
-    from .data import load_for_run
-    from .runs import check_output, load_run
+    from .claims import check_output
+    from .runs import load_data, load_run
 
     path = check_output(args.out or os.path.join(args.run_dir, "explorer.html"), ".html")   # before the work
     model, cfg, meta = load_run(args.run_dir)
-    data = load_for_run(cfg, args.run_dir, D=meta["D"], data_dir=args.data_dir)
+    data = load_data(cfg, args.run_dir, D=meta["D"], data_dir=args.data_dir)
     if len(data.x_train) < 2:                      # the page is built on the hole radius of the codes
         raise UsageError(f"explore finds the holes between training codes, and {args.run_dir} was trained on "
                          f"{len(data.x_train)} image; train on two or more")
@@ -212,7 +206,6 @@ def build_parser():
     t.add_argument("--threads", type=int, metavar="N",
                    help="BLAS threads for the matrix products (default: BLAS's own, usually every core); "
                         "1 keeps small models fast on a busy machine")
-    t.add_argument("--workers", type=int, help=argparse.SUPPRESS)   # removed; named in its error
     where = t.add_mutually_exclusive_group()
     where.add_argument("--out", metavar="RUN_DIR", help="new run folder (default runs/<model>-<data>-<time>)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue this run to --epochs")
@@ -270,7 +263,7 @@ def main(argv=None):
     """Run one command.  Every way it can fail ends here, in one line on stderr and an exit code:
     the user's own errors (1, or 2 for usage), a file or standard output that cannot be written
     (1), memory that runs out (1), Ctrl-C (130).  Files are written whole or not at all
-    (:func:`tinyvae.runs.atomic_write`), so none of these leaves a half-written one."""
+    (:func:`tinyvae.atomic.atomic_write`), so none of these leaves a half-written one."""
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)

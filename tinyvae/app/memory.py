@@ -5,14 +5,15 @@ often deep inside training.  These estimates count the big arrays from the sizes
 with Python integers (no overflow), and :func:`require` compares them with the memory the
 machine has free::
 
-    require(training_bytes(D=64, hidden=[400], Z=20, B=128), "training", "use a smaller --hidden")
+    require(training_bytes("vae", D=64, hidden=[400], Z=20, B=128), "training", "use a smaller --hidden")
 
 The figures are estimates of the largest arrays, not exact accounting: they catch sizes
 that cannot fit, by orders of magnitude, before a single array is made.
 """
 import os
 
-from .errors import UsageError
+from ..errors import UsageError
+from ..models import layer_sizes, parameter_count
 
 FLOAT32, FLOAT64 = 4, 8
 
@@ -32,23 +33,13 @@ def available_bytes():
         return None                             # unknown: nothing to compare with
 
 
-def layer_widths(D, hidden, Z, latent_outputs):
-    """Widths of every layer's output, encoder then decoder: D -> hidden -> latent_outputs, Z -> hidden' -> D."""
-    return list(hidden) + [latent_outputs] + list(reversed(hidden)) + [D]
-
-
-def parameter_count(D, hidden, Z, latent_outputs):
-    """Weights and biases of an encoder D -> hidden -> latent_outputs and a decoder Z -> reversed(hidden) -> D."""
-    sizes_in = [D] + list(hidden) + [Z] + list(reversed(hidden))
-    return sum(a * b + b for a, b in zip(sizes_in, layer_widths(D, hidden, Z, latent_outputs)))
-
-
-def training_bytes(D, hidden, Z, B, latent_outputs=None):
+def training_bytes(kind, D, hidden, Z, B):
     """A training step's largest arrays: theta, its gradient, Adam's two sums and a checkpoint
     copy (float32, 8 copies of the parameters counting those written), plus each layer's
-    activations and their gradients for a minibatch of B rows (float32, 4 arrays per layer)."""
-    P = parameter_count(D, hidden, Z, latent_outputs or Z)
-    activations = B * sum(layer_widths(D, hidden, Z, latent_outputs or Z))
+    activations and their gradients for a minibatch of B rows (float32, 4 arrays per layer).
+    The sizes are the model's own (:func:`tinyvae.models.layer_sizes`)."""
+    P = parameter_count(kind, D, hidden, Z)
+    activations = B * sum(sum(sizes[1:]) for sizes in layer_sizes(kind, D, hidden, Z))
     return 8 * FLOAT32 * P + 4 * FLOAT32 * activations
 
 

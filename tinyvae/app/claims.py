@@ -1,0 +1,143 @@
+"""Who may write what in a run folder: one trainer at a time, and no command over what it did not write.
+
+* **One writer.**  ``tinyvae train`` claims its folder (:func:`claim_new_run`,
+  :func:`claim_run`) with an exclusive ``flock`` on the folder itself, held for the run's
+  life and released by the kernel when the process ends, however it ends.  A second
+  training of the same folder is refused with one line.  Each claim first removes the
+  temporary files a killed writer left behind (:func:`tinyvae.atomic.remove_dead_temporary_files`).
+* **No overwriting.**  Every other command writes a new file, or over an earlier file of the
+  same kind that tinyvae wrote (:func:`check_output`); none writes over a run's own files.
+"""
+import errno
+import os
+import tempfile
+
+try:
+    import fcntl                                # POSIX: the claim is a flock the kernel drops at exit
+except ImportError:                             # Windows has no flock: the claim is then only the
+    fcntl = None                                # atomic mkdir / empty-folder check, and is not held
+
+from ..atomic import TMP_PREFIX, remove_dead_temporary_files
+from ..errors import CheckpointError, UsageError
+from .runs import CHECKPOINT, OWN_FILES, require_run_dir
+
+
+# --- what other commands may write ---------------------------------------------------------------
+#: the first bytes of each kind of file a command writes, to tell its own earlier output from anything else
+SIGNATURES = {".png": b"\x89PNG\r\n\x1a\n",
+              ".html": b"<!DOCTYPE html>\n<!-- The tinyvae latent-space explorer."}   # templates/explorer.html
+
+
+def check_output(path, ext):
+    """Refuse, in one line, an output path that is neither a new file nor a ``ext`` file of the
+    kind the command writes: no command but the trainer writes over a run's own files."""
+    if not path.lower().endswith(ext):
+        raise UsageError(f"--out {path} must name a {ext} file")
+    if os.path.isdir(path):
+        raise UsageError(f"--out {path} is a folder; name a {ext} file in it")
+    if os.path.basename(path) in OWN_FILES or (os.path.lexists(path) and not _starts_with(path, SIGNATURES[ext])):
+        raise UsageError(f"--out {path} exists and is not a {ext} file tinyvae wrote; choose a new file name")
+    return path
+
+
+def _starts_with(path, signature):
+    if not os.path.isfile(path):                   # a device, a pipe (whose read would wait for ever)
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(signature)) == signature
+    except OSError:
+        return False
+
+
+# --- claiming a folder: one trainer at a time ------------------------------------------------
+class Claim:
+    """An exclusive hold on a run folder, for as long as the trainer runs (a context manager)."""
+
+    def __init__(self, run_dir, fd, created):
+        self.run_dir, self.fd, self.created = run_dir, fd, created
+
+    def release(self, remove_if_empty=False):
+        """Let go of the folder; ``remove_if_empty`` removes a folder this claim created."""
+        if self.fd is not None:
+            os.close(self.fd)                      # closing the descriptor drops the flock
+            self.fd = None
+        if remove_if_empty and self.created:
+            remove_dead_temporary_files(self.run_dir)
+            if not os.listdir(self.run_dir):
+                os.rmdir(self.run_dir)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _lock(run_dir, created):
+    """flock the folder itself, or refuse: the kernel drops the lock when the process ends."""
+    if fcntl is None:
+        return Claim(run_dir, None, created)
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        os.close(fd)
+        if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise CheckpointError(f"{run_dir} is in use by another 'tinyvae train'; wait for it to "
+                                  f"finish, or train into another --out") from None
+        raise
+    return Claim(run_dir, fd, created)
+
+
+def claim_new_run(out=None, default_base=None):
+    """Create (or take an empty) folder for a new run, claim it, and check it can be written.
+
+    ``out`` is the folder the user named; without it, the first free one of ``default_base``,
+    ``default_base-2``, ... is made with ``os.mkdir``, which fails if the name is taken, so two
+    runs started in the same second get two folders.  Returns a :class:`Claim`.
+    """
+    if out is None:
+        os.makedirs(os.path.dirname(default_base) or ".", exist_ok=True)
+        k = 1
+        while True:
+            run_dir = default_base if k == 1 else f"{default_base}-{k}"
+            try:
+                os.mkdir(run_dir)
+                break
+            except FileExistsError:
+                k += 1
+        claim = _lock(run_dir, created=True)
+    else:
+        run_dir = out
+        if not run_dir.strip():
+            raise UsageError("--out needs a folder name")
+        if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+            raise UsageError(f"--out {run_dir} is a file, not a folder; choose another --out")
+        created = not os.path.exists(run_dir)
+        os.makedirs(run_dir, exist_ok=True)
+        claim = _lock(run_dir, created)
+    try:
+        remove_dead_temporary_files(run_dir)
+        if os.listdir(run_dir):
+            raise UsageError(f"--out {run_dir} already holds files; continue it with --resume {run_dir} "
+                             f"or choose another --out")
+        fd, probe = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=CHECKPOINT, dir=run_dir)
+        os.close(fd)                               # the folder takes new files: checked before training
+        os.unlink(probe)
+    except BaseException:
+        claim.release(remove_if_empty=True)
+        raise
+    return claim
+
+
+def claim_run(run_dir):
+    """Claim an existing run folder for ``--resume`` and remove a killed run's temporary files."""
+    require_run_dir(run_dir)
+    claim = _lock(run_dir, created=False)
+    try:
+        remove_dead_temporary_files(run_dir)
+    except BaseException:
+        claim.release()
+        raise
+    return claim
