@@ -3,9 +3,10 @@
 Both sides start from the same weights (tinyvae's ``theta`` copied into ``torch.nn.Linear``),
 see the same minibatches and the same eps, and take 200 Adam steps (lr 1e-3, batch 128) in
 float32.  tinyvae's side is ``tinyvae.train.Trainer.train_epoch``, the loop ``tinyvae train``
-runs (gather by index, ``objective.before_step``, ``model.loss_and_grad``, ``Adam.step``);
-the only thing added is a thin wrapper around ``loss_and_grad`` that draws eps from the
-trainer's Generator exactly as the model would, records it, and passes it in with ``eps=``.
+runs (gather by index, ``model.forward``, ``objective.loss``, ``model.backward``,
+``Adam.step``); the only thing added is a thin wrapper around ``model.draw_noise`` that records
+each eps the model draws from the trainer's Generator, and one around ``Trainer.step`` that
+records the step's minibatch and loss.
 PyTorch then replays the recorded minibatches and eps with autograd and ``torch.optim.Adam``.
 
 If the per-step losses agree to 1e-4 relative over all 200 steps, the hand-written backward

@@ -3,7 +3,7 @@
 What is timed, for each batch size B:
 
 * ``tinyvae``: ``tinyvae.train.Trainer.train_epoch``, the loop ``tinyvae train`` runs (gather
-  the minibatch by index, ``objective.before_step``, ``model.loss_and_grad``, ``Adam.step``),
+  the minibatch by index, ``model.forward``, ``objective.loss``, ``model.backward``, ``Adam.step``),
   on the 784-400-20 VAE (Bernoulli, beta 1, Adam lr 1e-3, float32), in one process.  The
   time is the one the trainer itself reports: its training steps, not the epoch's shuffle.
 * ``torch`` (if it imports): PyTorch eager, the same architecture with ``nn.Linear``,

@@ -1,4 +1,4 @@
-"""Tests for tinyvae.data (MNIST from a folder, names and binarization) and tinyvae.download.
+"""Tests for tinyvae.data (MNIST from a folder, names and binarization) and tinyvae.data.download.
 
 No test touches the internet: downloads come from a loopback HTTP server that serves small
 IDX files made here, and an autouse fixture points the cache and the mirror at places that

@@ -1,4 +1,4 @@
-"""The embedded UCI digits (tinyvae.digits): 1,797 images, and a fixed split stratified by class."""
+"""The embedded UCI digits (tinyvae.data.digits): 1,797 images, and a fixed split stratified by class."""
 import gzip
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""IDX files (tinyvae.idx): what write_idx writes read_idx reads back, and every damage is one line."""
+"""IDX files (tinyvae.data.idx): what write_idx writes read_idx reads back, and every damage is one line."""
 import gzip
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Tests for the procedural shapes data set (tinyvae/shapes.py).
+"""Tests for the procedural shapes data set (tinyvae/data/shapes.py).
 
 The whole grid (6,912 shapes) is drawn once per module; each test then checks one
 promise the module makes: a full and disjoint split, binary canvases with the shape

@@ -202,6 +202,7 @@ def test_an_autoencoder_scores_with_the_lectures_mse_unless_told_bce(tmp_path, c
         assert train(["--model", "ae", *flags, "--epochs", "1", "--out", str(out), *SMALL]) == 0
         model = load_run(out)[0]
         assert model.likelihood == likelihood
+        assert runs.read_metrics(out)[-1]["kl_weight"] == 0.0           # an AE has no KL term to weigh
         # the reconstruction loss is the squared error (L_AE) or the cross-entropy from logits
         out_layer = model.decoder.forward(model.encode(x))
         assert model.forward_loss(x).recon == pytest.approx(loss(out_layer, x)[0], rel=1e-6)

@@ -2,7 +2,7 @@
 
 The lecture calls a representation disentangled when each latent variable is sensitive
 to one generative factor and relatively invariant to the others. Both metrics here put
-a number on that, given data whose true factors are known (``tinyvae.shapes``):
+a number on that, given data whose true factors are known (``tinyvae.data.shapes``):
 
 * :func:`mig` (Chen et al., 2018, "Isolating Sources of Disentanglement in VAEs") asks,
   for each factor, how much more one latent knows about it than any other latent does.
@@ -17,7 +17,7 @@ Shapes: ``N`` examples, ``Z`` latent dimensions, ``K`` factors.
 
 Use with a trained model, where ``encode`` maps images ``(B, D)`` to latent means::
 
-    from tinyvae import shapes
+    from tinyvae.data import shapes
     represent = representation(encode, shapes.generate)
     score, details = factorvae_score(represent, shapes.FACTOR_SIZES, rng)
     score, details = mig(encode(data.x_test), data.factors_test)

@@ -7,7 +7,7 @@ back to the caller).  One contract, for every layer:
 * ``forward(x)`` keeps what ``backward`` needs on the layer itself and returns the output;
 * ``backward(dout)`` *adds* into ``self.grads`` and returns ``dx``; it never writes into
   ``dout``, which belongs to the caller.  Whoever runs a backward pass zeroes the gradients
-  first (the models do, in ``loss_and_grad``); adding lets two passes accumulate;
+  first (the models do, in ``backward``); adding lets two passes accumulate;
 * ``params`` and ``grads`` hold arrays of the same shapes under the same names.
 
 Every layer computes in the dtype of its parameters (float32 for training, float64 for the

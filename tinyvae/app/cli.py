@@ -211,41 +211,38 @@ def build_parser():
     where.add_argument("--resume", metavar="RUN_DIR", help="continue this run to --epochs")
     t.set_defaults(func=_cmd_train)
 
-    e = sub.add_parser("eval", help="test ELBO, importance-weighted log p(x), active units")
-    e.add_argument("run_dir", metavar="RUN_DIR")
+    e = _run_command(sub, "eval", "test ELBO, importance-weighted log p(x), active units", _cmd_eval)
     e.add_argument("--iw-samples", type=int, default=200, metavar="K", help="importance samples, default 200")
-    e.add_argument("--seed", type=_seed, default=0)
-    e.add_argument("--data-dir", metavar="DIR", help="where the run's MNIST files are now, if they moved")
-    e.set_defaults(func=_cmd_eval)
 
-    s = sub.add_parser("sample", help="a PNG grid of samples from the prior")
-    s.add_argument("run_dir", metavar="RUN_DIR")
+    s = _run_command(sub, "sample", "a PNG grid of samples from the prior", _cmd_sample, data_dir=False)
     s.add_argument("-n", type=int, default=64, help="how many samples, default 64")
-    s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--out", metavar="PNG", help="default RUN_DIR/samples-n<N>-seed<S>.png")
-    s.set_defaults(func=_cmd_sample)
 
-    pl = sub.add_parser("plot", help="draw every figure that applies to a run")
-    pl.add_argument("run_dir", metavar="RUN_DIR")
+    pl = _run_command(sub, "plot", "draw every figure that applies to a run", _cmd_plot)
     pl.add_argument("--out", metavar="DIR", help="default: the run folder")
-    pl.add_argument("--seed", type=_seed, default=0)
-    pl.add_argument("--data-dir", metavar="DIR", help="where the run's MNIST files are now, if they moved")
-    pl.set_defaults(func=_cmd_plot)
 
-    x = sub.add_parser("explore", help="write one offline web page that explores the latent space")
-    x.add_argument("run_dir", metavar="RUN_DIR")
+    x = _run_command(sub, "explore", "write one offline web page that explores the latent space", _cmd_explore,
+                     seed_help="seeds the codes of the holes and the subsample")
     x.add_argument("--out", metavar="FILE.html", help="default RUN_DIR/explorer.html")
     x.add_argument("--axes", type=int, nargs=2, metavar=("I", "J"),
                    help="the two latents on the plane (from 0), for Z > 2; default: most KL (VAE) "
                         "or most variance of the codes (AE)")
-    x.add_argument("--seed", type=_seed, default=0, help="seeds the codes of the holes and the subsample")
-    x.add_argument("--data-dir", metavar="DIR", help="where the run's MNIST files are now, if they moved")
-    x.set_defaults(func=_cmd_explore)
 
     g = sub.add_parser("gradcheck", help="check every gradient against central differences")
     g.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs (default 0)")
     g.set_defaults(func=_cmd_gradcheck)
     return p
+
+
+def _run_command(sub, name, help, func, data_dir=True, seed_help=None):
+    """A command that reads a run folder: ``tinyvae NAME RUN_DIR [--seed S] [--data-dir DIR]``."""
+    c = sub.add_parser(name, help=help)
+    c.add_argument("run_dir", metavar="RUN_DIR")
+    c.add_argument("--seed", type=_seed, default=0, help=seed_help)
+    if data_dir:
+        c.add_argument("--data-dir", metavar="DIR", help="where the run's MNIST files are now, if they moved")
+    c.set_defaults(func=func)
+    return c
 
 
 def _seed(text):

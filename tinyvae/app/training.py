@@ -25,6 +25,8 @@ from .config import TrainConfig
 
 def make_objective(cfg, steps_per_epoch):
     """The objective a run's settings name: fixed beta (+ warm-up), KL target, or capacity."""
+    if cfg.model != "vae":
+        return FixedBeta(0.0)                       # an AE or DAE has no KL term to weigh
     if cfg.kl_target is not None:
         return KLTarget(cfg.kl_target, eta=cfg.beta_lr, beta=cfg.beta)
     if cfg.capacity is not None:

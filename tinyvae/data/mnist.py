@@ -23,7 +23,7 @@ def load_idx_dataset(name, data_dir=None):
 
     With ``data_dir``, the files are looked for in ``DIR``, ``DIR/raw`` and torchvision's
     ``DIR/MNIST/raw`` (``DIR/FashionMNIST/raw``), gzipped or not.  Without it, they are
-    downloaded into the cache (:mod:`tinyvae.download`) unless already there.  Any counts
+    downloaded into the cache (:mod:`tinyvae.data.download`) unless already there.  Any counts
     and image sizes are accepted, as long as images and labels agree.
 
     Parameters

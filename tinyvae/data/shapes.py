@@ -60,7 +60,7 @@ benchmarks/README.md records what the change from 32x32 did to the MIG of beta =
 The largest shape at the outermost centre still leaves the outer row and column of the
 canvas empty, so no shape is ever clipped.
 
-Run ``python -m tinyvae.shapes`` to time the generation and save an example sheet.
+Run ``python -m tinyvae.data.shapes`` to time the generation and save an example sheet.
 """
 import functools
 import time
@@ -288,22 +288,17 @@ def load(seed=0, test_fraction=0.1):
 if __name__ == "__main__":
     import sys
 
+    from ..plots import plot_image_rows, save_figure      # matplotlib only for this example sheet
+
     t0 = time.perf_counter()
     data = load()
     print(f"generated {len(data.x_train) + len(data.x_test)} images in "
           f"{time.perf_counter() - t0:.3f} s; train {data.x_train.shape}, test {data.x_test.shape}")
     out = sys.argv[1] if len(sys.argv) > 1 else "shapes_examples.png"
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [render(s, 3, np.arange(N_ROTATIONS), 5, 5) for s in range(3)]           # rotations
-    rows += [render(s, np.arange(4), 0, np.arange(4) * 3, 5 - np.arange(4)) for s in range(3)]
-    fig, axes = plt.subplots(len(rows), N_ROTATIONS, figsize=(N_ROTATIONS, len(rows)))
-    for r, row in enumerate(rows):
-        for c in range(N_ROTATIONS):
-            axes[r, c].axis("off")
-            if c < len(row):
-                axes[r, c].imshow(row[c], cmap="gray", vmin=0, vmax=1)
-    fig.savefig(out, dpi=80)
+    turns = np.arange(4) * (N_ROTATIONS // 4)                                       # (4,) rotations
+    rows = [(f"{SHAPE_NAMES[s]}: rotation", render(s, 3, turns, 5, 5)) for s in range(3)]
+    rows += [(f"{SHAPE_NAMES[s]}: scale, x, y", render(s, np.arange(4), 0, np.arange(4) * 3, 5 - np.arange(4)))
+             for s in range(3)]
+    rows = [(label, images.reshape(len(images), -1)) for label, images in rows]
+    save_figure(plot_image_rows(rows, (SIZE, SIZE), "the procedural shapes: each row varies its factors"), out)
     print(f"saved {out}")
