@@ -65,8 +65,10 @@ class Linear(Layer):
     def forward(self, x):
         """``out = x @ W + b``: (N, D_in) -> (N, D_out)."""
         self.x = x
+        ### BEGIN SOLUTION
         out = x @ self.params["W"]                    # (N, D_out)
         out += self.params["b"]
+        ### END SOLUTION
         return out
 
     def backward(self, dout, need_dx=True):
@@ -75,9 +77,11 @@ class Linear(Layer):
         ``need_dx=False`` skips dx (returns None): the first layer of a network has no
         use for the gradient with respect to the data, and it costs a third of the layer.
         """
+        ### BEGIN SOLUTION
         self.grads["W"] += self.x.T @ dout            # (D_in, D_out)
         self.grads["b"] += dout.sum(axis=0)           # (D_out,)
         return dout @ self.params["W"].T if need_dx else None   # (N, D_in)
+        ### END SOLUTION
 
 
 class ReLU(Layer):
@@ -92,22 +96,30 @@ class ReLU(Layer):
         self.inplace = inplace
 
     def forward(self, x):
+        ### BEGIN SOLUTION
         self.out = np.maximum(x, 0, out=x if self.inplace else None)   # (N, D)
+        ### END SOLUTION
         return self.out
 
     def backward(self, dout):
+        ### BEGIN SOLUTION
         return dout * (self.out > 0)                  # [x > 0] = [out > 0]
+        ### END SOLUTION
 
 
 class Sigmoid(Layer):
     """``out = 1 / (1 + exp(-x))``; ``dx = dout * out * (1 - out)``."""
 
     def forward(self, x):
+        ### BEGIN SOLUTION
         self.out = sigmoid(x)
+        ### END SOLUTION
         return self.out
 
     def backward(self, dout):
+        ### BEGIN SOLUTION
         return dout * self.out * (1 - self.out)
+        ### END SOLUTION
 
 
 def sigmoid(x):

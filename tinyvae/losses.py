@@ -27,8 +27,12 @@ def mse(x_hat, x):
     dx_hat : (N, D), d loss / d x_hat = 2 (x_hat - x) / N.
     """
     N = x.shape[0]
+    ### BEGIN SOLUTION
     diff = x_hat - x                                  # (N, D)
-    return float(np.sum(diff * diff) / N), diff * (2.0 / N)
+    loss = float(np.sum(diff * diff) / N)
+    dx_hat = diff * (2.0 / N)                         # (N, D)
+    ### END SOLUTION
+    return loss, dx_hat
 
 
 def gaussian_log_likelihood(x_hat, x, sigma=1.0):
@@ -53,8 +57,11 @@ def gaussian_nll(x_hat, x, sigma=1.0):
     dx_hat : (N, D), (x_hat - x) / (sigma^2 N).
     """
     N = x.shape[0]
+    ### BEGIN SOLUTION
     loss = -float(np.sum(gaussian_log_likelihood(x_hat, x, sigma))) / N
-    return loss, (x_hat - x) * (1.0 / (sigma * sigma * N))
+    dx_hat = (x_hat - x) * (1.0 / (sigma * sigma * N))   # (N, D)
+    ### END SOLUTION
+    return loss, dx_hat
 
 
 def bernoulli_log_likelihood(logits, x):
@@ -90,6 +97,7 @@ def bernoulli_nll(logits, x):
     dlogits : (N, D), (sigmoid(logits) - x) / N.
     """
     N = x.shape[0]
+    ### BEGIN SOLUTION
     a = np.abs(logits)                                # (N, D) |l|
     sum_relu = 0.5 * (np.sum(logits) + np.sum(a))     # sum max(l, 0)
     np.negative(a, out=a)
@@ -102,6 +110,7 @@ def bernoulli_nll(logits, x):
     dlogits *= 0.5                                    # sigmoid(l)
     dlogits -= x
     dlogits *= 1.0 / N                                # (sigmoid(l) - x) / N
+    ### END SOLUTION
     return float(loss), dlogits
 
 
@@ -119,9 +128,13 @@ def kl_normal_std_normal(mu, logvar):
     dlogvar : (N, Z), (exp(logvar) - 1) / (2 N).
     """
     N = mu.shape[0]
+    ### BEGIN SOLUTION
     var = np.exp(logvar)                              # (N, Z) sigma^2
     kl = 0.5 * np.sum(mu * mu + var - 1 - logvar) / N
-    return float(kl), mu * (1.0 / N), (var - 1) * (0.5 / N)
+    dmu = mu * (1.0 / N)                              # (N, Z)
+    dlogvar = (var - 1) * (0.5 / N)                   # (N, Z)
+    ### END SOLUTION
+    return float(kl), dmu, dlogvar
 
 
 def kl_per_dimension(mu, logvar):

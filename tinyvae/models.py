@@ -342,8 +342,10 @@ class VAE(_EncoderDecoder):
         dz = self.decoder.backward(dout)              # (N, Z)
         dmu, dlogvar = reparameterize_backward(dz, eps, std)
         dh = np.empty_like(h)                         # (N, 2Z) = [dmu | dlogvar]
+        ### BEGIN SOLUTION
         np.add(dmu, kl_weight * dmu_kl, out=dh[:, :Z])
         np.add(dlogvar, kl_weight * dlogvar_kl, out=dh[:, Z:])
+        ### END SOLUTION
         self.encoder.backward(dh, need_dx=False)      # no gradient w.r.t. the data
 
     def loss_and_grad(self, x, rng=None, eps=None, beta=None, backward=True):

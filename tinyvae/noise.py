@@ -13,8 +13,11 @@ from .choices import NOISES
 
 def masking(x, rate, rng):
     """Masking noise: each pixel is set to 0 independently with probability ``rate``."""
+    ### BEGIN SOLUTION
     keep = rng.random(x.shape, dtype=np.float32) >= rate      # (N, D), P(keep) = 1 - rate
-    return x * keep
+    x_tilde = x * keep                                         # (N, D)
+    ### END SOLUTION
+    return x_tilde
 
 
 def gaussian(x, sigma, rng):

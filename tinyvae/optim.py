@@ -86,17 +86,20 @@ class Adam:
 
     def folded_constants(self, t):
         """``(a_t, eps_t)``, the step size and epsilon of step t with the bias correction folded in."""
+        ### BEGIN SOLUTION
         S1 = (1.0 - self.b1 ** t) / (1.0 - self.b1)   # 1 + b1 + ... + b1^(t-1)
         S2 = (1.0 - self.b2 ** t) / (1.0 - self.b2)
         # Python floats: a NumPy float64 scalar would make ``tmp *= a_t`` a float64 loop that
         # casts every float32 element there and back (NumPy 2's promotion), nearly twice as slow
         return self.lr * math.sqrt(S2) / S1, self.eps * math.sqrt(S2)
+        ### END SOLUTION
 
     def step(self):
         """One update of ``theta`` from ``grad``."""
         self.t += 1
         a_t, eps_t = self.folded_constants(self.t)
         g, M, V, tmp, theta = self.grad, self.m_sum, self.v_sum, self._tmp, self.theta
+        ### BEGIN SOLUTION
         M *= self.b1                                  # M <- b1 M + g
         M += g
         np.multiply(g, g, out=tmp)                    # V <- b2 V + g^2
@@ -107,6 +110,7 @@ class Adam:
         np.divide(M, tmp, out=tmp)
         tmp *= a_t
         theta -= tmp
+        ### END SOLUTION
 
     def state_dict(self):
         return {"m_sum": self.m_sum.copy(), "v_sum": self.v_sum.copy(), "t": np.int64(self.t)}

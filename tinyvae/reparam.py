@@ -27,8 +27,10 @@ def reparameterize(mu, logvar, eps):
     z : (N, Z) the sample.
     std : (N, Z) sigma, kept for :func:`reparameterize_backward`.
     """
+    ### BEGIN SOLUTION
     std = np.exp(0.5 * logvar)                        # (N, Z) sigma, not sigma^2
     z = mu + std * eps                                # (N, Z)
+    ### END SOLUTION
     return z, std
 
 
@@ -39,6 +41,8 @@ def reparameterize_backward(dz, eps, std):
 
     dmu = dz,   dlogvar = dz * eps * std / 2       (each (N, Z)).
     """
+    ### BEGIN SOLUTION
     dmu = dz                                          # dz/dmu = 1
     dlogvar = dz * eps * (0.5 * std)                  # dz/dlogvar = eps * std / 2
+    ### END SOLUTION
     return dmu, dlogvar
