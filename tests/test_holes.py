@@ -10,19 +10,39 @@ from tinyvae.train import fit
 
 
 # --- the definition, on synthetic codes --------------------------------------------------------
+def brute_force(q, c):
+    """min_n |q_m - c_n| for every query, written as the definition reads: (M,)."""
+    return np.sqrt(((q[:, None, :] - c[None, :, :]) ** 2).sum(-1)).min(axis=1)
+
+
 @settings(deadline=None, max_examples=25)
-@given(M=st.integers(1, 40), N=st.integers(2, 40), Z=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+@given(M=st.integers(1, 40), N=st.integers(2, 40), Z=st.integers(1, 16), seed=st.integers(0, 2**32 - 1))
 def test_nearest_distance_matches_brute_force(M, N, Z, seed):
+    # Z up to 16 takes both searches: the k-d tree (Z <= TREE_MAX_Z) and the matrix one
     rng = np.random.default_rng(seed)
     q, c = rng.standard_normal((M, Z)), rng.standard_normal((N, Z))
-    brute = np.sqrt(((q[:, None, :] - c[None, :, :]) ** 2).sum(-1)).min(axis=1)
-    np.testing.assert_allclose(holes.nearest_distance(q, c, chunk=7), brute, atol=1e-9)
+    np.testing.assert_allclose(holes.nearest_distance(q, c), brute_force(q, c), atol=1e-9)
+    np.testing.assert_allclose(holes.nearest_distance_brute(q, c, chunk=7), brute_force(q, c), atol=1e-9)
 
 
-def test_nearest_distance_to_itself_skips_the_point_itself():
-    c = np.array([[0.0, 0.0], [3.0, 0.0], [3.0, 4.0]])
-    np.testing.assert_allclose(holes.nearest_distance(c, c, exclude_self=True), [3.0, 3.0, 4.0])
-    np.testing.assert_allclose(holes.nearest_distance(c, c), 0.0, atol=1e-12)
+@pytest.mark.parametrize("Z", [2, holes.TREE_MAX_Z, holes.TREE_MAX_Z + 1])
+def test_the_k_d_tree_finds_the_same_nearest_codes_as_the_brute_force_search(Z):
+    # clustered codes with exact duplicates, the case a code's "nearest other code" is at 0;
+    # queries both among and far from the codes.  The two searches differ only in rounding:
+    # the brute force takes sqrt(|q|^2 + |c|^2 - 2 q.c), which loses about 1e-8 near 0
+    rng = np.random.default_rng(Z)
+    centres = 4 * rng.standard_normal((20, Z))
+    codes = (centres[rng.integers(0, 20, 3000)] + 0.1 * rng.standard_normal((3000, Z)))
+    codes[1000:1050] = codes[:50]                                   # 50 duplicated codes
+    queries = np.concatenate([codes[:500] + 0.01 * rng.standard_normal((500, Z)),
+                              6 * rng.standard_normal((500, Z))])
+    np.testing.assert_allclose(holes.nearest_distance(queries, codes),
+                               holes.nearest_distance_brute(queries, codes), atol=1e-6)
+    self_tree = holes.nearest_distance(codes, codes, exclude_self=True)
+    np.testing.assert_allclose(self_tree, holes.nearest_distance_brute(codes, codes, exclude_self=True), atol=1e-6)
+    assert np.all(self_tree[:50] < 1e-6) and np.all(self_tree[1000:1050] < 1e-6)   # each duplicate finds its twin
+    assert holes.hole_radius(codes) == pytest.approx(
+        np.percentile(holes.nearest_distance_brute(codes, codes, exclude_self=True), holes.PERCENTILE), abs=1e-6)
 
 
 def test_codes_that_fill_a_gaussian_blob_score_about_one_percent():
@@ -131,3 +151,16 @@ def test_the_vaes_aggregate_posterior_integrates_to_about_one(trained_pair):
 def test_holes_map_needs_a_2d_latent():
     with pytest.raises(ValueError):
         holes.holes_map(VAE(6, (4,), 3, rng=np.random.default_rng(0)), np.zeros((5, 6)))
+
+
+def test_the_vaes_aggregate_posterior_is_the_mean_of_its_gaussians_at_every_cell(trained_pair):
+    # the density map sums the kernels as a matrix product; here, each cell one kernel at a time
+    _, vae, ds = trained_pair
+    x = ds.x_train[:200]
+    z1, z2 = np.linspace(-3, 3, 7), np.linspace(-2, 2.5, 5)
+    fast = holes.aggregate_density(vae, x, z1, z2, codes=None, chunk=33)       # (5, 7)
+    mu, logvar = (np.asarray(a, np.float64) for a in vae.encode(x))
+    var = np.exp(logvar)                                                      # (N, 2)
+    slow = np.array([[np.mean(np.exp(-0.5 * ((a - mu[:, 0]) ** 2 / var[:, 0] + (b - mu[:, 1]) ** 2 / var[:, 1]))
+                              / (2 * np.pi * np.sqrt(var[:, 0] * var[:, 1]))) for a in z1] for b in z2])
+    np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-300)

@@ -51,12 +51,22 @@ PERCENTILE = 99.0
 
 
 # --- 1. nearest-neighbour distances --------------------------------------------------
-#: entries of a distance matrix held in memory at once (8 bytes each)
+#: entries of a distance matrix held in memory at once (8 bytes each), in the brute-force search
 BUDGET = 4_000_000
+#: the largest Z searched with a k-d tree.  A k-d tree prunes well in a few dimensions and
+#: barely at all in many: on 10,000 Gaussian codes it finds every code's nearest other code in
+#: 0.01 s at Z = 4 and 0.3 s at Z = 10, against 0.6 s for the brute-force search, but takes
+#: 1.0 s at Z = 16 (and 68 s against 28 s on 60,000 codes at Z = 20; 2 shared cores).
+TREE_MAX_Z = 12
 
 
-def nearest_distance(queries, codes, exclude_self=False, chunk=None):
-    """Euclidean distance from each query to its nearest code: (M,).
+def nearest_distance(queries, codes, exclude_self=False):
+    """Euclidean distance from each query to its nearest code, min_n |q - c_n|: (M,).
+
+    For Z <= ``TREE_MAX_Z`` the codes are put in a k-d tree (``scipy.spatial.cKDTree``),
+    which finds a nearest code in about log N steps instead of N; for larger Z the search
+    is :func:`nearest_distance_brute`.  Both return the same distances (tests/test_holes.py
+    checks it); only the time differs.
 
     Parameters
     ----------
@@ -65,9 +75,27 @@ def nearest_distance(queries, codes, exclude_self=False, chunk=None):
     exclude_self : bool
         ``queries`` *are* ``codes``: skip each one's distance to itself, so the result is
         the distance to the nearest *other* code.
-    chunk : int, optional
-        Queries handled at once; the distance matrix held in memory is (chunk, N).
-        By default as many as keep it under ``BUDGET`` entries (32 MB).
+    """
+    queries = np.asarray(queries, dtype=np.float64)
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.shape[1] > TREE_MAX_Z or len(queries) == 0:
+        return nearest_distance_brute(queries, codes, exclude_self)
+    from scipy.spatial import cKDTree            # here: `import tinyvae` stays light
+
+    tree = cKDTree(codes)
+    if not exclude_self:
+        return tree.query(queries, k=1)[0]                       # (M,)
+    # the two nearest codes of a code: itself at 0 first, then the nearest other one (a
+    # duplicate of it is also at 0, in either place, as the brute-force minimum says)
+    return tree.query(queries, k=2)[0][:, 1]                     # (M,)
+
+
+def nearest_distance_brute(queries, codes, exclude_self=False, chunk=None):
+    """:func:`nearest_distance` by computing every query-code distance: the reference the
+    k-d tree is tested against, and the faster search when Z is large.
+
+    ``chunk`` queries are handled at once, so the distance matrix held in memory is
+    (chunk, N); by default as many as keep it under ``BUDGET`` entries (32 MB).
     """
     queries = np.asarray(queries, dtype=np.float64)
     codes = np.asarray(codes, dtype=np.float64)
@@ -256,16 +284,22 @@ def aggregate_density(model, x, z1, z2, codes, chunk=None, block=4):
         counts = np.kron(blocks, np.ones((block, block))) / block ** 2   # spread each block evenly
         return counts / (len(codes) * h1 * h2)
     mu, logvar = (np.asarray(a, dtype=np.float64) for a in model.encode(x))   # (N, 2) each
-    chunk = chunk or max(1, BUDGET // (len(z1) * len(mu)))        # rows of the grid at a time
-    inv_var = np.exp(-logvar)                                      # (N, 2) 1 / sigma^2
-    norm = np.exp(-0.5 * logvar.sum(axis=1)) / (2 * np.pi)         # (N,) 1 / (2 pi sigma_1 sigma_2)
-    a1 = (z1[:, None] - mu[None, :, 0]) ** 2 * inv_var[None, :, 0]   # (bins1, N)
-    out = np.empty((len(z2), len(z1)))
-    for s in range(0, len(z2), chunk):
-        a2 = (z2[s:s + chunk, None] - mu[None, :, 1]) ** 2 * inv_var[None, :, 1]   # (c, N)
-        # (c, bins1, N) Gaussian kernels, averaged over the N examples
-        out[s:s + chunk] = np.mean(norm * np.exp(-0.5 * (a2[:, None, :] + a1[None, :, :])), axis=2)
-    return out
+    # q's covariance is diagonal, so each kernel is a product over the two latents,
+    # N(z; mu_n, diag sigma_n^2) = N(z1; mu_n1, sigma_n1^2) N(z2; mu_n2, sigma_n2^2), and the sum
+    # over n of these products is a matrix product: q[i2, i1] = (1/N) sum_n k2[i2, n] k1[i1, n].
+    # (The same numbers as summing the bins1 * bins2 * N kernels one by one, 100 times sooner.)
+    chunk = chunk or max(1, BUDGET // max(len(z1), len(z2)))      # examples at a time
+    out = np.zeros((len(z2), len(z1)))
+    for s in range(0, len(mu), chunk):
+        k1 = _gaussian(z1[:, None], mu[None, s:s + chunk, 0], logvar[None, s:s + chunk, 0])   # (bins1, n)
+        k2 = _gaussian(z2[:, None], mu[None, s:s + chunk, 1], logvar[None, s:s + chunk, 1])   # (bins2, n)
+        out += k2 @ k1.T                                           # (bins2, bins1)
+    return out / len(mu)
+
+
+def _gaussian(z, mu, logvar):
+    """The density N(z; mu, exp(logvar)) of one latent, elementwise (broadcast)."""
+    return np.exp(-0.5 * (z - mu) ** 2 * np.exp(-logvar) - 0.5 * logvar) / np.sqrt(2 * np.pi)
 
 
 def _spread_picks(candidates, order, k, min_separation):
