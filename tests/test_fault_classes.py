@@ -57,7 +57,7 @@ def _wait_for(predicate, timeout=30):
 
 
 def _temporary_files(folder):
-    return [n for n in os.listdir(folder) if n.startswith(".tmp-")]
+    return [n for n in os.listdir(folder) if n.startswith(".tinyvae-tmp-")]
 
 
 # --- data loss: one writer per run folder ---------------------------------------------------
@@ -402,7 +402,7 @@ def test_a_killed_downloads_partial_file_is_removed_by_the_next_start(tmp_path, 
     (cache / "mnist").mkdir(parents=True)
     dead = subprocess.Popen(["true"])
     dead.wait()                                                    # a process id that no longer runs
-    partial = cache / "mnist" / f".train-images-idx3-ubyte.gz.{dead.pid}.part"
+    partial = cache / "mnist" / f".tinyvae-tmp-{dead.pid}-0123456789abcdef-train-images-idx3-ubyte.gz"
     partial.write_bytes(b"\x1f\x8b half a download")
     env = {"TINYVAE_MNIST_MIRROR": dribbling_mirror, "TINYVAE_DATA_DIR": str(cache), "TINYVAE_DOWNLOAD_STALL": "0.5"}
     assert tinyvae("train", "--data", "mnist", "--out", tmp_path / "run", env=env, timeout=60).code == 1

@@ -5,13 +5,14 @@ A checkpoint and its metrics rows are one unit (the rows travel inside ``model.n
 when the process dies, and the next start removes a killed writer's temporary files.  So
 killing ``tinyvae train`` anywhere (mid-epoch, mid-write, between the checkpoint and the
 metrics, while drawing the figures) and starting it again until it finishes must give the
-parameters and metrics of a run never killed, and leave no ``.tmp-*`` file behind.
+parameters and metrics of a run never killed, and leave no temporary (``.tinyvae-tmp-*``) file behind.
 """
 import json
 import os
 import random
 import shutil
 import signal
+import subprocess
 import time
 
 import numpy as np
@@ -71,7 +72,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_straight_runs_parameter
     assert meta_a["epoch"] == meta_b["epoch"] == EPOCHS and meta_a["rng"] == meta_b["rng"], why
     assert _rows(straight) == _rows(killed), why         # every row, once, in order
     assert [r["epoch"] for r in _rows(killed)] == list(range(1, EPOCHS + 1)), why
-    left = [n for n in os.listdir(killed) if n.startswith(".tmp-") or n.endswith(".part")]
+    left = [n for n in os.listdir(killed) if n.startswith(".tinyvae-tmp-")]
     assert not left, f"temporary files survived: {left}; {why}"
 
 
@@ -85,7 +86,10 @@ def test_a_kill_between_the_checkpoint_and_its_metrics_row_loses_no_row(tmp_path
         lines = f.readlines()
     with open(os.path.join(run_dir, "metrics.jsonl"), "w") as f:
         f.writelines(lines[:-1])                           # as if killed before the row was written
-    shutil.copy(os.path.join(run_dir, "model.npz"), os.path.join(run_dir, ".tmp-abc123model.npz"))
+    dead = subprocess.Popen(["true"])
+    dead.wait()                                              # a process id that no longer runs
+    leftover = f".tinyvae-tmp-{dead.pid}-0123456789abcdef-model.npz"
+    shutil.copy(os.path.join(run_dir, "model.npz"), os.path.join(run_dir, leftover))
     assert tinyvae("train", "--resume", run_dir, "--epochs", "4").code == 0
     assert _rows(run_dir)[:3] == full and [r["epoch"] for r in _rows(run_dir)] == [1, 2, 3, 4]
-    assert not [n for n in os.listdir(run_dir) if n.startswith(".tmp-")]
+    assert not [n for n in os.listdir(run_dir) if n.startswith(".tinyvae-tmp-")]

@@ -46,7 +46,7 @@ def test_train_writes_config_metrics_checkpoint_and_figures(tmp_path, capsys):
         assert (out / png).stat().st_size > 1000
     arrays, meta = runs.load_checkpoint(out)
     assert meta["epoch"] == 3 and {"theta", "opt_m_sum", "opt_v_sum", "opt_t"} <= set(arrays)
-    assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]
+    assert not [p for p in os.listdir(out) if p.startswith(".tinyvae-tmp-")]
 
 
 def test_training_lowers_the_test_loss():
@@ -149,7 +149,7 @@ def test_ctrl_c_keeps_the_last_finished_epoch_and_exits_130(tmp_path):
     arrays, meta = runs.load_checkpoint(out)
     finished = runs.read_metrics(out)
     assert meta["epoch"] == finished[-1]["epoch"] >= 2
-    assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]
+    assert not [p for p in os.listdir(out) if p.startswith(".tinyvae-tmp-")]
     model, _, _ = load_run(out)                      # and it loads back
     assert np.array_equal(model.theta, arrays["theta"])
 

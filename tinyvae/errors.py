@@ -30,15 +30,55 @@ class DivergenceError(TinyVAEError):
     """Training produced a non-finite loss."""
 
 
-def one_line(err):
-    """An exception's text squeezed onto one line, to quote inside a TinyVAEError."""
-    return " ".join(str(err).split())
+def one_line(err, limit=200):
+    """An exception's text squeezed onto one line (and cut to ``limit`` characters), to quote
+    inside a TinyVAEError."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def shown(value, limit=60):
+    """A value read from a file, as JSON on one short line, to name it in a message."""
+    import json
+
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return one_line(text, limit)
 
 
 class Interrupted(TinyVAEError):
-    """Ctrl-C: the message says what was kept (exit 130, as a shell reports SIGINT)."""
+    """Ctrl-C or SIGTERM: the message says what was kept.  The exit code is 128 + the signal's
+    number, as a shell reports it: 130 for Ctrl-C (SIGINT), 143 for SIGTERM."""
 
-    exit_code = 130
+    def __init__(self, message, exit_code=130):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP), raised where the signal lands so that it takes Ctrl-C's path: every
+    ``except KeyboardInterrupt`` that keeps a checkpoint or removes a temporary file runs."""
+
+    def __init__(self, signal_name="SIGTERM", exit_code=143):
+        super().__init__(signal_name)
+        self.signal_name, self.exit_code = signal_name, exit_code
+
+
+def stopped_by(interrupt):
+    """``(what happened, exit code)`` of a KeyboardInterrupt: Ctrl-C's, or a Terminated's."""
+    if isinstance(interrupt, Terminated):
+        return f"interrupted by {interrupt.signal_name}", interrupt.exit_code
+    return "interrupted (Ctrl-C)", 130
+
+
+def command(*argv):
+    """A command to suggest in a message, shell-quoted so that it can be pasted as it is:
+    ``command("tinyvae", "eval", "my run")`` is ``tinyvae eval 'my run'``."""
+    import shlex
+
+    return shlex.join(str(a) for a in argv)
 
 
 #: the fix for each way a file operation fails, by errno name

@@ -31,22 +31,36 @@ if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .atomic import atomic_write_all  # noqa: E402
+from .atomic import MARK, atomic_write_all, written_by_tinyvae  # noqa: E402
 
 GAP = 0.25          # grey level of the gaps between tiles (drawn as 1 - GAP)
 HOLE_RGBA = (0.90, 0.20, 0.10, 0.45)     # translucent red for hole cells
 
 
 # --- 0. saving, and images in a grid ----------------------------------------------------------
-def save_figure(fig, path, dpi=110):
-    """Write ``fig`` as a PNG atomically and close it."""
-    return save_figures({path: fig}, dpi)[0]
+def save_figure(fig, path, dpi=110, own_only=False):
+    """Write ``fig`` as a PNG atomically and close it (``own_only``: as :func:`save_figures`)."""
+    return save_figures({path: fig}, dpi, own_only)[0]
 
 
-def save_figures(figs, dpi=110):
-    """Write ``{path: fig}`` as PNGs in one step (all or none, ``runs.atomic_write_all``) and close them."""
+def save_figures(figs, dpi=110, own_only=False):
+    """Write ``{path: fig}`` as PNGs in one step (all or none, ``runs.atomic_write_all``) and close them.
+
+    Each PNG carries tinyvae's mark (a "Software" text chunk, :data:`tinyvae.atomic.MARK`).
+    With ``own_only`` (what the ``tinyvae`` commands ask), a path that holds a file without
+    the mark is refused before anything is written: a command replaces its own earlier
+    figure, never a picture of the user's."""
+    from . import __version__
+    from .errors import UsageError
+
     try:
-        atomic_write_all([(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
+        for path in figs:
+            if own_only and os.path.lexists(path) and not written_by_tinyvae(path):
+                raise UsageError(f"{path} exists and is not a figure tinyvae wrote, so it is left as it is; move "
+                                 f"it away and run the command again")
+        mark = {"Software": f"{MARK} {__version__}"}
+        atomic_write_all([(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight",
+                                                                metadata=mark))
                           for path, fig in figs.items()])
     finally:
         for fig in figs.values():

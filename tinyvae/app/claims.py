@@ -6,48 +6,43 @@
   training of the same folder is refused with one line.  Each claim first removes the
   temporary files a killed writer left behind (:func:`tinyvae.atomic.remove_dead_temporary_files`).
 * **No overwriting.**  Every other command writes a new file, or over an earlier file of the
-  same kind that tinyvae wrote (:func:`check_output`); none writes over a run's own files.
+  same kind that tinyvae wrote and marked (:func:`check_output`,
+  :func:`tinyvae.atomic.written_by_tinyvae`); none writes over a run's own files.
 """
 import errno
 import os
-import tempfile
 
 try:
     import fcntl                                # POSIX: the claim is a flock the kernel drops at exit
 except ImportError:                             # Windows has no flock: the claim is then only the
     fcntl = None                                # atomic mkdir / empty-folder check, and is not held
 
-from ..atomic import TMP_PREFIX, remove_dead_temporary_files
-from ..errors import CheckpointError, UsageError
-from .runs import CHECKPOINT, OWN_FILES, require_run_dir
+from ..atomic import remove_dead_temporary_files, temporary_name, written_by_tinyvae
+from ..errors import CheckpointError, UsageError, command
+from .runs import CHECKPOINT, OWN_FILES, free_name, require_run_dir
 
 
 # --- what other commands may write ---------------------------------------------------------------
-#: the first bytes of each kind of file a command writes, to tell its own earlier output from anything else
-SIGNATURES = {".png": b"\x89PNG\r\n\x1a\n",
-              ".html": b"<!DOCTYPE html>\n<!-- The tinyvae latent-space explorer."}   # templates/explorer.html
+#: the first bytes of an explorer page (templates/explorer.html), its mark; PNGs and JSON files
+#: carry theirs inside (:func:`tinyvae.atomic.written_by_tinyvae`)
+SIGNATURES = {".html": b"<!DOCTYPE html>\n<!-- The tinyvae latent-space explorer."}
 
 
-def check_output(path, ext):
-    """Refuse, in one line, an output path that is neither a new file nor a ``ext`` file of the
-    kind the command writes: no command but the trainer writes over a run's own files."""
-    if not path.lower().endswith(ext):
-        raise UsageError(f"--out {path} must name a {ext} file")
+def check_output(path, ext, flag="--out"):
+    """Refuse, in one line, an output path that is neither a new file nor a ``ext`` file that
+    tinyvae wrote and marked: no command but the trainer writes over a run's own files, and
+    none over a file of the user's.  ``flag`` names where the path came from (None: the
+    command's default path)."""
+    said = f"{flag} {path}" if flag else path
+    if flag and not path.lower().endswith(ext):
+        raise UsageError(f"{said} must name a {ext} file")
     if os.path.isdir(path):
-        raise UsageError(f"--out {path} is a folder; name a {ext} file in it")
-    if os.path.basename(path) in OWN_FILES or (os.path.lexists(path) and not _starts_with(path, SIGNATURES[ext])):
-        raise UsageError(f"--out {path} exists and is not a {ext} file tinyvae wrote; choose a new file name")
+        raise UsageError(f"{said} is a folder; name a {ext} file in it")
+    if os.path.basename(path) in OWN_FILES or (os.path.lexists(path) and
+                                               not written_by_tinyvae(path, SIGNATURES.get(ext))):
+        fix = "choose a new file name" if flag else "move it away and run the command again"
+        raise UsageError(f"{said} exists and is not a {ext} file tinyvae wrote; {fix}")
     return path
-
-
-def _starts_with(path, signature):
-    if not os.path.isfile(path):                   # a device, a pipe (whose read would wait for ever)
-        return False
-    try:
-        with open(path, "rb") as f:
-            return f.read(len(signature)) == signature
-    except OSError:
-        return False
 
 
 # --- claiming a folder: one trainer at a time ------------------------------------------------
@@ -120,11 +115,15 @@ def claim_new_run(out=None, default_base=None):
     try:
         remove_dead_temporary_files(run_dir)
         if os.listdir(run_dir):
-            raise UsageError(f"--out {run_dir} already holds files; continue it with --resume {run_dir} "
-                             f"or choose another --out")
-        fd, probe = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=CHECKPOINT, dir=run_dir)
-        os.close(fd)                               # the folder takes new files: checked before training
-        os.unlink(probe)
+            if os.path.lexists(os.path.join(run_dir, CHECKPOINT)):
+                raise UsageError(f"--out {run_dir} already holds a run; choose another --out (such as "
+                                 f"{free_name(run_dir)}), or continue this run with: "
+                                 f"{command('tinyvae', 'train', '--resume', run_dir)}")
+            raise UsageError(f"--out {run_dir} already holds files that are not a run; train into another "
+                             f"folder: {command('tinyvae', 'train', '--out', free_name(run_dir))}")
+        probe = temporary_name(os.path.join(run_dir, CHECKPOINT))
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # the folder takes new files:
+        os.unlink(probe)                                                       # checked before training
     except BaseException:
         claim.release(remove_if_empty=True)
         raise

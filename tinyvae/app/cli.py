@@ -15,13 +15,13 @@ Each command imports what it uses inside its own function: ``tinyvae --help`` th
 neither the trainer nor matplotlib, and stays fast (``benchmarks/startup.py``).
 """
 import argparse
-import contextlib
 import os
 import sys
 
 from .. import choices
 from ..choices import SEED_MAX
-from ..errors import TinyVAEError, UsageError, describe_os_error
+from ..errors import CheckpointError, TinyVAEError, UsageError, command, describe_os_error, stopped_by
+from .terminal import fail, memory_fix, signals_as_interrupts, silence_stdout, steady_streams
 
 #: train flags that describe the run, and so cannot change on --resume
 RUN_FLAGS = ("model", "data", "binarize", "batch_size", "lr", "hidden", "latent", "likelihood",
@@ -46,7 +46,6 @@ def _cmd_gradcheck(args):
 
 def _cmd_train(args):
     from .config import TrainConfig
-    from .run_figures import save_run_figures
     from .training import run
 
     given = {k: v for k, v in vars(args).items() if k in RUN_FLAGS + ("epochs", "data_dir") and v is not None}
@@ -59,29 +58,28 @@ def _cmd_train(args):
     else:
         out = given.pop("out", None)
         run_args = dict(cfg=TrainConfig(**given), out=out)
-    with _blas_threads(args.threads):
-        run_dir, trainer, dataset, throughput = run(**run_args)   # Ctrl-C: an Interrupted that says what was kept
-    if throughput:                                 # some epoch was trained: draw the model
-        try:
-            save_run_figures(run_dir, trainer.model, dataset)
-        except KeyboardInterrupt:                  # the checkpoint is complete; only figures are missing
-            print(f"\ninterrupted while drawing; the run is complete, draw its figures with "
-                  f"'tinyvae plot {run_dir}'", file=sys.stderr)
-            return 130
+    # the figures are drawn inside the run's claim: nothing else trains in the folder until the last byte
+    run_dir, trainer, dataset, throughput = run(**run_args, threads=args.threads, finish=_draw_run_figures)
     print(f"run folder: {run_dir}")
     print(f"throughput: {throughput:.0f} samples/s")
-    print(f"explore its latent space: tinyvae explore {run_dir}")
+    print(f"explore its latent space: {command('tinyvae', 'explore', run_dir)}")
     return 0
 
 
-def _blas_threads(n):
-    """``with _blas_threads(n):`` runs the block with n BLAS threads (None: BLAS's own choice)."""
-    if n is None:
-        return contextlib.nullcontext()
-    if n < 1:
-        raise UsageError(f"--threads must be >= 1, not {n}")
-    from threadpoolctl import threadpool_limits    # here: only a run that limits its threads needs it
-    return threadpool_limits(limits=n, user_api="blas")
+def _draw_run_figures(run_dir, trainer, dataset):
+    """The figures every run gets, written at the end of training over tinyvae's own only."""
+    from .. import plots
+    from ..atomic import written_by_tinyvae
+    from .run_figures import run_figures
+
+    figs = {os.path.join(run_dir, name): fig for name, fig in run_figures(trainer.model, dataset).items()}
+    for path in figs:
+        if os.path.lexists(path) and not written_by_tinyvae(path):
+            for fig in figs.values():
+                plots.plt.close(fig)
+            raise UsageError(f"the run is complete, but {path} is not a figure tinyvae wrote, so it is left as it "
+                             f"is; move it away and draw the figures with: {command('tinyvae', 'plot', run_dir)}")
+    plots.save_figures(figs, own_only=True)
 
 
 def _cmd_eval(args):
@@ -89,21 +87,27 @@ def _cmd_eval(args):
     from ..atomic import save_json
     from ..models import VAE
     from . import memory
+    from .claims import check_output
     from .runs import load_data, load_run
 
     if args.iw_samples < 1:
         raise UsageError(f"--iw-samples must be >= 1, not {args.iw_samples}")
+    path = os.path.join(args.run_dir, "eval.json")
     model, cfg, meta = load_run(args.run_dir)
+    check_output(path, ".json", flag=None)           # before the work: only over an eval.json of tinyvae's
     data = load_data(cfg, args.run_dir, D=meta["D"], data_dir=args.data_dir)
     if isinstance(model, VAE):
-        memory.require(memory.iw_bytes(args.iw_samples, min(500, len(data.x_test)), model.D, model.hidden, model.Z),
-                       f"--iw-samples {args.iw_samples}", "choose fewer importance samples")
+        def iw(k):
+            return memory.iw_bytes(k, min(500, len(data.x_test)), model.D, model.hidden, model.Z)
+        memory.require(iw(args.iw_samples), f"--iw-samples {args.iw_samples}",
+                       lambda free: _fewer("--iw-samples", memory.largest(iw, free // 2)))
         result = evaluate.evaluate_vae(model, data.x_test, K=args.iw_samples, seed=args.seed)
     else:
         result = evaluate.evaluate_autoencoder(model, data.x_test, seed=args.seed)
     if data.factors_test is not None:
         result.update(evaluate.disentanglement_scores(model, data, seed=args.seed))
-    result = dict(model=cfg.model, data=cfg.data, epoch=meta["epoch"], split="test",
+    _require_finite(result, f"evaluating {args.run_dir}")
+    result = dict(written_by="tinyvae eval", model=cfg.model, data=cfg.data, epoch=meta["epoch"], split="test",
                   units="nats per example", **result)
     for key, value in result.items():              # stdout first: the result survives a failed write
         if isinstance(value, list):
@@ -113,9 +117,30 @@ def _cmd_eval(args):
         print(f"{key:>16}: {value}")
     if sys.stdout is not None:
         sys.stdout.flush()
-    save_json(os.path.join(args.run_dir, "eval.json"), result)
-    print(f"written to {os.path.join(args.run_dir, 'eval.json')}")
+    save_json(path, result)
+    print(f"written to {path}")
     return 0
+
+
+def _fewer(flag, most):
+    """The advice of a memory error whose size is one flag's: the largest value that fits."""
+    if most < 1:
+        return "free some memory (close other programs) and run it again"
+    return f"choose {flag} {most} or fewer (what fits in half the free memory)"
+
+
+def _require_finite(values, what):
+    """Refuse numbers that are not finite (``values``: a dict of numbers and lists of them, or
+    an array): a model whose parameters are finite but extreme (a damaged file, a run that
+    diverged) must not end in a result of NaN with exit 0."""
+    import numpy as np
+
+    if isinstance(values, dict):
+        values = [v for value in values.values() for v in (value if isinstance(value, list) else [value])
+                  if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not np.all(np.isfinite(np.asarray(values, dtype=np.float64))):
+        raise CheckpointError(f"{what} gave numbers that are not finite; its checkpoint is damaged or comes from a "
+                              f"run that diverged: train the run again into a new folder")
 
 
 def _cmd_sample(args):
@@ -128,17 +153,22 @@ def _cmd_sample(args):
 
     if args.n < 1:
         raise UsageError(f"-n must be >= 1, not {args.n}")
-    path = check_output(args.out, ".png") if args.out else os.path.join(args.run_dir, f"samples-n{args.n}-seed{args.seed}.png")
+    path = (check_output(args.out, ".png") if args.out else
+            os.path.join(args.run_dir, f"samples-n{args.n}-seed{args.seed}.png"))
     model, cfg, meta = load_run(args.run_dir)
+    check_output(path, ".png", flag="--out" if args.out else None)
     if not isinstance(model, VAE):
         raise UsageError(f"{args.run_dir} holds an {cfg.model}, which has no prior to sample; "
                          f"train with --model vae")
     shape = meta["image_shape"]
-    memory.require(memory.sampling_bytes(args.n, model.D, model.hidden, model.Z),
-                   f"-n {args.n}", "draw fewer samples")
+    def sampling(n):
+        return memory.sampling_bytes(n, model.D, model.hidden, model.Z)
+    memory.require(sampling(args.n), f"-n {args.n}", lambda free: _fewer("-n", memory.largest(sampling, free // 2)))
     from .. import plots
-    samples = model.sample(args.n, np.random.default_rng(args.seed))
-    plots.save_figure(plots.plot_grid(samples, tuple(shape), f"{args.n} samples from the prior"), path)
+    with np.errstate(all="ignore"):
+        samples = model.sample(args.n, np.random.default_rng(args.seed))
+    _require_finite(samples, f"sampling {args.run_dir}")
+    plots.save_figure(plots.plot_grid(samples, tuple(shape), f"{args.n} samples from the prior"), path, own_only=True)
     print(f"wrote {path}")
     return 0
 
@@ -259,48 +289,36 @@ def _seed(text):
 def main(argv=None):
     """Run one command.  Every way it can fail ends here, in one line on stderr and an exit code:
     the user's own errors (1, or 2 for usage), a file or standard output that cannot be written
-    (1), memory that runs out (1), Ctrl-C (130).  Files are written whole or not at all
-    (:func:`tinyvae.atomic.atomic_write`), so none of these leaves a half-written one."""
-    args = build_parser().parse_args(argv)
+    (1), memory that runs out (1), Ctrl-C (130) and SIGTERM (143).  Files are written whole or
+    not at all (:func:`tinyvae.atomic.atomic_write`), so none of these leaves a half-written one.
+
+    Before anything else, the three standard streams are made safe to use and SIGTERM and SIGHUP
+    are turned into Ctrl-C's path (:mod:`tinyvae.app.terminal`); the
+    parsing of the flags and every import of a command run inside the ``try``, so a Ctrl-C at
+    any moment of start-up ends in one line too."""
+    restore = signals_as_interrupts(in_process=argv is not None)
+    args = None
     try:
+        steady_streams()
+        args = build_parser().parse_args(argv)
         code = args.func(args)
         if sys.stdout is not None:                 # (None when the shell closed it: `>&-`)
             sys.stdout.flush()                     # a full stdout (/dev/full) fails here, not at exit
         return code
     except TinyVAEError as err:
-        return _fail(str(err), err.exit_code)
-    except KeyboardInterrupt:                      # (train says what it kept, as an Interrupted)
-        return _fail("interrupted (Ctrl-C); no file was left half-written", 130)
+        return fail(str(err), err.exit_code)
+    except KeyboardInterrupt as interrupt:         # (train says what it kept, as an Interrupted)
+        what, code = stopped_by(interrupt)
+        return fail(f"{what}; no file was left half-written", code)
     except BrokenPipeError:                        # `tinyvae train | head`: the reader left early
-        _silence_stdout()
+        silence_stdout()
         return 1
     except MemoryError:
-        return _fail("ran out of memory; choose smaller sizes (--hidden, --latent, --batch-size, -n or "
-                     "--iw-samples)", 1)
+        return fail(f"ran out of memory; {memory_fix(args)}", 1)
     except OSError as err:
-        return _fail(describe_os_error(err), 1)
-
-
-def _fail(message, code):
-    """Print the one line (stderr) and return the exit code; stdout keeps what was printed."""
-    try:
-        if sys.stdout is not None:
-            sys.stdout.flush()
-    except (OSError, ValueError):
-        _silence_stdout()                          # stdout itself failed: it cannot fail again at exit
-    try:
-        print(f"tinyvae: {message}" if code == 130 else f"tinyvae: error: {message}", file=sys.stderr)
-    except OSError:
-        pass
-    return code
-
-
-def _silence_stdout():
-    """Point stdout at /dev/null, so that nothing fails again when Python flushes it at exit."""
-    try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
+        return fail(describe_os_error(err), 1)
+    finally:
+        restore()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import choices
 from ..choices import SEED_MAX
-from ..errors import CheckpointError, UsageError
+from ..errors import CheckpointError, UsageError, shown
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)     # training runs in float32: settings must fit
 
@@ -18,11 +18,17 @@ DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "mnist": 10, "fashion-mnist": 10}
 
 @dataclass
 class TrainConfig:
-    """Every setting of a run; saved as ``RUN_DIR/config.json``.  Names follow pytorch/examples."""
+    """Every setting of a run; saved as ``RUN_DIR/config.json``.  Names follow pytorch/examples.
+
+    A setting left at None was not given.  :meth:`validate` refuses a given setting that the
+    chosen model and objective would ignore (:meth:`ignored`), then fills the ones that apply
+    with their defaults (:data:`DEFAULTS`); the ones that do not apply stay None, and
+    config.json shows them as null.
+    """
 
     model: str = "vae"                  # ae | dae | vae
     data: str = "digits"                # digits | mnist | fashion-mnist | shapes
-    data_dir: Optional[str] = None
+    data_dir: Optional[str] = None      # mnist and fashion-mnist only
     binarize: str = "none"              # none | static | dynamic
     epochs: Optional[int] = None        # None: DEFAULT_EPOCHS[data]
     batch_size: int = 128
@@ -31,16 +37,16 @@ class TrainConfig:
     latent: int = 20
     likelihood: Optional[str] = None    # bernoulli (BCE for an AE) | gaussian (the squared error for an AE);
     #                                     None: choices.DEFAULT_LIKELIHOOD[model]
-    sigma: float = 0.1                  # std of the Gaussian likelihood of a VAE
-    beta: float = 1.0
+    sigma: Optional[float] = None       # std of the Gaussian likelihood of a VAE
+    beta: Optional[float] = None        # a VAE's KL weight (with kl_target: beta's start value)
     kl_target: Optional[float] = None   # constrained form: KL < delta, beta by dual ascent
-    beta_lr: float = 0.01               # eta of the dual ascent on beta
+    beta_lr: Optional[float] = None     # eta of the dual ascent on beta (kl_target)
     capacity: Optional[float] = None    # Burgess et al.: gamma |KL - C|, C annealed 0 -> capacity
-    capacity_steps: int = 10000
-    gamma: float = 100.0
-    warmup_epochs: int = 0              # linear KL warm-up
-    noise: str = "mask"                 # mask | gaussian | saltpepper (DAE)
-    noise_level: float = 0.3
+    capacity_steps: Optional[int] = None
+    gamma: Optional[float] = None
+    warmup_epochs: Optional[int] = None  # linear KL warm-up of a fixed beta
+    noise: Optional[str] = None         # mask | gaussian | saltpepper (DAE)
+    noise_level: Optional[float] = None
     seed: int = 0
 
     def __post_init__(self):
@@ -50,31 +56,94 @@ class TrainConfig:
             self.likelihood = choices.DEFAULT_LIKELIHOOD.get(self.model, "bernoulli")
         self.hidden = [int(h) for h in self.hidden]
 
-    def validate(self, where=None):
-        """Raise UsageError naming the first bad setting and what it should be.
+    # --- which settings a run uses: the one rule ------------------------------------------------
+    def ignored(self):
+        """``{setting: (why it is ignored, the fix)}`` for every setting that is given (not None)
+        but that this run's model, likelihood, objective or data would not use."""
+        vae, form = self.model == "vae", self.objective()
+        out = {}
 
-        ``where`` names the config.json the settings were read from: then a bad value is a
+        def ignore(name, why, fix):
+            if getattr(self, name) is not None:
+                out[name] = (why, fix)
+
+        if not vae:
+            for name, what in (("sigma", "the std of the Gaussian likelihood"), ("beta", "the KL's weight"),
+                               ("kl_target", "a bound on the KL"), ("beta_lr", "the dual-ascent step of --kl-target"),
+                               ("capacity", "the KL's capacity"), ("capacity_steps", "the ramp of --capacity"),
+                               ("gamma", "the weight of |KL - C|"), ("warmup_epochs", "a warm-up of the KL")):
+                ignore(name, f"is {what} of a VAE; {_a(self.model)} has none",
+                       f"drop {_flag(name)}, or train a VAE (--model vae)")
+        else:
+            if self.likelihood != "gaussian":
+                ignore("sigma", f"is the std of a Gaussian likelihood, and this VAE's is {self.likelihood}",
+                       "drop --sigma, or add --likelihood gaussian")
+            if form == "capacity":
+                ignore("beta", "is not used by --capacity (gamma |KL - C| takes the place of beta KL)",
+                       "drop --beta, or drop --capacity")
+            if form != "kl_target":
+                ignore("beta_lr", "is the dual-ascent step of --kl-target, which is not given",
+                       "drop --beta-lr, or add --kl-target DELTA")
+            if form != "capacity":
+                for name in ("capacity_steps", "gamma"):
+                    ignore(name, "belongs to --capacity, which is not given",
+                           f"drop {_flag(name)}, or add --capacity C")
+            if form != "beta":
+                ignore("warmup_epochs", f"ramps a fixed --beta, and {_flag(form)} sets the KL's weight itself",
+                       f"drop --warmup-epochs, or drop {_flag(form)}")
+        if self.model != "dae":
+            for name in ("noise", "noise_level"):
+                ignore(name, f"corrupts a DAE's input, and this is {_a(self.model)}",
+                       f"drop {_flag(name)}, or train a DAE (--model dae)")
+        if self.data not in ("mnist", "fashion-mnist"):
+            ignore("data_dir", f"is only for mnist and fashion-mnist; {self.data} is built in", "drop --data-dir")
+        return out
+
+    def objective(self):
+        """Which objective weighs a VAE's KL: "beta" (fixed, with warm-up), "kl_target" or "capacity"."""
+        return "kl_target" if self.kl_target is not None else "capacity" if self.capacity is not None else "beta"
+
+    def applies(self, name):
+        """Whether the setting ``name`` is used by this run (given or not)."""
+        if name not in DEFAULTS:
+            return True
+        probe = dataclasses.replace(self, **{name: DEFAULTS[name]})
+        return name not in probe.ignored()
+
+    def resolved(self):
+        """A copy with every setting that does not apply at its default, for building the model
+        (a VAE object carries a sigma and a beta whatever its likelihood and objective)."""
+        return dataclasses.replace(self, **{k: v for k, v in DEFAULTS.items() if getattr(self, k) is None})
+
+    def validate(self, where=None):
+        """Check every setting, refuse what the run would ignore, and fill the defaults that apply.
+
+        Raises UsageError naming the first bad setting and what it should be.  ``where`` names
+        the file the settings were read from (a run's checkpoint): then a bad value is a
         CheckpointError about that file's setting, not a bad command-line flag.
         """
-        def bad(name, why):
+        def bad(name, why, fix=None):
             if where:
-                raise CheckpointError(f"{where}: setting {name!r} {why}; fix it or train a new run")
-            raise UsageError(f"--{name.replace('_', '-')} {why}")
+                raise CheckpointError(f"{where}: setting {name!r} {why}; the file is damaged or was written by "
+                                      f"another version of tinyvae: train a new run")
+            raise UsageError(f"{_flag(name)} {why}" + (f"; {fix}" if fix else ""))
 
-        def clash(why):
-            if where:
-                raise CheckpointError(f"{where} holds settings that do not go together ({why}); "
-                                      f"fix it or train a new run")
-            raise UsageError(why)
+        if self.kl_target is not None and self.capacity is not None:
+            bad("capacity", "and --kl-target are two different objectives", "choose one of them")
+        for name, (why, fix) in self.ignored().items():
+            bad(name, why, fix)
+        for name, value in DEFAULTS.items():            # the defaults of the settings that apply
+            if getattr(self, name) is None and self.applies(name):
+                setattr(self, name, value)
 
         listed = {"model": choices.MODELS, "data": choices.DATASETS, "binarize": choices.BINARIZE,
                   "likelihood": choices.LIKELIHOODS, "noise": choices.NOISES}
         for name, allowed in listed.items():
-            if getattr(self, name) not in allowed:
+            if getattr(self, name) is not None and getattr(self, name) not in allowed:
                 bad(name, f"must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         for name in ("epochs", "batch_size", "latent", "capacity_steps"):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
                 bad(name, f"must be a whole number >= 1, not {value!r}")
         if not self.hidden or any(h < 1 for h in self.hidden):
             bad("hidden", f"takes one or more sizes >= 1, not {self.hidden}")
@@ -82,14 +151,14 @@ class TrainConfig:
             bad("seed", f"must be a whole number from 0 to {SEED_MAX}, not {self.seed}")
         for name in ("lr", "sigma", "beta_lr", "gamma"):
             value = getattr(self, name)
-            if not (FLOAT32_MAX > value > 0):
+            if value is not None and not (FLOAT32_MAX > value > 0):
                 bad(name, f"must be a number > 0 that float32 can hold (< {FLOAT32_MAX:.3g}), not {value!r}")
-        if self.sigma <= FLOAT32_MAX ** -0.5:
-            bad("sigma", f"{self.sigma!r} is too small: 1/sigma^2 overflows float32 (max {FLOAT32_MAX:.3g}); "
-                         f"use a sigma such as 0.1 (the Gaussian's std in pixel units)")
+        if self.sigma is not None and self.sigma <= FLOAT32_MAX ** -0.5:
+            bad("sigma", f"{self.sigma!r} is too small: 1/sigma^2 overflows float32 (max {FLOAT32_MAX:.3g})",
+                "use a sigma such as 0.1 (the Gaussian's std in pixel units)")
         for name in ("beta", "noise_level"):
             value = getattr(self, name)
-            if not (FLOAT32_MAX > value >= 0):
+            if value is not None and not (FLOAT32_MAX > value >= 0):
                 bad(name, f"must be a number >= 0 that float32 can hold, not {value!r}")
         if self.noise in ("mask", "saltpepper") and self.noise_level > 1:
             bad("noise_level", f"is a rate for --noise {self.noise}, so it must lie in [0, 1], not {self.noise_level}")
@@ -97,35 +166,64 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (FLOAT32_MAX > value >= 0):
                 bad(name, f"must be a number of nats >= 0 that float32 can hold, not {value!r}")
-        if self.warmup_epochs < 0:
+        if self.warmup_epochs is not None and self.warmup_epochs < 0:
             bad("warmup_epochs", f"must be >= 0, not {self.warmup_epochs}")
-        if self.kl_target is not None and self.capacity is not None:
-            clash("--kl-target and --capacity are two different objectives; choose one")
-        if self.warmup_epochs and (self.kl_target is not None or self.capacity is not None):
-            clash("--warmup-epochs ramps a fixed --beta; it does not combine with --kl-target or --capacity")
-        if self.model != "vae" and (self.kl_target is not None or self.capacity is not None):
-            clash(f"--kl-target and --capacity need --model vae, not {self.model}")
         return self
+
+    def to_argv(self, **changes):
+        """The ``tinyvae train`` flags that make this run again (with ``changes``): every setting
+        that is given and differs from what ``tinyvae train --model M --data D`` would choose."""
+        cfg = dataclasses.replace(self, **changes)
+        plain, default = TrainConfig(model=cfg.model, data=cfg.data).validate(), TrainConfig()
+        argv = []
+        for f in dataclasses.fields(cfg):
+            value = getattr(cfg, f.name)
+            same = value == (getattr(default, f.name) if f.name in ("model", "data") else getattr(plain, f.name))
+            if value is not None and not same:
+                argv += [_flag(f.name), *map(_number, value if isinstance(value, list) else [value])]
+        return argv
 
     def to_dict(self):
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d, where="config.json"):
-        """The settings read back from a run's config.json (``where``), each checked for its type."""
+        """The settings read back from a run's checkpoint (``where``), each checked for its type;
+        every setting must be there (a null one was not given)."""
         kinds = {f.name: _KINDS[f.type] for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - set(kinds))
-        if unknown:
-            raise CheckpointError(f"{where} has unknown settings {unknown}; was it written by another "
-                                  f"version of tinyvae?")
+        unknown, missing = sorted(set(d) - set(kinds)), [k for k in kinds if k not in d]
+        if unknown or missing:
+            what = f"unknown settings {shown(unknown)}" if unknown else f"no setting {missing[0]!r}"
+            raise CheckpointError(f"{where} has {what}; it is damaged or was written by another version of "
+                                  f"tinyvae: train a new run")
         for name, value in d.items():
             kind = kinds[name]
             if value is None and kind.endswith("?"):
                 continue
             if not _IS[kind.rstrip("?")](value):
-                raise CheckpointError(f"{where}: setting {name!r} is {json.dumps(value)}, not "
-                                      f"{_WANT[kind.rstrip('?')]}; fix it or train a new run")
+                raise CheckpointError(f"{where}: setting {name!r} is {shown(value)}, not "
+                                      f"{_WANT[kind.rstrip('?')]}; the file is damaged: train a new run")
         return cls(**d)
+
+
+#: the value of each setting that applies to a run but was not given
+DEFAULTS = {"sigma": 0.1, "beta": 1.0, "beta_lr": 0.01, "capacity_steps": 10000, "gamma": 100.0,
+            "warmup_epochs": 0, "noise": "mask", "noise_level": 0.3}
+
+
+def _flag(name):
+    """The command-line flag of a setting: ``beta_lr`` -> ``--beta-lr``."""
+    return "--" + name.replace("_", "-")
+
+
+def _a(model):
+    """"an AE", "a DAE", "a VAE": a model's name as a sentence says it."""
+    return f"{'an' if model == 'ae' else 'a'} {str(model).upper()}"
+
+
+def _number(value):
+    """A setting's value as a command-line word; floats in their shortest exact form."""
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 #: the JSON kind of each field type, and how to check and name it ("?": None allowed too)

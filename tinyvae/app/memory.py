@@ -57,11 +57,29 @@ def iw_bytes(K, N, D, hidden, Z, chunk_rows=20000):
 
 
 def require(nbytes, what, fix):
-    """Refuse with one line when ``nbytes`` exceeds the free memory, naming both and the fix."""
+    """Refuse with one line when ``nbytes`` exceeds the free memory, naming both and the fix.
+
+    ``fix`` is the advice, or a function of the free bytes that gives it (to name the largest
+    value that fits, :func:`largest`)."""
     limit = available_bytes()
     if limit is not None and nbytes > limit:
         raise UsageError(f"{what} would need about {_size(nbytes)} of memory, and this machine has "
-                         f"{_size(limit)} free; {fix}")
+                         f"{_size(limit)} free; {fix(limit) if callable(fix) else fix}")
+
+
+def largest(bytes_of, limit):
+    """The largest whole n >= 1 with ``bytes_of(n) <= limit`` (0 if none), for a ``bytes_of``
+    that grows with n: doubling, then bisection."""
+    if bytes_of(1) > limit:
+        return 0
+    hi = 2
+    while bytes_of(hi) <= limit:
+        hi *= 2
+    lo = hi // 2                                # bytes_of(lo) <= limit < bytes_of(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if bytes_of(mid) <= limit else (lo, mid)
+    return lo
 
 
 def _size(nbytes):

@@ -39,6 +39,6 @@ def load(path):
         raise CheckpointError(f"reference checkpoint {path} cannot be read ({type(err).__name__}); "
                               f"regenerate it (see its lesson's docstring)") from None
     cfg = TrainConfig.from_dict(config)
-    model = make_model(cfg, D)
+    model = make_model(cfg.resolved(), D)          # (a setting the run ignores is null in its config)
     model.theta[...] = theta
     return model, cfg

@@ -20,7 +20,7 @@ from .runs import load_data, load_run
 def save_run_figures(run_dir, model, dataset, n=10, seed=0):
     """Write the figures every run gets (all or none); returns their paths."""
     return plots.save_figures({os.path.join(run_dir, name): fig
-                               for name, fig in run_figures(model, dataset, n, seed).items()})
+                               for name, fig in run_figures(model, dataset, n, seed).items()}, own_only=True)
 
 
 def run_figures(model, dataset, n=10, seed=0):
@@ -101,4 +101,4 @@ def plot_run(run_dir, out_dir=None, seed=0, data_dir=None):
                                                          title=f"manifold: {name}", quantiles_of=fitted))
         save("holes_map.png", lambda: plots.plot_holes_map([holes.holes_map(model, ds.x_train, seed=seed)],
                                                            shape, [cfg.model.upper()]))
-    return plots.save_figures({os.path.join(out, name): fig for name, fig in figs.items()})
+    return plots.save_figures({os.path.join(out, name): fig for name, fig in figs.items()}, own_only=True)

@@ -8,6 +8,7 @@ clear end to Ctrl-C and to a diverging run.
 Resume is exact: the checkpoint holds everything :meth:`tinyvae.train.Trainer.state` returns,
 so a run resumed at epoch k produces bit-for-bit the model of an uninterrupted run.
 """
+import contextlib
 import os
 import sys
 import time
@@ -15,12 +16,11 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import CheckpointError, DivergenceError, Interrupted, UsageError, one_line
-from ..models import make_model
+from ..errors import DivergenceError, Interrupted, UsageError, command, stopped_by
 from ..objectives import Capacity, FixedBeta, KLTarget, lagrangian
 from ..train import Trainer
 from . import claims, memory, runs
-from .config import TrainConfig
+from .config import DEFAULTS, TrainConfig
 
 
 def make_objective(cfg, steps_per_epoch):
@@ -40,16 +40,22 @@ def _format_row(r):
             f"-elbo {r['test_loss']:8.3f} | kl weight {r['kl_weight']:.3f} | {r['seconds']:.2f} s")
 
 
-def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, progress_bars=True):
+def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, threads=None, log=print,
+        progress_bars=True, finish=None):
     """``tinyvae train``: train per ``cfg`` into a new run folder, or ``resume`` one.
 
-    On resume the run's own settings are used; only ``epochs`` (train on to this epoch) and
-    ``data_dir`` (where its MNIST files are now) may be given.  The folder is claimed for
-    the whole run (:mod:`.claims`); a new folder in which no epoch finished is removed.
+    On resume the run's own settings are used; only ``epochs`` (train on to this epoch),
+    ``data_dir`` (where its MNIST files are now) and ``threads`` may be given.  ``threads``
+    is the number of BLAS threads; a new run records the number it ran with, and a resume
+    runs with the recorded number unless given another (:func:`_blas_threads`).
+    ``finish(run_dir, trainer, dataset)``, if given, runs after the last epoch when some epoch
+    was trained (``tinyvae train`` draws the figures there).  The folder is claimed until it
+    returns, so nothing else trains in the folder while anything of this run is still being
+    written (:mod:`.claims`); a new folder in which no epoch finished is removed.
 
     Returns ``(run_dir, trainer, dataset, throughput)``.  Raises TinyVAEError subclasses for
-    anything the user can fix; Ctrl-C raises :class:`Interrupted` once the last finished
-    epoch's checkpoint is safely on disk.
+    anything the user can fix; Ctrl-C or SIGTERM raises :class:`Interrupted` once the last
+    finished epoch's checkpoint is safely on disk.
     """
     if resume is None:
         cfg = (cfg or TrainConfig()).validate()
@@ -58,17 +64,29 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, log=print, 
     else:
         claim = claims.claim_run(resume)
     try:
-        return _run_claimed(claim.run_dir, cfg, resume, epochs, data_dir, log, progress_bars)
-    except KeyboardInterrupt:               # outside the epochs (loading, setting up): nothing half-done
-        kept = (f"the checkpoint in {claim.run_dir} is kept as it was; continue with 'tinyvae train "
-                f"--resume {claim.run_dir}'" if os.path.exists(os.path.join(claim.run_dir, runs.CHECKPOINT))
+        with contextlib.ExitStack() as stack:
+            result = _run_claimed(claim.run_dir, cfg, resume, epochs, data_dir, threads, stack, log, progress_bars)
+            run_dir, trainer, dataset, throughput = result
+            if finish is not None and throughput:
+                try:
+                    finish(run_dir, trainer, dataset)
+                except KeyboardInterrupt as interrupt:     # the checkpoint is complete; only figures are missing
+                    what, code = stopped_by(interrupt)
+                    raise Interrupted(f"{what} while drawing the figures; the run is complete: draw them with: "
+                                      f"{command('tinyvae', 'plot', run_dir)}", code) from None
+        return result
+    except KeyboardInterrupt as interrupt:    # outside the epochs (loading, setting up): nothing half-done
+        what, code = stopped_by(interrupt)
+        kept = (f"the checkpoint in {claim.run_dir} is kept as it was; continue with: "
+                f"{command('tinyvae', 'train', '--resume', claim.run_dir)}"
+                if os.path.exists(os.path.join(claim.run_dir, runs.CHECKPOINT))
                 else "no epoch had finished, so nothing was kept")
-        raise Interrupted(f"interrupted: {kept}") from None
+        raise Interrupted(f"{what}: {kept}", code) from None
     finally:
         claim.release(remove_if_empty=True)
 
 
-def _run_claimed(run_dir, cfg, resume, epochs, data_dir, log, progress_bars):
+def _run_claimed(run_dir, cfg, resume, epochs, data_dir, threads, stack, log, progress_bars):
     if resume is not None:
         arrays, meta = runs.load_checkpoint(run_dir)
         cfg = runs.load_settings(run_dir, meta)
@@ -77,34 +95,24 @@ def _run_claimed(run_dir, cfg, resume, epochs, data_dir, log, progress_bars):
         cfg.validate()                                   # the flags given with --resume
     else:
         meta = None
+    blas = _blas_threads(stack, threads, meta and meta["blas"], run_dir)
     dataset = runs.load_data(cfg, run_dir, D=meta and meta["D"])
     x_train, x_test = dataset.x_train, dataset.x_test
-    memory.require(memory.training_bytes(cfg.model, dataset.D, cfg.hidden, cfg.latent,
-                                         min(cfg.batch_size, len(x_train))),
-                   f"training this {cfg.model} (D={dataset.D}, --hidden {' '.join(map(str, cfg.hidden))}, "
-                   f"--latent {cfg.latent}, --batch-size {cfg.batch_size})", "choose smaller sizes")
+    _require_memory(cfg, dataset, run_dir if resume is not None else None)
     steps_per_epoch = -(-x_train.shape[0] // cfg.batch_size)
     rng = np.random.default_rng(cfg.seed)
-    model = make_model(cfg, dataset.D, rng)
+    model = runs.build_model(cfg, dataset.D, rng)
     trainer = Trainer(model, rng, cfg.batch_size, cfg.lr, make_objective(cfg, steps_per_epoch),
                       binarize_dynamic=cfg.binarize == "dynamic")
 
     rows = []
     if resume is not None:
-        if arrays["theta"].shape != model.theta.shape:
-            raise CheckpointError(f"checkpoint in {run_dir} does not match its config.json; "
-                                  f"restore config.json or train again")
-        try:
-            trainer.load_state(arrays, meta)
-        except (KeyError, ValueError, TypeError) as err:    # e.g. a generator state or Adam sums of another shape
-            raise CheckpointError(f"checkpoint {os.path.join(run_dir, runs.CHECKPOINT)} is damaged: its training "
-                                  f"state cannot be restored ({type(err).__name__}: {one_line(err)}); delete the "
-                                  f"run folder and train again") from None
+        trainer.load_state(arrays, meta)                 # every field was checked by load_checkpoint
         if cfg.epochs < trainer.epoch:
             raise UsageError(f"{run_dir} is already at epoch {trainer.epoch}; pass --epochs "
                              f"{trainer.epoch} or more to continue it")
-        rows = [r for r in meta["metrics"] if r["epoch"] <= trainer.epoch]   # the checkpoint's own rows
-        runs.write_views(run_dir, {"config": cfg.to_dict(), "metrics": rows})
+        rows = meta["metrics"]
+        runs.write_views(run_dir, meta)                  # the copies, as the checkpoint has them
         log(f"resuming {run_dir} at epoch {trainer.epoch}, to epoch {cfg.epochs}" if trainer.epoch < cfg.epochs
             else f"{run_dir} is already at epoch {cfg.epochs}: nothing to train")
     else:
@@ -123,6 +131,8 @@ def _run_claimed(run_dir, cfg, resume, epochs, data_dir, log, progress_bars):
                 if bar is not None:
                     bar.close()
             test = trainer.evaluate(x_test, seed=cfg.seed + 1000003 * trainer.epoch)
+            if not np.isfinite([test.recon, test.kl]).all():
+                raise DivergenceError(f"the test loss became {-test.elbo} after epoch {trainer.epoch}")
             row = {"epoch": trainer.epoch,
                    "train_loss": -train.elbo, "train_recon": train.recon, "train_kl": train.kl,
                    "train_objective": train.total,
@@ -134,7 +144,7 @@ def _run_claimed(run_dir, cfg, resume, epochs, data_dir, log, progress_bars):
                                                            cfg.kl_target))
             rows = rows + [row]
             arrays, meta = trainer.state()
-            meta.update(config=cfg.to_dict(), metrics=rows, image_shape=list(dataset.image_shape))
+            meta.update(config=cfg.to_dict(), metrics=rows, image_shape=list(dataset.image_shape), blas=blas)
             snapshot = (arrays, meta)                    # the epoch's checkpoint and rows: one unit
             runs.save_checkpoint(run_dir, arrays, meta)
             saved_epoch = trainer.epoch
@@ -142,39 +152,112 @@ def _run_claimed(run_dir, cfg, resume, epochs, data_dir, log, progress_bars):
             samples += x_train.shape[0]
             step_seconds += seconds
             log(_format_row(row))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         # the interrupt may have hit between an epoch's end and its writes: finish them
         if snapshot is not None:
             if saved_epoch != snapshot[1]["epoch"]:
                 runs.save_checkpoint(run_dir, *snapshot)
                 saved_epoch = snapshot[1]["epoch"]
             runs.write_views(run_dir, snapshot[1])
-        kept = (f"the checkpoint of epoch {saved_epoch} is kept; continue with 'tinyvae train --resume "
-                f"{run_dir} --epochs {cfg.epochs}'" if saved_epoch
+        what, code = stopped_by(interrupt)
+        kept = (f"the checkpoint of epoch {saved_epoch} is kept; continue with: "
+                f"{command('tinyvae', 'train', '--resume', run_dir, '--epochs', cfg.epochs)}" if saved_epoch
                 else "no epoch had finished, so nothing was kept")
-        raise Interrupted(f"interrupted: {kept}") from None
+        raise Interrupted(f"{what}: {kept}", code) from None
     except DivergenceError as err:
         kept = (f"the checkpoint of epoch {saved_epoch} in {run_dir} is kept" if saved_epoch
                 else "no checkpoint was written")
-        raise DivergenceError(f"training diverged: {err}; {kept}; {_divergence_advice(cfg, trainer.t)}") from None
+        new_out = runs.free_name(run_dir) if saved_epoch else run_dir   # a folder with no epoch is removed
+        raise DivergenceError(f"training diverged: {err}; {kept}; "
+                              f"{_divergence_advice(cfg, trainer, new_out, resume is not None)}") from None
 
     throughput = samples / step_seconds if step_seconds > 0 else 0.0
     return run_dir, trainer, dataset, throughput
 
 
-def _divergence_advice(cfg, steps_taken):
-    """What to change after a divergence.  A loss that is not finite before the first update
-    (or settings far out of the usual range) comes from the objective, not the step size."""
-    suspects = []
-    if cfg.model == "vae" and cfg.likelihood == "gaussian" and (steps_taken == 0 or cfg.sigma < 1e-3):
-        suspects.append(f"a larger --sigma than {cfg.sigma:g} (1/sigma^2 scales the loss)")
-    if cfg.model == "vae" and (steps_taken == 0 or cfg.beta > 1e3) and cfg.beta > 1:
-        suspects.append(f"a smaller --beta than {cfg.beta:g}")
-    if suspects:
-        return "try " + " or ".join(suspects)
-    if steps_taken == 0:
-        return "the loss was not finite before the first update, so check the data and the settings"
-    return f"try a smaller --lr than {cfg.lr:g}"
+# --- BLAS threads: part of what makes a run exact -------------------------------------------------
+def blas_state():
+    """The BLAS threads in use now and the library that runs them: what a checkpoint records."""
+    from threadpoolctl import threadpool_info
+
+    pools = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    library = ", ".join(sorted({f"{p['internal_api']} {p['version']} ({p.get('architecture')})" for p in pools}))
+    return {"threads": max([p["num_threads"] for p in pools] or [1]), "library": library[:199] or "none"}
+
+
+def _blas_threads(stack, threads, recorded, run_dir):
+    """Set BLAS's threads for the run (in ``stack``) and return what the checkpoint records.
+
+    BLAS splits a matrix product among its threads and so sums in another order with another
+    count: a resume is bit-for-bit a straight run only under the run's own count and library.
+    A resume therefore takes the recorded count unless ``threads`` says otherwise, and says in
+    one line when its count or library differs from the recorded ones."""
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be >= 1, not {threads}")
+    want = threads if threads is not None else recorded and recorded["threads"]
+    if want is not None:
+        from threadpoolctl import threadpool_limits
+        stack.enter_context(threadpool_limits(limits=want, user_api="blas"))
+    now = blas_state()
+    if recorded is not None and now != recorded:
+        print(f"note: {run_dir} trained with {recorded['threads']} BLAS thread(s) of {recorded['library']}, and "
+              f"resumes with {now['threads']} of {now['library']}; the sums run in another order, so the result "
+              f"will differ from a run never stopped (by about {DRIFT} in the test loss after one epoch, and more "
+              f"later)" + (f"; resume without --threads to keep it exact" if threads is not None else ""),
+              file=sys.stderr)
+        now = recorded if threads is None else now    # the run keeps its record unless told otherwise
+    return now
+
+
+#: how far a resume under another BLAS thread count drifts: the relative difference of the test loss
+#: after one epoch of the digits' default VAE (tests/test_fault_classes.py measures it)
+DRIFT = "1e-6 relative"
+
+
+def _require_memory(cfg, dataset, resumed_dir):
+    """Refuse sizes whose training would not fit in the free memory, before anything is made."""
+    nbytes = memory.training_bytes(cfg.model, dataset.D, cfg.hidden, cfg.latent,
+                                   min(cfg.batch_size, len(dataset.x_train)))
+    if resumed_dir is not None:                     # the sizes are the run's: only memory can change
+        memory.require(nbytes, f"resuming {resumed_dir}", "free some memory (close other programs) and resume again")
+        return
+    plain = TrainConfig()
+    sizes = {"--hidden": (max(cfg.hidden), max(plain.hidden), " ".join(map(str, plain.hidden))),
+             "--latent": (cfg.latent, plain.latent, plain.latent),
+             "--batch-size": (cfg.batch_size, plain.batch_size, plain.batch_size)}
+    big = [f"{flag} {default}" for flag, (now, largest, default) in sizes.items() if now > largest]
+    memory.require(nbytes, f"training this {cfg.model} (D={dataset.D}, --hidden {' '.join(map(str, cfg.hidden))}, "
+                           f"--latent {cfg.latent}, --batch-size {cfg.batch_size})",
+                   f"choose smaller sizes, such as the defaults {', '.join(big)}" if big else
+                   "free some memory (close other programs), or train on a smaller data set")
+
+
+def _divergence_advice(cfg, trainer, new_out, resumed):
+    """What to change after a divergence, as a command that trains a new run with the culprit
+    at its default.  A loss that is not finite before the first update (or a setting far out
+    of the usual range) comes from the objective, not the step size; a resume cannot change a
+    setting, and would diverge again at the same step, so the advice is always a new run."""
+    steps, weight = trainer.t, float(getattr(trainer.objective, "beta", getattr(trainer.objective, "gamma", 0)))
+    vae, form = cfg.model == "vae", cfg.objective()
+    culprits = [
+        ("sigma", "larger", vae and cfg.likelihood == "gaussian" and (steps == 0 or cfg.sigma < 1e-3)),
+        ("beta", "smaller", vae and form == "beta" and cfg.beta > 1 and (steps == 0 or cfg.beta > 1e3)),
+        ("beta_lr", "smaller", form == "kl_target" and (weight > 1e3 or cfg.beta_lr > 1)),
+        ("beta", "smaller", form == "kl_target" and cfg.beta > 1e3),
+        ("gamma", "smaller", form == "capacity" and cfg.gamma > 1e3),
+        ("noise_level", "smaller", cfg.model == "dae" and cfg.noise == "gaussian" and cfg.noise_level > 10),
+        ("lr", "smaller", True)]
+    name, way = next((name, way) for name, way, suspect in culprits if suspect)
+    now, default = getattr(cfg, name), DEFAULTS.get(name, getattr(TrainConfig(), name))
+    if way == "larger":
+        value = default if default > now else now * 10
+    else:
+        value = default if default < now else now / 10
+    flag = "--" + name.replace("_", "-")
+    why = f"the KL's weight grew to {weight:.3g}; " if name == "beta_lr" else ""
+    stuck = "this run's settings cannot change on resume, so " if resumed else ""
+    return (f"{why}{stuck}try a {way} {flag} than {now:g} in a new run: "
+            f"{command('tinyvae', 'train', '--out', new_out, *cfg.to_argv(**{name: value}))}")
 
 
 def _progress(total, epoch, epochs):

@@ -4,13 +4,15 @@ Two environment variables steer the download:
 
 * ``TINYVAE_DATA_DIR``: the cache folder (default ``~/.cache/tinyvae``); each data set
   gets a subfolder (``mnist``, ``fashion-mnist``).
-* ``TINYVAE_MNIST_MIRROR``: a base URL that replaces the standard mirrors, for MNIST and
-  Fashion-MNIST alike; it must serve the four files of the data set you load, under
-  their standard names, with the published checksums.
-* ``TINYVAE_DOWNLOAD_STALL``: seconds (default 30) a mirror may stay under the minimum
-  rate, ``MIN_RATE`` bytes per second on average, before it counts as stalled.  The
-  socket's own timeout bounds each read only, so a mirror that sends a byte every few
-  seconds would otherwise hold the download at 0% for ever.
+* ``TINYVAE_MNIST_MIRROR``: a base URL (``http://``, ``https://`` or ``file://``) that
+  replaces the standard mirrors, for MNIST and Fashion-MNIST alike; it must serve the four
+  files of the data set you load, under their standard names, with the published checksums.
+* ``TINYVAE_DOWNLOAD_STALL``: the stall window, in seconds (default 30).  A download stalls
+  when a whole window passes with less than ``MIN_RATE`` bytes per second on average (or
+  with no byte at all: the socket's timeout is one window).  The rate is judged window by
+  window, so a slow but steady mirror is never cut however long the file takes, and a
+  mirror that sends a byte every few seconds cannot hold the download at 0% for ever.
+  Whether the file is complete is judged once, on the whole file's count of bytes.
 
 The download is hand-written rather than taken from pooch: the job is small (urllib, an
 MD5 sum, a rename), and pooch would bring requests, platformdirs and packaging, while its
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..atomic import process_running
+from ..atomic import remove_dead_temporary_files, temporary_name
 from ..errors import DataError, one_line
 
 # Where to download from, in order of preference.  TINYVAE_MNIST_MIRROR replaces the list.
@@ -70,6 +72,9 @@ def mirrors(name):
     """The base URLs to try for ``name``: $TINYVAE_MNIST_MIRROR alone if set, else MIRRORS."""
     override = os.environ.get("TINYVAE_MNIST_MIRROR")
     if override:
+        if not override.lower().startswith(("http://", "https://", "file://")):
+            raise DataError(f"TINYVAE_MNIST_MIRROR={override!r} is not a URL with a scheme; set it to one such as "
+                            f"'https://{override.split('://')[-1].lstrip('/')}', or unset it")
         return (override if override.endswith("/") else override + "/",)
     return MIRRORS[name]
 
@@ -102,7 +107,7 @@ def download(name):
     folder = cache_dir(name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _remove_dead_partial_files(folder)
+        remove_dead_temporary_files(folder)           # a killed download's partial files, and nothing else
     except OSError as err:
         raise DataError(f"cannot use the cache folder {folder} ({err.strerror}); "
                         "set TINYVAE_DATA_DIR to a writable folder, or pass --data-dir") from None
@@ -112,14 +117,6 @@ def download(name):
             continue                                    # cached and verified
         _fetch(name, file_name, md5, path)
     return folder
-
-
-def _remove_dead_partial_files(folder):
-    """Remove the .NAME.PID.part files of downloads whose process no longer runs (a kill -9)."""
-    for tmp in folder.glob(".*.part"):
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not process_running(int(pid)):
-            tmp.unlink()
 
 
 def _md5(path):
@@ -135,36 +132,22 @@ def _fetch(name, file_name, md5, path):
     """Download ``file_name`` from the first mirror that gives it with the right MD5 sum."""
     failures = []
     bad_checksum = None
+    stall = stall_seconds()
     for base in mirrors(name):
         url = base + file_name
-        tmp = _temporary_name(path)
+        tmp = Path(temporary_name(path))                # a partial file: the pattern atomic's clean-up knows
         try:
-            f = open(tmp, "wb")
+            f = open(tmp, "xb")
         except OSError as err:
             raise DataError(f"cannot write into the cache folder {path.parent} ({err.strerror}); "
                             "set TINYVAE_DATA_DIR to a writable folder, or pass --data-dir") from None
         try:
             digest = hashlib.md5()
-            stall = stall_seconds()
             with f, urllib.request.urlopen(url, timeout=stall) as response:
-                total = int(response.headers.get("Content-Length") or 0) or None
+                total = _content_length(response)
                 with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
                           desc=file_name, file=sys.stderr, leave=False, disable=None) as bar:
-                    received, window_start, window_bytes = 0, time.monotonic(), 0
-                    # read1: what has arrived, without waiting for a whole chunk, so the rate is
-                    # checked after every arrival however slow
-                    for chunk in iter(lambda: response.read1(CHUNK), b""):
-                        f.write(chunk)
-                        digest.update(chunk)
-                        bar.update(len(chunk))
-                        received += len(chunk)
-                        window_bytes += len(chunk)
-                        elapsed = time.monotonic() - window_start
-                        if elapsed >= stall:
-                            if window_bytes < MIN_RATE * elapsed:
-                                raise ConnectionError(f"stalled: {window_bytes} bytes in {elapsed:.0f} s, "
-                                                      f"under {MIN_RATE // 1024} KiB/s")
-                            received, window_start, window_bytes = 0, time.monotonic(), 0
+                    received = _copy(response, f, digest, bar, stall)
             if total is not None and received != total:    # urllib does not flag a cut connection
                 raise ConnectionError(f"connection closed after {received} of {total} bytes")
             got = digest.hexdigest()
@@ -172,8 +155,8 @@ def _fetch(name, file_name, md5, path):
                 os.replace(tmp, path)                   # verified: now it may carry the real name
                 return
             bad_checksum = f"{url} failed its MD5 checksum (expected {md5}, got {got})"
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-            failures.append(f"{url}: {one_line(getattr(err, 'reason', None) or err)}")
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
+            failures.append(f"{url}: {one_line(getattr(err, 'reason', None) or err, 120)}")
         finally:
             if tmp.exists():
                 tmp.unlink()                            # never leave a partial file behind
@@ -186,6 +169,32 @@ def _fetch(name, file_name, md5, path):
                     "slow link), or get the four files yourself and pass --data-dir DIR")
 
 
-def _temporary_name(path):
-    """A hidden name next to ``path`` for a file still being downloaded: .NAME.PID.part"""
-    return path.with_name(f".{path.name}.{os.getpid()}.part")
+def _content_length(response):
+    """The size the server announces, or None if it announces none (or nonsense)."""
+    text = response.headers.get("Content-Length") or ""
+    return int(text) if text.strip().isdigit() and int(text) > 0 else None
+
+
+def _copy(response, f, digest, bar, stall):
+    """Copy the response into ``f`` as it arrives; returns the whole file's count of bytes.
+
+    The stall rule looks at windows of ``stall`` seconds: a window that ends with fewer than
+    MIN_RATE bytes per second is a stall.  Each window has its own count; the file's count
+    (``received``) runs on across windows, for the completeness check after the copy.
+    """
+    received, window_start, window_bytes = 0, time.monotonic(), 0
+    # read1: what has arrived, without waiting for a whole chunk, so the rate is checked after
+    # every arrival however slow (a window with no arrival at all ends in the socket's timeout)
+    for chunk in iter(lambda: response.read1(CHUNK), b""):
+        f.write(chunk)
+        digest.update(chunk)
+        bar.update(len(chunk))
+        received += len(chunk)
+        window_bytes += len(chunk)
+        elapsed = time.monotonic() - window_start
+        if elapsed >= stall:
+            if window_bytes < MIN_RATE * elapsed:
+                raise ConnectionError(f"stalled: {window_bytes} bytes in {elapsed:.0f} s, "
+                                      f"under {MIN_RATE // 1024} KiB/s")
+            window_start, window_bytes = time.monotonic(), 0
+    return received

@@ -13,6 +13,8 @@ So the magic number (bytes 0-3 read as one integer) is 0x00000803 for images and
 """
 import gzip
 import math
+import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -49,10 +51,19 @@ def read_idx(path, ndim=None):
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path} does not exist; check the path or download the file again")
-    try:
-        raw = path.read_bytes()
+    try:                                                # without blocking: a FIFO with no writer would hang
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         raise DataError(f"cannot read {path} ({err.strerror}); check that it is a readable file") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DataError(f"{path} is not a regular file (a pipe, device or folder); put the IDX file itself there")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        try:
+            raw = f.read()
+        except OSError as err:
+            raise DataError(f"cannot read {path} ({err.strerror}); check that it is a readable file") from None
     if not raw:
         raise DataError(f"{path} is empty (0 bytes); {REDOWNLOAD}")
 
