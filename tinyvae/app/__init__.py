@@ -9,6 +9,8 @@
     run_figures  which figures a run folder gets
     explore      ``tinyvae explore``: the one-file web page (templates/explorer.html)
     reference    small float16 checkpoints (lesson 08 loads the benchmark's models)
+    exercises    ``tinyvae exercises``: the core's hand-derived lines as a course, a student
+                 copy of them (make) and its grader (exercises_grade, _checks, _ae, _vae)
 
 Imports point down only: this package uses ``tinyvae.data`` and the core, never the reverse.
 """

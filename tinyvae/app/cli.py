@@ -7,6 +7,8 @@
     tinyvae plot RUN_DIR              every figure that applies to a run
     tinyvae explore RUN_DIR           one offline web page: decode the latent plane under the pointer
     tinyvae gradcheck                 check every hand-derived gradient by finite differences
+    tinyvae exercises make DIR        a student copy: the hand-derived lines become exercises
+    tinyvae exercises check [DIR]     grade a student copy (without DIR: the package itself)
 
 Every user error ends with one line on stderr and a non-zero exit (2 for usage errors),
 never a traceback.
@@ -42,6 +44,14 @@ def _cmd_gradcheck(args):
     rows = gradcheck.run_all(seed=args.seed)
     print(gradcheck.format_table(rows))
     return 0 if max(err for _, err in rows) <= gradcheck.TOLERANCE else 1
+
+
+def _cmd_exercises(args):
+    if args.action == "make":
+        from .exercises import make_command
+        return make_command(args.dir)
+    from .exercises_grade import check
+    return check(args.dir, time_limit=args.time_limit)
 
 
 def _cmd_train(args):
@@ -261,6 +271,20 @@ def build_parser():
     g = sub.add_parser("gradcheck", help="check every gradient against central differences")
     g.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs (default 0)")
     g.set_defaults(func=_cmd_gradcheck)
+
+    ex = sub.add_parser("exercises", help="derive the gradients yourself: a student copy, and its grader",
+                        description="The core's hand-derived lines as exercises: 'make DIR' writes a student "
+                                    "copy of the package to DIR; 'check DIR' grades it (exit code: the number "
+                                    "of exercises not passed).")
+    actions = ex.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    mk = actions.add_parser("make", help="write a student copy of the package to DIR (a new folder)")
+    mk.add_argument("dir", metavar="DIR")
+    ck = actions.add_parser("check", help="grade the student copy in DIR (without DIR: the package itself)")
+    ck.add_argument("dir", metavar="DIR", nargs="?")
+    ck.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+                    help="seconds each exercise's check may take (default 10)")
+    ex.set_defaults(func=_cmd_exercises)
     return p
 
 
@@ -307,6 +331,10 @@ def main(argv=None):
         return code
     except TinyVAEError as err:
         return fail(str(err), err.exit_code)
+    except NotImplementedError as err:             # an exercise of a student copy (tinyvae exercises make)
+        if not str(err).startswith("exercise "):
+            raise
+        return fail(f"{err} is not done yet; 'tinyvae exercises check DIR' grades the copy in DIR", 1)
     except KeyboardInterrupt as interrupt:         # (train says what it kept, as an Interrupted)
         what, code = stopped_by(interrupt)
         return fail(f"{what}; no file was left half-written", code)

@@ -1,0 +1,145 @@
+"""The checks of ``tinyvae exercises check``: tools shared by every exercise's check.
+
+A check runs the student's function ``S`` next to the reference ``R`` (the installed package),
+in float64 and on small sizes that are pairwise different (N = 5 examples, D = 7 pixels,
+Z = 3 latents), so that each common mistake leaves its own fingerprint: a gradient N times
+too large, a transposed weight gradient, a missing 1/2.  A mistake is *recognised* when the
+student's result equals, to rounding, what the mistake computes; its feedback then names it
+and the section of ``docs/derivations.md`` that derives the right result.
+
+Tolerances, from an analysis rather than from a run:
+
+* ``SAME = 1e-9``: the student's float64 result against the reference's.  Both evaluate the
+  same formula in a few float64 operations, possibly in another order or algebraic form
+  (``tanh`` for the sigmoid), which moves the result by a few ulps (1e-16 relative); 1e-9
+  leaves six orders of magnitude for the conditioning of these small sums, and every mistake
+  listed here moves the result by 1e-2 or more.
+* :data:`tinyvae.gradcheck.TOLERANCE` (1e-6): a hand-written gradient against central
+  differences of the student's own value, as ``tinyvae gradcheck`` judges every gradient.
+"""
+import numpy as np
+
+from .. import gradcheck
+
+SAME = 1e-9
+N, D, Z, H = 5, 7, 3, 4
+
+
+class Fail(Exception):
+    """A check's verdict 'fail'; ``str`` is the one-line detail shown to the student."""
+
+
+def see(anchor):
+    return f"(see docs/derivations.md#{anchor})"
+
+
+def results(value, names):
+    """``value`` unpacked into ``len(names)`` results, or a Fail naming what was expected."""
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        got = f"a tuple of {len(value)}" if isinstance(value, (tuple, list)) else type(value).__name__
+        raise Fail(f"returned {got}; expected ({', '.join(names)})")
+    return value
+
+
+def array(name, value, shape, dtype=np.float64):
+    """``value`` as an array of ``shape`` and ``dtype``, finite, or a Fail that says what is off."""
+    if value is None:
+        raise Fail(f"{name} is None; compute it and return it")
+    a = np.asarray(value)
+    if a.shape != tuple(shape):
+        flipped = len(shape) == 2 and a.shape == tuple(shape)[::-1]
+        raise Fail(f"{name} has shape {a.shape}, expected {tuple(shape)}"
+                   + ("; it is transposed" if flipped else ""))
+    if a.dtype != dtype:
+        raise Fail(f"{name} is {a.dtype} for {np.dtype(dtype).name} inputs; keep the inputs' dtype (training runs "
+                   f"in float32: multiply by Python floats, not by float64 arrays)")
+    if not np.all(np.isfinite(a)):
+        raise Fail(f"{name} holds {'nan' if np.isnan(a).any() else 'inf'}")
+    return a
+
+
+def number(name, value):
+    """``value`` as one finite float, or a Fail (a loss of shape (N,) is the usual slip)."""
+    if np.ndim(value) != 0:
+        raise Fail(f"{name} has shape {np.shape(value)}; it is one number: sum over the pixels and average "
+                   f"over the batch")
+    value = float(value)
+    if not np.isfinite(value):
+        raise Fail(f"{name} is {value}")
+    return value
+
+
+def unchanged(name, now, before, owner="the caller"):
+    if not np.array_equal(now, before):
+        raise Fail(f"wrote into {name}, which belongs to {owner}; compute into a new array")
+
+
+def factor_mistakes(sizes):
+    """``[(factor, what it means)]`` of the slips that scale a whole result, for ``sizes`` such
+    as ``{"N": 5, "D": 7}``; each also with a flipped sign."""
+    named = [(2.0, "is twice too large (a factor 2 too many, or a ½ missing)"),
+             (0.5, "is half what it should be (a factor 2 missing)")]
+    why = {"N": ("the batch mean's 1/N is missing", "averaged over the batch where it should sum, or divided "
+                 "by N twice"),
+           "D": ("the D pixels are counted twice", "averaged over the D pixels, where the loss sums them"),
+           "Z": ("the Z latents are counted twice", "averaged over the Z latents, where the KL sums them")}
+    for key, size in sizes.items():
+        large, small = why[key]
+        named += [(float(size), f"is {key} = {size} times too large: {large}"),
+                  (1.0 / size, f"is {key} = {size} times too small: {small}")]
+    return named + [(-f, "has the wrong sign and " + t) for f, t in named] + [(-1.0, "has the wrong sign")]
+
+
+def same(a, b):
+    """Whether ``a`` and ``b`` have one shape and agree to :data:`SAME`."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.all(np.isfinite(b))) and gradcheck.rel_error(a, b) <= SAME
+
+
+def agree(name, got, want, anchor, mistakes=(), sizes=None):
+    """The relative error of ``got`` against ``want``, or a Fail that names the mistake it matches:
+    first the exercise's own ``mistakes`` ``[(what it is, what it computes)]``, then a whole-result
+    factor of ``sizes`` (:func:`factor_mistakes`)."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    err = gradcheck.rel_error(got, want)
+    if err <= SAME:
+        return err
+    for words, wrong in mistakes:
+        if same(got, wrong):
+            raise Fail(f"{name} {words} {see(anchor)}")
+    scale = float(np.vdot(got, want) / max(np.vdot(want, want), 1e-300))
+    if gradcheck.rel_error(got, scale * want) <= SAME:
+        for factor, words in factor_mistakes(sizes or {}):
+            if abs(scale - factor) <= 1e-6 * abs(factor):
+                raise Fail(f"{name} {words} {see(anchor)}")
+        raise Fail(f"{name} is {scale:.4g} times what it should be {see(anchor)}")
+    raise Fail(f"{name} differs from the reference (relative error {err:.1e}) {see(anchor)}")
+
+
+def central_differences(f, arrays, analytic):
+    """Max relative error of the ``analytic`` gradients ``{name: array}`` against central
+    differences of the scalar ``f()`` in each of ``arrays`` (float64, perturbed in place)."""
+    return max(gradcheck.rel_error(analytic[k], gradcheck.numerical_gradient(f, arrays[k])) for k in arrays)
+
+
+def by_differences(err, what, anchor):
+    """Pass ``err`` (a gradient against central differences) or Fail with it."""
+    if err > gradcheck.TOLERANCE:
+        raise Fail(f"{what} disagree with central differences (max relative error {err:.1e} > "
+                   f"{gradcheck.TOLERANCE:.0e}) {see(anchor)}")
+    return err
+
+
+def layer_differences(layer, x, anchor, seed=0):
+    """:func:`tinyvae.gradcheck.check_layer` on ``layer``: dx and every parameter gradient."""
+    try:
+        errors = gradcheck.check_layer(layer, x, np.random.default_rng(seed))
+    except AssertionError as err:                     # "... wrote into dout"
+        raise Fail(f"{err}, which belongs to the caller; compute into a new array {see(anchor)}") from None
+    return by_differences(max(errors.values()), "the gradients", anchor)
+
+
+def loss_differences(loss_fn, pred, target, anchor):
+    """:func:`tinyvae.gradcheck.check_loss`: the returned gradient against differences of the value."""
+    return by_differences(gradcheck.check_loss(loss_fn, pred, target), "the returned gradient and the loss",
+                          anchor)
