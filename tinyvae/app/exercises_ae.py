@@ -32,11 +32,16 @@ def check_linear_forward(S, R):
     return f"out = x @ W + b: ({N}, {D}) -> ({N}, {H}), relative error {err:.0e}"
 
 
+def _graded_linear(S, R):
+    """The student's Linear with the reference's forward: only its backward is the student's."""
+    return type("Linear", (S.layers.Linear,), {"forward": R.layers.Linear.forward})
+
+
 def _linear_backward(S, R, D_in, D_out, seed):
     """The student's backward after the reference's forward, beside the reference's backward;
     both start from the same nonzero gradients, since backward adds into them."""
     rng = np.random.default_rng(seed)
-    graded = type("Linear", (S.layers.Linear,), {"forward": R.layers.Linear.forward})(D_in, D_out, rng, f64)
+    graded = _graded_linear(S, R)(D_in, D_out, rng, f64)
     ref = R.layers.Linear(D_in, D_out, rng, f64)
     for name in ref.params:
         ref.params[name][...] = graded.params[name]
@@ -79,8 +84,7 @@ def check_linear_backward(S, R):
     if graded.backward(G.copy(), need_dx=False) is not None:
         raise Fail("backward(dout, need_dx=False) must return None (the first layer skips dx)")
     agree("dW with need_dx=False", graded.grads["W"], want["W"], "linear")
-    fresh = type("Linear", (S.layers.Linear,), {"forward": R.layers.Linear.forward})(D, H, np.random.default_rng(4), f64)
-    err = layer_differences(fresh, x, "linear")
+    err = layer_differences(_graded_linear(S, R)(D, H, np.random.default_rng(4), f64), x, "linear")
     return f"dx, dW, db agree with central differences (max relative error {err:.0e}) and add into the gradients"
 
 

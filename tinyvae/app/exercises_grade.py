@@ -132,7 +132,8 @@ def grade(ex, S, R, seconds):
         except KeyboardInterrupt:
             raise
         except TimeLimit as err:
-            verdict, detail = "fail", f"did not finish within {seconds:g} s (an endless loop?); stopped{at(err, S.root)}"
+            verdict = "fail"
+            detail = f"did not finish within {seconds:g} s (an endless loop?); stopped{at(err, S.root)}"
         except Fail as fail:
             verdict, detail = "fail", str(fail)
         except BaseException as err:                  # the student's code raised (SystemExit included)
