@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinyvae import holes
-from tinyvae.app import cli, explore
+from tinyvae.app import cli, explore, explore_data
 from tinyvae.data import load
 from tinyvae.data.dataset import Dataset
 from tinyvae.models import VAE, Autoencoder
@@ -44,7 +44,7 @@ def test_the_page_names_no_external_file(run_dir, capsys):
 def test_the_embedded_decoder_weights_are_the_checkpoints_bit_for_bit(run_dir):
     model, _, _ = load_run(str(run_dir))
     explore.write_explorer(model, load("digits"), str(run_dir / "page.html"))
-    data = explore.read_page_data((run_dir / "page.html").read_text())
+    data = explore.read_page_data((run_dir / "page.html").read_text())["runs"][0]
     linears = [layer for layer in model.decoder.layers if hasattr(layer, "params") and layer.params]
     embedded = [layer for layer in data["decoder"] if layer["kind"] == "Linear"]
     assert len(embedded) == len(linears) == 2
@@ -60,7 +60,7 @@ def test_the_pages_hole_cells_are_the_holes_maps(kind):
     # must be exactly the holes map's, computed over the same grid
     digits = load("digits")
     model = (Autoencoder if kind == "ae" else VAE)(digits.D, (16,), 2, rng=np.random.default_rng(1))
-    data = explore.explorer_data(model, digits, bins=40)
+    data = explore.explorer_data(model, digits, bins=40)["runs"][0]
     hm = holes.holes_map(model, digits.x_train, bins=40, extent=tuple(data["extent"]))
     _, distance, hole = explore.cell_centres(data)
     assert data["radius"] == pytest.approx(hm.radius, rel=1e-12)
@@ -72,14 +72,16 @@ def test_the_pages_hole_cells_are_the_holes_maps(kind):
 
 
 def test_a_784_400_20_page_stays_under_5_mb():
-    mnist_like = synthetic(784, 600, 10000, 28)
+    mnist_like = synthetic(784, 8000, 10000, 28)             # more training codes than the page holds
     model = VAE(784, (400,), 20, rng=np.random.default_rng(0))
     html = explore.explorer_page(model, mnist_like)          # the default grid, as the command writes it
     size = len(html.encode("utf-8"))
-    data = explore.read_page_data(html)
-    print(f"784-400-20 page: {size / 1e6:.2f} MB, {data['n_shown']} of {data['n_test']} test images")
+    data = explore.read_page_data(html)["runs"][0]
+    print(f"784-400-20 page: {size / 1e6:.2f} MB, {data['n_shown']} of {data['n_test']} test images, "
+          f"{data['train_codes_held']} of {data['n_train_codes']} training codes")
     assert size < 5e6
     assert data["n_shown"] < data["n_test"] and "random subsample" in html
+    assert data["train_codes_held"] == explore_data.CODE_BUDGET // (4 * 20) < data["n_train_codes"]
 
 
 def test_a_vae_plane_shows_the_two_latents_with_the_most_kl():
@@ -88,7 +90,7 @@ def test_a_vae_plane_shows_the_two_latents_with_the_most_kl():
     last = model.encoder.layers[-1].params
     last["W"][:, :5] *= 0.01
     last["b"][:5] = [0.1, 2.0, 0.0, 3.0, 0.2]                 # mu of latents 3 and 1 far from 0: most KL
-    axes, why = explore.choose_axes(model, digits.x_test)
+    axes, why = explore_data.choose_axes(model, digits.x_test)
     assert axes == (3, 1) and "KL" in why
 
 
@@ -96,7 +98,7 @@ def test_an_ae_plane_shows_the_two_latents_whose_codes_vary_most():
     digits = load("digits")
     model = Autoencoder(digits.D, (16,), 4, rng=np.random.default_rng(0))
     model.encoder.layers[-1].params["W"][:, [0, 2]] *= 10.0     # latents 0 and 2 vary 10 times more
-    axes, _ = explore.choose_axes(model, digits.x_test)
+    axes, _ = explore_data.choose_axes(model, digits.x_test)
     assert sorted(axes) == [0, 2]
 
 
@@ -104,7 +106,7 @@ def test_an_ae_plane_shows_the_two_latents_whose_codes_vary_most():
 def test_the_other_latents_start_at_the_prior_mean_or_the_codes_mean(kind):
     digits = load("digits")
     model = (Autoencoder if kind == "ae" else VAE)(digits.D, (16,), 4, rng=np.random.default_rng(2))
-    data = explore.explorer_data(model, digits, bins=10)
+    data = explore.explorer_data(model, digits, bins=10)["runs"][0]
     codes = holes.model_hole_score(model, digits.x_train).codes           # the hole score's codes
     expected = codes.mean(axis=0) if kind == "ae" else np.zeros(4)
     np.testing.assert_allclose(data["base"], expected, rtol=1e-12, atol=1e-12)

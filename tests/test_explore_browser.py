@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # tools/: development only, not installed
 from tools import browser  # noqa: E402
+from tinyvae import holes  # noqa: E402
 from tinyvae.app import cli, explore  # noqa: E402
 from tinyvae.data import load  # noqa: E402
 from tinyvae.data.dataset import Dataset  # noqa: E402
@@ -127,7 +128,8 @@ def test_a_shapes_page_decodes_like_the_model_and_draws_it_pixel_exact(open_page
         const c = document.getElementById("decoded"), d = c.getContext("2d").getImageData(0, 0, 256, 256);
         return Array.from(d.data.filter((_, i) => i % 4 === 0));        // the red channel
     }""")).reshape(256, 256)
-    expected = np.round(255 * np.clip(model.decode(np.zeros((1, 4))), 0, 1)).reshape(H, W)  # z starts at 0
+    # dark on white, as the figures draw them: a pixel of value x is grey 255 - round(255 x)
+    expected = 255 - np.round(255 * np.clip(model.decode(np.zeros((1, 4))), 0, 1)).reshape(H, W)  # z starts at 0
     assert np.array_equal(grey, np.kron(expected, np.ones((256 // H, 256 // W))))
 
 
@@ -156,7 +158,7 @@ def move_to(page, z1, z2):
 
 def test_the_pointer_over_a_hole_and_over_the_codes_changes_the_readout(open_page, trained_ae):
     page = open_page(trained_ae)
-    hole, dense = hole_and_dense(explore.read_page_data(trained_ae.read_text()))
+    hole, dense = hole_and_dense(explore.read_page_data(trained_ae.read_text())["runs"][0])
     move_to(page, *hole)
     assert page.page.inner_text("#hole-readout") == "in a hole"
     decoded_in_hole = page.page.inner_text("#readout")
@@ -167,7 +169,7 @@ def test_the_pointer_over_a_hole_and_over_the_codes_changes_the_readout(open_pag
 
 def test_clicking_a_code_compares_input_and_reconstruction(open_page, trained_ae):
     page = open_page(trained_ae)
-    data = explore.read_page_data(trained_ae.read_text())
+    data = explore.read_page_data(trained_ae.read_text())["runs"][0]
     first = explore.from_base64(data["codes"])[:2]                  # test image 0's code
     page.page.mouse.click(*move_to(page, *first))
     assert "input | reconstruction" in page.page.inner_text("#compare")
@@ -176,26 +178,34 @@ def test_clicking_a_code_compares_input_and_reconstruction(open_page, trained_ae
 
 def test_shift_clicking_into_a_hole_marks_the_crossing(open_page, trained_ae):
     page = open_page(trained_ae)
-    hole, dense = hole_and_dense(explore.read_page_data(trained_ae.read_text()))
+    hole, dense = hole_and_dense(explore.read_page_data(trained_ae.read_text())["runs"][0])
     page.page.keyboard.down("Shift")
     page.page.mouse.click(*move_to(page, *dense))
     page.page.mouse.click(*move_to(page, *hole))
     page.page.keyboard.up("Shift")
     assert "crosses a hole" in page.page.inner_text("#strip-note")
-    frames = page.page.locator("#strip canvas")
+    frames = page.page.locator("#strip figure:not(.end) canvas")       # (an end on a test code adds its input)
     assert frames.count() == 12 and "in-hole" in frames.nth(11).get_attribute("class")
+    captions = page.page.locator("#strip figure:not(.end) figcaption").all_inner_texts()
+    assert captions == [f"t={s / 11:.2f}" for s in range(12)]
 
 
-def test_moving_a_latent_off_the_plane_withdraws_the_hole_readout(open_page, tmp_path):
+def test_moving_a_latent_off_the_plane_keeps_a_readout_in_the_full_space(open_page, tmp_path):
+    # (until issue 19 the readout said "unknown" off the start slice; it now tests the whole z)
     digits = load("digits")
     model = VAE(digits.D, (16,), 4, rng=np.random.default_rng(0))
     page = open_page(write_page(model, digits, tmp_path / "page.html", bins=30))
-    data = explore.read_page_data((tmp_path / "page.html").read_text())
-    other = next(k for k in range(4) if k not in data["axes"])
+    run = explore.read_page_data((tmp_path / "page.html").read_text())["runs"][0]
+    other = next(k for k in range(4) if k not in run["axes"])
     assert page.page.locator("#sliders input").count() == 4         # a slider for every latent
-    assert "hole" in page.page.inner_text("#hole-readout")
     page.page.locator("#sliders input").nth(other).fill("1.5")
-    assert "unknown" in page.page.inner_text("#hole-readout")
+    z = np.array(page.page.evaluate("window.tinyvae.z(0)"))
+    assert z[other] == 1.5
+    d = holes.nearest_distance(z[None], explore.held_codes(run))[0]
+    assert abs(d - run["radius"]) > 1e-4                              # not a tie within float32 rounding
+    expected = "in a hole" if d > run["radius"] else "not in a hole"
+    assert page.page.inner_text("#hole-readout") == expected
+    assert "the red cells show the start slice" in page.page.inner_text("#readout")
     assert page.page.evaluate("window.tinyvae.decode([0, 0, 0, 0]).length") == digits.D
 
 
@@ -210,16 +220,17 @@ def test_a_plane_slider_at_either_end_is_still_on_the_map(open_page, trained_ae)
             assert page.page.inner_text("#hole-readout") in ("in a hole", "not in a hole"), (k, end)
 
 
-def test_an_off_plane_slider_back_at_its_start_value_shows_the_holes_again(open_page, tmp_path):
+def test_an_off_plane_slider_back_at_its_start_value_shows_the_start_slice_again(open_page, tmp_path):
     digits = load("digits")
     model = Autoencoder(digits.D, (16,), 4, rng=np.random.default_rng(0))   # an AE: the start is the codes' mean
     page = open_page(write_page(model, digits, tmp_path / "page.html", bins=30))
-    data = explore.read_page_data((tmp_path / "page.html").read_text())
-    for other in (k for k in range(4) if k not in data["axes"]):
+    run = explore.read_page_data((tmp_path / "page.html").read_text())["runs"][0]
+    for other in (k for k in range(4) if k not in run["axes"]):
         slider = page.page.locator("#sliders input").nth(other)
         slider.fill(slider.get_attribute("max"))
-        assert "unknown" in page.page.inner_text("#hole-readout")
-        slider.fill(repr(data["base"][other]))                     # the slider's middle tick
+        assert "the red cells show the start slice" in page.page.inner_text("#readout")
+        slider.fill(repr(run["base"][other]))                       # the slider's middle tick
+        assert "start slice" not in page.page.inner_text("#readout"), other
         assert page.page.inner_text("#hole-readout") in ("in a hole", "not in a hole"), other
 
 
@@ -231,34 +242,26 @@ def test_the_note_names_the_axes_across_and_up_when_they_are_swapped(open_page, 
     assert "z2 across" in note and "z1 up" in note, note
 
 
-def cells_of(data, zs):
-    """The page's cellOf for points on a 2-D map, in the same float64 steps: (n,) cell indices."""
-    bins, (lo1, hi1, lo2, hi2) = data["bins"], data["extent"]
-    i1 = [min(bins - 1, max(0, int(np.floor((z1 - lo1) / (hi1 - lo1) * bins)))) for z1, _ in zs]
-    i2 = [min(bins - 1, max(0, int(np.floor((z2 - lo2) / (hi2 - lo2) * bins)))) for _, z2 in zs]
-    return np.array(i2) * bins + np.array(i1)
-
-
-def path_over_a_hole_between_frames(data, steps=12, seed=0):
-    """Two centres of dense cells whose straight path crosses a hole cell that none of the
-    strip's ``steps`` frames lands in (the path walked a quarter cell at a time, as the page does)."""
-    centres, _, hole = explore.cell_centres(data)
-    dense = centres[~hole]
-    (lo1, hi1, lo2, hi2), bins = data["extent"], data["bins"]
+def path_over_a_hole_between_frames(run, steps=12, seed=0):
+    """Two training codes whose straight path has a point farther than r from every code the page
+    holds (checked every r/50 in Python), while none of the strip's ``steps`` frames is."""
+    codes, r = explore.held_codes(run).astype(np.float64), run["radius"]
     rng = np.random.default_rng(seed)
-    for _ in range(5000):
-        a, b = dense[rng.integers(len(dense), size=2)]
-        if hole[cells_of(data, [a + s / (steps - 1) * (b - a) for s in range(steps)])].any():
-            continue                                           # a frame lands in the hole
-        n = int(np.ceil(4 * bins * max(abs(b[0] - a[0]) / (hi1 - lo1), abs(b[1] - a[1]) / (hi2 - lo2)))) + 1
-        if hole[cells_of(data, [a + s / n * (b - a) for s in range(n + 1)])].any():
+    for _ in range(3000):
+        a, b = codes[rng.integers(len(codes), size=2)]
+        frames = a + np.linspace(0, 1, steps)[:, None] * (b - a)
+        if np.any(holes.nearest_distance(frames, codes) > r - 1e-4):
+            continue                                           # a frame lands in (or at the edge of) a hole
+        n = int(np.ceil(np.linalg.norm(b - a) / (r / 50))) + 1
+        path = a + np.linspace(0, 1, n)[:, None] * (b - a)
+        if np.max(holes.nearest_distance(path, codes)) > r * 1.05:   # a hole deeper than the page's r/40
             return a, b
     raise AssertionError("no path crosses a hole between frames on this map")
 
 
 def test_a_hole_between_two_frames_of_the_strip_is_still_reported(open_page, trained_ae):
     page = open_page(trained_ae)
-    a, b = path_over_a_hole_between_frames(explore.read_page_data(trained_ae.read_text()))
+    a, b = path_over_a_hole_between_frames(explore.read_page_data(trained_ae.read_text())["runs"][0])
     page.page.evaluate("([a, b]) => window.tinyvae.interpolate(a, b, 12)", [a.tolist(), b.tolist()])
     assert page.page.inner_text("#strip-note") == "the path crosses a hole between two frames (no frame lands inside it)"
     assert page.page.locator("#strip canvas.in-hole").count() == 0

@@ -67,7 +67,7 @@ def test_explore_writes_over_its_own_earlier_page(run_dir, capsys):
     assert cli.main(["explore", str(run_dir), "--out", str(page)]) == 0
     page.write_bytes(page.read_bytes()[:-100])               # an older page (here: a shorter one)
     assert cli.main(["explore", str(run_dir), "--out", str(page)]) == 0
-    assert explore.read_page_data(page.read_text())["Z"] == 2
+    assert explore.read_page_data(page.read_text())["runs"][0]["Z"] == 2
 
 
 def test_ctrl_c_while_writing_the_page_exits_130_and_keeps_the_old_page(run_dir, capsys, monkeypatch):
@@ -114,7 +114,7 @@ def test_explore_takes_data_dir_when_the_runs_data_moved(mnist_run, capsys):
         assert cli.main(["explore", str(run), "--data-dir", str(root / "moved")]) == 0
     finally:
         (root / "moved").rename(root / "data")
-    assert explore.read_page_data((run / "explorer.html").read_text())["D"] == 784
+    assert explore.read_page_data((run / "explorer.html").read_text())["runs"][0]["D"] == 784
 
 
 def test_explore_on_images_of_the_wrong_size_is_one_line(mnist_run, capsys):
@@ -143,7 +143,7 @@ def test_an_ae_whose_codes_do_not_vary_still_gets_a_plane_of_finite_size():
     model = Autoencoder(digits.D, (16,), 2, rng=np.random.default_rng(0))
     model.encoder.layers[-1].params["W"][:] = 0.0              # every image has the same code
     html = explore.explorer_page(model, digits, bins=10)
-    data = explore.read_page_data(html)
+    data = explore.read_page_data(html)["runs"][0]
     json.dumps(data, allow_nan=False)                         # JavaScript's JSON.parse takes no NaN
     lo1, hi1, lo2, hi2 = data["extent"]
     assert hi1 > lo1 and hi2 > lo2

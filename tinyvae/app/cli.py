@@ -198,14 +198,21 @@ def _cmd_explore(args):
     from .claims import check_output
     from .runs import load_data, load_run
 
-    path = check_output(args.out or os.path.join(args.run_dir, "explorer.html"), ".html")   # before the work
-    model, cfg, meta = load_run(args.run_dir)
-    data = load_data(cfg, args.run_dir, D=meta["D"], data_dir=args.data_dir)
-    if len(data.x_train) < 2:                      # the page is built on the hole radius of the codes
-        raise UsageError(f"explore finds the holes between training codes, and {args.run_dir} was trained on "
-                         f"{len(data.x_train)} image; train on two or more")
-    print(f"finding the holes among {len(data.x_train)} training codes ...", flush=True)
-    explore.write_explorer(model, data, path, axes=args.axes, seed=args.seed)
+    dirs = [args.run_dir] + ([args.run_b] if args.run_b else [])
+    default = (os.path.join(args.run_dir, "explorer.html") if len(dirs) == 1 else
+               os.path.join(args.run_dir, f"explorer-vs-{os.path.basename(os.path.normpath(args.run_b))}.html"))
+    path = check_output(args.out or default, ".html")                       # before the work
+    loaded = [load_run(d) for d in dirs]                                    # [(model, cfg, meta)]
+    explore.check_comparable([(d, cfg.data, meta["image_shape"]) for d, (_, cfg, meta) in zip(dirs, loaded)])
+    data = [load_data(cfg, d, D=meta["D"], data_dir=args.data_dir) for d, (_, cfg, meta) in zip(dirs, loaded)]
+    for d, ds in zip(dirs, data):
+        if len(ds.x_train) < 2:                    # the page is built on the hole radius of the codes
+            raise UsageError(f"explore finds the holes between training codes, and {d} was trained on "
+                             f"{len(ds.x_train)} image; train on two or more")
+    print(f"finding the holes among {len(data[0].x_train)} training codes ...", flush=True)
+    compare = (loaded[1][0], data[1]) if len(dirs) == 2 else None
+    explore.write_explorer(loaded[0][0], data[0], path, axes=args.axes, seed=args.seed, compare=compare,
+                           names=[os.path.basename(os.path.normpath(d)) for d in dirs])
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB); open it in a browser (double-click works, offline)")
     return 0
 
@@ -261,9 +268,12 @@ def build_parser():
     pl = _run_command(sub, "plot", "draw every figure that applies to a run", _cmd_plot)
     pl.add_argument("--out", metavar="DIR", help="default: the run folder")
 
-    x = _run_command(sub, "explore", "write one offline web page that explores the latent space", _cmd_explore,
+    x = _run_command(sub, "explore", "write one offline web page that explores the latent space "
+                     "(of one run, or of two side by side)", _cmd_explore,
                      seed_help="seeds the codes of the holes and the subsample")
-    x.add_argument("--out", metavar="FILE.html", help="default RUN_DIR/explorer.html")
+    x.add_argument("run_b", metavar="RUN_B", nargs="?", help="a second run of the same data, shown beside the first")
+    x.add_argument("--out", metavar="FILE.html",
+                   help="default RUN_DIR/explorer.html (two runs: RUN_DIR/explorer-vs-<RUN_B's name>.html)")
     x.add_argument("--axes", type=int, nargs=2, metavar=("I", "J"),
                    help="the two latents on the plane (from 0), for Z > 2; default: most KL (VAE) "
                         "or most variance of the codes (AE)")

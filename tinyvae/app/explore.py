@@ -1,28 +1,26 @@
-"""The latent-space explorer: one self-contained web page of a trained model, ``tinyvae explore``.
+"""The latent-space explorer: one self-contained web page of one trained model, or of two side by
+side, ``tinyvae explore RUN [RUN_B]``.
 
-The lecture's "Limitations of Autoencoders" slide says that latent points inside the holes
-"do not decode to valid data".  This page lets a student see it on their own run: move the
-pointer across the latent plane and the decoder f_theta (p_theta(x|z)) runs in the browser
-on the z under it.
+The lecture's "Limitations of Autoencoders" slide says that an autoencoder's codes leave holes
+in the latent space, that points inside them do not decode to valid data, and that sampling
+often passes through them.  This page lets a student look, and measure, on their own run:
 
-Everything the page needs is computed here and written into one HTML file, with no file
-beside it and no network use (it opens by double-click, offline):
+* move the pointer (or the arrow keys) across the latent plane: the decoder f_theta
+  (p_theta(x|z)) runs in the browser on the z under it, and the readout says whether z is in
+  a hole, in the *full* latent space (its distance to the nearest training code the page holds);
+* sample from the prior: N(0, I) for a VAE, the Gaussian fitted to its codes for an AE; the
+  page marks the draws in holes, shows their decodes, and counts how many land in holes and
+  how many are judged valid;
+* click a test code: its input and reconstruction, and for a VAE q(z|x) as mu +- 1 and 2 sigma
+  with decodes of draws from it;
+* shift-click two places: the path between them, each frame checked for holes;
+* colour the codes by label, or on the shapes by each factor.
 
-* the decoder's weights, as base64 float32, and the JavaScript forward pass that copies
-  :mod:`tinyvae.layers` line for line (in ``templates/explorer.html``);
-* the test set's codes (``model.code``: mu for a VAE, g_phi(x) for an AE) with their labels
-  and images, a random subsample when the images would not fit the page's budget;
-* the prior's 1, 2 and 3 sigma contours (for an AE, the Gaussian fitted to its codes);
-* the hole cells of the plane, by :mod:`tinyvae.holes`'s definition and radius: a cell is a
-  hole when its centre is farther than r from every training code.
-
-For Z > 2 the plane is a slice through two latents (``axes``), the others held at their
-start values: 0 for a VAE (the prior's mean), the codes' mean for an AE.  By default the two
-latents are those with the most KL (VAE) or the most variance of the codes (AE).
-
-Shapes: ``N`` codes, ``Z`` latents, ``D`` pixels, ``bins`` grid cells along each axis.
+Everything the page needs is computed in :mod:`tinyvae.app.explore_data` and written into one
+HTML file, with no file beside it and no network use (it opens by double-click, offline):
+the template ``templates/explorer.html`` with its scripts ``templates/layers.js`` (the layers,
+copied from :mod:`tinyvae.layers` line for line) and ``templates/explorer.js`` (the page).
 """
-import base64
 import json
 import os
 from pathlib import Path
@@ -31,162 +29,73 @@ import numpy as np
 
 from .. import holes
 from ..atomic import atomic_write
-from ..errors import CheckpointError, UsageError
-from ..layers import Linear, ReLU, Sequential
-from ..losses import kl_per_dimension
-from .runs import CHECKPOINT
+from ..errors import UsageError
+from . import explore_data
+from .explore_data import BINS, CODE_BUDGET, IMAGE_BUDGET, from_base64, to_base64  # noqa: F401 (the page's API)
 
-TEMPLATE = Path(__file__).parent / "templates" / "explorer.html"
+TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATE = TEMPLATES / "explorer.html"
+SCRIPTS = {"__LAYERS_JS__": "layers.js", "__EXPLORER_JS__": "explorer.js"}   # token -> file, inlined
 DATA_TOKEN = "__EXPLORER_DATA__"      # where the template takes the page's data (JSON)
-
-BINS = 120                 # hole cells along each axis of the plane
-IMAGE_BUDGET = 1_000_000   # bytes of test images on the page (uint8 pixels): 1,275 MNIST images
-CONTOURS = (1, 2, 3)       # the prior's contours, in standard deviations
-CONTOUR_POINTS = 97        # points on each contour
+PRIOR_DRAWS = 500                     # draws per press of "sample from the prior"
+PRIOR_SHOWN = 64                      # of which the page shows the decodes
 
 
-# --- 1. arrays as text ---------------------------------------------------------------
-def to_base64(a, dtype="<f4"):
-    """An array as base64 of its little-endian bytes (float32 by default): what JavaScript's
-    ``new Float32Array(bytes.buffer)`` reads back on every current browser."""
-    return base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode("ascii")
+# --- 1. what the page holds ---------------------------------------------------------------
+def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMAGE_BUDGET,
+                  code_budget=CODE_BUDGET, compare=None, names=None):
+    """Everything the page shows, as a JSON-able dict: ``{"runs": [one dict per run], ...}``.
 
-
-def from_base64(text, dtype="<f4"):
-    """The inverse of :func:`to_base64`: a flat array."""
-    return np.frombuffer(base64.b64decode(text), dtype=dtype)
-
-
-# --- 2. the decoder f_theta ----------------------------------------------------------
-def decoder_layers(model):
-    """The decoder as a list the page rebuilds layer by layer: Linear (its W and b), ReLU."""
-    layers = []
-    for layer in model.decoder.layers:
-        if isinstance(layer, Linear):
-            W, b = layer.params["W"], layer.params["b"]               # (D_in, D_out), (D_out,)
-            layers.append({"kind": "Linear", "D_in": int(W.shape[0]), "D_out": int(W.shape[1]),
-                           "W": to_base64(W), "b": to_base64(b)})
-        elif isinstance(layer, ReLU):
-            layers.append({"kind": "ReLU"})
-        elif isinstance(layer, Sequential):
-            raise ValueError("nested Sequential decoders are not supported by the explorer")
-        else:
-            raise ValueError(f"the explorer has no JavaScript for a {type(layer).__name__} layer")
-    return layers
-
-
-# --- 3. the plane --------------------------------------------------------------------
-def choose_axes(model, x):
-    """The two latents to put on the plane, and why: ``((i, j), reason)``.
-
-    VAE: the two with the most KL(q(z_i|x) || N(0, 1)) on ``x``, the latents the model uses.
-    AE: the two along which the codes vary most.
+    ``compare = (model_b, dataset_b)`` adds a second run beside the first; ``names`` names the
+    runs (their folders).  ``axes`` (the plane's two latents) applies to every run.
     """
-    if model.Z == 2:
-        return (0, 1), "the model has two latents"
-    if holes.is_vae(model):
-        mu, logvar = (np.asarray(a, dtype=np.float64) for a in model.encode(x))   # (N, Z) each
-        kl = kl_per_dimension(mu, logvar)                                         # (Z,)
-        i, j = np.argsort(-kl, kind="stable")[:2]
-        return (int(i), int(j)), (f"the two latents with the most KL on the test set "
-                                  f"({kl[i]:.2f} and {kl[j]:.2f} nats)")
-    var = np.var(model.code(x), axis=0)                                  # (Z,)
-    i, j = np.argsort(-var, kind="stable")[:2]
-    return (int(i), int(j)), "the two latents along which the test codes vary most"
-
-
-def prior_contours(mean, cov):
-    """The k-sigma ellipses of the 2-D Gaussian N(mean, cov), k in CONTOURS: mean + k L u, with
-    cov = L L^T and u on the unit circle.  A list of (CONTOUR_POINTS, 2) arrays."""
-    L = np.linalg.cholesky(cov + 1e-12 * np.eye(2))                 # (2, 2)
-    t = np.linspace(0, 2 * np.pi, CONTOUR_POINTS)
-    u = np.stack([np.cos(t), np.sin(t)], axis=1)                    # (P, 2) unit circle
-    return [mean + k * u @ L.T for k in CONTOURS]
-
-
-def hole_grid(codes, base, axes, extent, bins=BINS):
-    """The distance from each cell centre of the plane to its nearest training code.
-
-    The plane is ``base`` with latents ``axes`` varied over ``extent = (lo1, hi1, lo2, hi2)``.
-    A cell is a hole when this distance exceeds the hole radius (:mod:`tinyvae.holes`).
-
-    Returns (bins, bins) float64 indexed ``[i2, i1]`` (row = second axis).
-    """
-    _, _, plane = holes.cell_centres(extent, bins)                  # (bins^2, 2)
-    centres = np.tile(base, (bins * bins, 1))                       # (bins^2, Z)
-    centres[:, axes[0]] = plane[:, 0]
-    centres[:, axes[1]] = plane[:, 1]
-    return holes.nearest_distance(centres, codes).reshape(bins, bins)
-
-
-# --- 4. the page ---------------------------------------------------------------------
-def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMAGE_BUDGET):
-    """Everything the page shows, as a JSON-able dict (arrays as base64 float32 or uint8)."""
-    rng = np.random.default_rng(seed)
-    Z = model.Z
-    if Z < 2:
-        raise UsageError(f"this model has Z = {Z}, and the explorer's plane needs two latents; "
-                         f"train one with --latent 2 or more")
-    if not np.all(np.isfinite(model.theta)):      # a page of NaNs would not even parse
-        raise CheckpointError(f"the model's weights are not finite numbers (NaN or inf): its {CHECKPOINT} "
-                              f"is damaged or the run diverged; train it again")
-    if axes is None:
-        axes, why = choose_axes(model, dataset.x_test)
-    else:
-        axes, why = tuple(int(a) for a in axes), "chosen with --axes"
-        if len(axes) != 2 or axes[0] == axes[1] or not all(0 <= a < Z for a in axes):
-            raise UsageError(f"--axes needs two different latents in 0..{Z - 1}, not {list(axes)}")
-    # the hole score's codes, radius and prior, exactly as tinyvae.holes computes them
-    score = holes.model_hole_score(model, dataset.x_train, seed=seed)
-    base = np.zeros(Z) if holes.is_vae(model) else score.mean.copy()      # (Z,) start values
-    sd = np.sqrt(np.diag(score.cov))                                      # (Z,)
-    a = list(axes)
-    # the plane covers the prior to 3.5 sd and the middle 99% of the codes (as the holes map
-    # does), made square so that a unit is as long across as up and N(0, I)'s rings are round
-    extent = holes.plane_extent(score.mean[a], sd[a], score.codes[:, a], square=True)
-    lo, hi = np.array(extent[0::2]), np.array(extent[1::2])             # (2,) each
-    distance = hole_grid(score.codes, base, axes, extent, bins)         # (bins, bins)
-    hole = distance > score.radius                                        # (bins, bins) bool
-    contours = prior_contours(score.mean[a], score.cov[np.ix_(a, a)])
-
+    pairs = [(model, dataset)] + ([tuple(compare)] if compare is not None else [])
+    names = list(names) if names else [None] * len(pairs)
+    if len(pairs) == 2:
+        check_comparable([(n or f"run {k + 1}", d.name, d.image_shape) for k, ((_, d), n) in enumerate(zip(pairs, names))])
+    for m, _ in pairs:
+        explore_data.check_model(m)
+    planes = [explore_data.plane_axes(m, d, axes) for m, d in pairs]       # [(axes, why)]
+    found = [explore_data.page_holes(m, d.x_train, seed, code_budget) for m, d in pairs]
+    half = None
+    if len(pairs) == 2:             # one pixel = the same eps in both planes
+        half = max(explore_data.standard_half_width(f, ax) for f, (ax, _) in zip(found, planes))
     # the test set on the plane: a random subsample when its images would not fit the budget
     n_test = len(dataset.x_test)
     n_show = min(n_test, max(100, image_budget // dataset.D))
-    shown = np.sort(rng.permutation(n_test)[:n_show])                    # (n,)
-    codes = model.code(dataset.x_test[shown])                             # (n, Z)
-    images = np.round(np.clip(dataset.x_test[shown], 0, 1) * 255)         # (n, D) 0..255
-    labels = dataset.y_test[shown] if dataset.y_test is not None else None
-
-    slider_lo = np.where(holes.is_vae(model), -4.0, base - 4 * sd)        # (Z,)
-    slider_hi = np.where(holes.is_vae(model), 4.0, base + 4 * sd)
-    slider_lo[a], slider_hi[a] = lo, hi
-    return {
-        "kind": type(model).__name__, "is_vae": bool(holes.is_vae(model)),
-        "data": dataset.name, "D": int(model.D), "Z": int(Z),
-        "image_shape": [int(s) for s in dataset.image_shape],
-        "decoder": decoder_layers(model), "output": model.output,
-        "axes": list(axes), "axes_reason": why,
-        "base": base.tolist(), "slider_lo": slider_lo.tolist(), "slider_hi": slider_hi.tolist(),
-        "extent": list(extent), "bins": int(bins),
-        "hole": to_base64(hole, "u1"), "distance": to_base64(distance),
-        "radius": float(score.radius), "score": float(score.score),
-        "n_train_codes": int(len(score.codes)),
-        "contours": [c.tolist() for c in contours],
-        "prior_mean": score.mean[a].tolist(), "prior_cov": score.cov[np.ix_(a, a)].tolist(),
-        "n_test": int(n_test), "n_shown": int(n_show),
-        "codes": to_base64(codes), "images": to_base64(images, "u1"),
-        "labels": None if labels is None else [int(v) for v in labels],
-    }
+    shown = np.sort(np.random.default_rng(seed).permutation(n_test)[:n_show])     # (n,)
+    shared_test = len(pairs) == 2 and np.array_equal(dataset.x_test, compare[1].x_test)
+    runs = []
+    for k, ((m, d), (ax, why), f, name) in enumerate(zip(pairs, planes, found, names)):
+        runs.append(explore_data.run_data(m, d, ax, why, f, shown if k == 0 or shared_test else
+                                          np.sort(np.random.default_rng(seed).permutation(len(d.x_test))[:n_show]),
+                                          bins, half, name, images=k == 0 or not shared_test))
+    return {"runs": runs, "shared_test": bool(shared_test), "seed": int(seed),
+            "prior_draws": PRIOR_DRAWS, "prior_shown": PRIOR_SHOWN, "judge": None}
 
 
+def check_comparable(runs):
+    """Runs on one page must be of the same data and image size, else one line:
+    ``runs`` is a list of ``(name, data set name, image shape)``."""
+    (na, da, sa), (nb, db, sb) = runs[0], runs[-1]
+    if da != db:
+        raise UsageError(f"{na} was trained on {da} and {nb} on {db}; compare two runs of the same data")
+    if tuple(sa) != tuple(sb):
+        raise UsageError(f"{na} has images of {sa[0]}x{sa[1]} pixels and {nb} of {sb[0]}x{sb[1]}; "
+                         f"compare two runs of the same image size")
+
+
+# --- 2. the page --------------------------------------------------------------------------
 def explorer_page(model, dataset, **options):
-    """The explorer as one HTML string: the template with :func:`explorer_data` filled in."""
+    """The explorer as one HTML string: the template with its scripts and :func:`explorer_data`."""
     # allow_nan=False: JavaScript's JSON.parse refuses NaN and Infinity, so they must not get in
     data = json.dumps(explorer_data(model, dataset, **options), separators=(",", ":"), allow_nan=False)
     # inside <script> the text "</" could close the element early; JSON allows "<\/" instead
     data = data.replace("</", "<\\/")
-    template = TEMPLATE.read_text(encoding="utf-8")
-    return template.replace(DATA_TOKEN, data, 1)
+    html = TEMPLATE.read_text(encoding="utf-8")
+    for token, name in SCRIPTS.items():
+        html = html.replace(token, (TEMPLATES / name).read_text(encoding="utf-8"), 1)
+    return html.replace(DATA_TOKEN, data, 1)
 
 
 def read_page_data(html):
@@ -196,13 +105,18 @@ def read_page_data(html):
     return json.loads(html[start:html.index("</script>", start)])
 
 
-def cell_centres(data):
-    """The plane's cells as a page holds them, row-major over ``[i2, i1]``: their centres in the
-    plane's two latents (bins^2, 2), the distance to the nearest training code (bins^2,), and
-    whether they are holes (bins^2,) bool."""
-    _, _, centres = holes.cell_centres(data["extent"], data["bins"])
-    return (centres, from_base64(data["distance"]).astype(np.float64),
-            from_base64(data["hole"], "u1").astype(bool))
+def cell_centres(run):
+    """The plane's cells of one run as a page holds them (``read_page_data(html)["runs"][k]``),
+    row-major over ``[i2, i1]``: their centres in the plane's two latents (bins^2, 2), the
+    distance to the nearest training code (bins^2,), and whether they are holes (bins^2,) bool."""
+    _, _, centres = holes.cell_centres(run["extent"], run["bins"])
+    return (centres, from_base64(run["distance"]).astype(np.float64),
+            from_base64(run["hole"], "u1").astype(bool))
+
+
+def held_codes(run):
+    """The training codes a page holds for one run, (n, Z) float32 as the page reads them."""
+    return from_base64(run["train_codes"]).reshape(run["train_codes_held"], run["Z"])
 
 
 def write_explorer(model, dataset, path, **options):
