@@ -16,11 +16,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # tools/: development only, not installed
 from tools import browser  # noqa: E402
-from tinyvae import holes  # noqa: E402
+from tinyvae import classifier, holes  # noqa: E402
 from tinyvae.app import cli, explore  # noqa: E402
 from tinyvae.data import load  # noqa: E402
 from tinyvae.data.dataset import Dataset  # noqa: E402
 from tinyvae.models import VAE, Autoencoder, DenoisingAutoencoder  # noqa: E402
+from tinyvae.train import fit  # noqa: E402
 
 TOLERANCE = 1e-4                    # |JavaScript decode - model.decode| per pixel
 MISSING = browser.missing()         # None, or one line saying what to install
@@ -265,3 +266,289 @@ def test_a_hole_between_two_frames_of_the_strip_is_still_reported(open_page, tra
     page.page.evaluate("([a, b]) => window.tinyvae.interpolate(a, b, 12)", [a.tolist(), b.tolist()])
     assert page.page.inner_text("#strip-note") == "the path crosses a hole between two frames (no frame lands inside it)"
     assert page.page.locator("#strip canvas.in-hole").count() == 0
+
+
+# --- issue 19: the explorer as a teaching tool -----------------------------------------------------
+def test_the_full_space_hole_readout_agrees_with_holes_py_for_the_same_z(open_page, tmp_path):
+    digits = load("digits")
+    model = VAE(digits.D, (16,), 4, rng=np.random.default_rng(3))
+    page = open_page(write_page(model, digits, tmp_path / "page.html", bins=30))
+    run = explore.read_page_data((tmp_path / "page.html").read_text())["runs"][0]
+    codes = explore.held_codes(run)                                   # float32, as the page holds them
+    z = 1.5 * np.random.default_rng(0).standard_normal((200, 4))      # (200, 4) in and out of the holes
+    js = np.array(page.page.evaluate("zs => zs.map(z => window.tinyvae.distance(0, z))", z.tolist()))
+    python = holes.nearest_distance(z, codes)
+    # both sum float64 squares of the same float32 codes, in different orders: ~1e-15 apart
+    np.testing.assert_allclose(js, python, rtol=1e-12)
+    in_hole = python > run["radius"]
+    assert 0 < in_hole.sum() < len(z)                                 # both answers are exercised
+    # and the readout under the pointer says the same, set through every slider (off the slice too)
+    for zz, expected in list(zip(z, in_hole))[:6]:
+        for k in range(4):
+            page.page.locator("#sliders input").nth(k).fill(repr(float(zz[k])))
+        shown = np.array(page.page.evaluate("window.tinyvae.z(0)"))
+        d = holes.nearest_distance(shown[None], codes)[0]
+        assert page.page.inner_text("#hole-readout") == ("in a hole" if d > run["radius"] else "not in a hole")
+
+
+def test_a_page_with_more_codes_than_it_holds_says_so_and_tests_holes_on_those_it_holds():
+    digits = load("digits")
+    model = VAE(digits.D, (16,), 4, rng=np.random.default_rng(0))
+    run = explore.explorer_data(model, digits, bins=10, code_budget=4 * 4 * 500)["runs"][0]   # 500 codes
+    codes = explore.held_codes(run)
+    assert run["train_codes_held"] == 500 < run["n_train_codes"] == len(digits.x_train)
+    # the radius is holes.py's on the codes held, and they are training codes (draws of q(z|x))
+    assert run["radius"] == pytest.approx(holes.hole_radius(codes.astype(np.float64)), rel=1e-6)
+    every = holes.training_codes(model, digits.x_train, np.random.default_rng(0))
+    assert np.all(holes.nearest_distance(codes, every) < 1e-5)
+
+
+def test_with_every_code_held_the_pages_holes_are_model_hole_score(tmp_path):
+    digits = load("digits")
+    model = Autoencoder(digits.D, (16,), 2, rng=np.random.default_rng(0))
+    run = explore.explorer_data(model, digits, bins=10, seed=3)["runs"][0]
+    score = holes.model_hole_score(model, digits.x_train, seed=3)
+    assert run["train_codes_held"] == len(digits.x_train)
+    assert run["radius"] == score.radius and run["score"] == score.score
+
+
+def prior_sample(page):
+    page.page.click("[data-testid=prior-sample]")
+    return page.page.evaluate("window.tinyvae.lastSample")
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_the_prior_samples_hole_fraction_is_pythons_on_the_same_draws(open_page, tmp_path, kind):
+    digits = load("digits")
+    model = (Autoencoder if kind == "ae" else VAE)(digits.D, (16,), 3, rng=np.random.default_rng(4))
+    page = open_page(write_page(model, digits, tmp_path / "page.html", bins=30))
+    run = explore.read_page_data((tmp_path / "page.html").read_text())["runs"][0]
+    sample = prior_sample(page)
+    eps, z = np.array(sample["eps"]), np.array(sample["runs"][0]["z"])            # (500, 3) each
+    # the draws are the prior's: z = mean + L eps, N(0, I) for the VAE, the fitted Gaussian for the AE
+    L, mean = np.array(run["prior_chol"]), np.array(run["prior_mean_z"])
+    np.testing.assert_allclose(z, mean + eps @ L.T, rtol=1e-12, atol=1e-12)
+    score = holes.model_hole_score(model, digits.x_train)
+    np.testing.assert_allclose(mean, score.mean, atol=1e-12)
+    # the same draws, judged by holes.py: the same draws in holes (float32 codes: ties within 1e-5)
+    d = holes.nearest_distance(z, explore.held_codes(run))
+    page_in_hole = np.array(sample["runs"][0]["inHole"])
+    clear = np.abs(d - run["radius"]) > 1e-5
+    assert np.array_equal(page_in_hole[clear], (d > run["radius"])[clear])
+    # and the fraction agrees with the hole score of 5,000 other draws, within sampling error
+    # (4 standard errors of the difference of two independent fractions)
+    p, q = page_in_hole.mean(), score.score
+    se = np.sqrt(q * (1 - q) * (1 / len(z) + 1 / len(score.z)))
+    print(f"{kind}: page {p:.3f} of {len(z)} draws, holes.py {q:.3f} of {len(score.z)}; 4 se = {4 * se:.3f}")
+    assert abs(p - q) < 4 * se + 1 / len(z)
+    assert f"{int(page_in_hole.sum())} of {len(z)} draws" in page.page.inner_text("#prior-holes")
+    grid = page.page.locator("#prior-grid canvas")
+    assert grid.count() == 64
+    framed = [i for i in range(64) if "in-hole" in grid.nth(i).get_attribute("class")]
+    assert framed == list(np.flatnonzero(page_in_hole[:64]))
+
+
+def test_the_pages_normal_draws_have_mean_0_variance_1_and_no_correlation(open_page, tmp_path):
+    # the sampler's statistics: with n = 100,000 draws the mean's standard error is 0.0032 and the
+    # variance's 0.0045, so 5 standard errors are 0.016 and 0.023; neighbours' correlation is 0 +- 0.016
+    digits = load("digits")
+    page = open_page(write_page(VAE(digits.D, (8,), 2, rng=np.random.default_rng(0)), digits,
+                                tmp_path / "page.html", bins=10))
+    e = np.array(page.page.evaluate("window.tinyvae.normals(12345, 100000)"))
+    assert abs(e.mean()) < 0.016 and abs(e.var() - 1) < 0.023
+    assert abs(np.corrcoef(e[:-1], e[1:])[0, 1]) < 0.016
+    # and its tails: the share beyond 2 sd is 4.55% (se 0.066%)
+    assert abs(np.mean(np.abs(e) > 2) - 0.0455) < 5 * 0.00066
+
+
+def test_clicking_a_vae_code_draws_q_z_given_x_from_model_encode(open_page, tmp_path):
+    digits = load("digits")
+    model = VAE(digits.D, (16,), 3, rng=np.random.default_rng(5))
+    page = open_page(write_page(model, digits, tmp_path / "page.html", bins=30))
+    run = explore.read_page_data((tmp_path / "page.html").read_text())["runs"][0]
+    n = 7
+    code = explore.from_base64(run["codes"]).reshape(-1, 3)[n]
+    a1, a2 = run["axes"]
+    page.page.mouse.click(*move_to(page, code[a1], code[a2]))
+    post = page.page.evaluate("window.tinyvae.posterior(0)")
+    mu, logvar = (np.asarray(v, np.float64)[0] for v in model.encode(digits.x_test[[post["test_index"]]]))
+    sigma = np.exp(0.5 * logvar)
+    # the page holds mu and logvar as float32: 6e-8 relative, and exp() keeps that
+    np.testing.assert_allclose(post["mu"], mu, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(post["sigma"], sigma, rtol=1e-6)
+    for e in post["ellipses"]:
+        np.testing.assert_allclose(e["centre"], mu[[a1, a2]], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(e["radii"], e["k"] * sigma[[a1, a2]], rtol=1e-6)
+    assert sorted(e["k"] for e in post["ellipses"]) == [1, 2]
+    assert page.page.locator("#compare canvas").count() == 2 + 5          # input, decode of mu, 5 draws
+
+
+def two_runs(tmp_path, data="digits"):
+    ds = load(data)
+    ae = Autoencoder(ds.D, (32,), 2, likelihood="bernoulli", rng=np.random.default_rng(1))
+    vae = VAE(ds.D, (32, 16), 3, rng=np.random.default_rng(2))
+    path = tmp_path / "pair.html"
+    explore.write_explorer(ae, ds, str(path), bins=30, compare=(vae, ds), names=["ae", "vae"])
+    return ae, vae, path
+
+
+def test_the_two_run_page_decodes_both_models_to_1e_4(open_page, tmp_path):
+    ae, vae, path = two_runs(tmp_path)
+    page = open_page(path)
+    rng = np.random.default_rng(0)
+    for k, model in enumerate((ae, vae)):
+        z = 2.0 * rng.standard_normal((20, model.Z))
+        js = np.array(page.page.evaluate("([k, zs]) => zs.map(z => window.tinyvae.decodeRun(k, z))", [k, z.tolist()]))
+        assert np.max(np.abs(js - model.decode(z))) < TOLERANCE
+
+
+def test_one_pointer_decodes_both_runs_at_the_same_place_relative_to_their_priors(open_page, tmp_path):
+    ae, vae, path = two_runs(tmp_path)
+    page = open_page(path)
+    runs = explore.read_page_data(path.read_text())["runs"]
+    move_to(page, 1.0, -0.5)                                          # over the AE's plane
+    z_ae, z_vae = (np.array(page.page.evaluate(f"window.tinyvae.z({k})")) for k in (0, 1))
+    u = [(z[run["axes"]] - np.array(run["prior_mean"])) / np.sqrt(np.diag(run["prior_cov"]))
+         for z, run in ((z_ae, runs[0]), (z_vae, runs[1]))]
+    np.testing.assert_allclose(u[0], u[1], atol=1e-9)                 # the same u in both planes
+    for k, (model, z) in enumerate(((ae, z_ae), (vae, z_vae))):
+        shown = np.array(page.page.evaluate("k => Array.from(document.getElementById(k ? 'decoded-2' : 'decoded')"
+                                            ".getContext('2d').getImageData(0, 0, 160, 160).data)", k))
+        expected = 255 - np.round(255 * np.clip(model.decode(z[None]), 0, 1)).reshape(8, 8)
+        assert np.array_equal(shown[::4].reshape(160, 160)[::20, ::20], expected)
+
+
+def test_the_two_run_prior_sample_draws_the_same_eps_for_both(open_page, tmp_path):
+    ae, vae, path = two_runs(tmp_path)
+    page = open_page(path)
+    runs = explore.read_page_data(path.read_text())["runs"]
+    sample = prior_sample(page)
+    eps = np.array(sample["eps"])                                     # (500, 3): the larger Z
+    for run, drawn in zip(runs, sample["runs"]):
+        Z = run["Z"]
+        expected = np.array(run["prior_mean_z"]) + eps[:, :Z] @ np.array(run["prior_chol"]).T
+        np.testing.assert_allclose(np.array(drawn["z"]), expected, rtol=1e-12, atol=1e-12)
+    assert "draws" in page.page.inner_text("#prior-holes") and "draws" in page.page.inner_text("#prior-holes-2")
+
+
+def test_two_runs_of_different_data_are_refused_in_one_line(tmp_path, capsys):
+    runs = []
+    for name, data in (("d", "digits"), ("s", "shapes")):
+        runs.append(tmp_path / name)
+        assert cli.main(["train", "--data", data, "--hidden", "8", "--latent", "2", "--epochs", "1",
+                         "--out", str(runs[-1])]) == 0
+    capsys.readouterr()
+    code = cli.main(["explore", str(runs[0]), str(runs[1]), "--out", str(tmp_path / "pair.html")])
+    err = capsys.readouterr().err
+    assert code == 2 and "digits" in err and "shapes" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "pair.html").exists()
+
+
+def test_colour_by_changes_the_dots_colours(open_page, tmp_path):
+    shapes = load("shapes")
+    shapes = Dataset(shapes.name, shapes.x_train[:1500], shapes.y_train[:1500], shapes.x_test, shapes.y_test,
+                     shapes.image_shape, shapes.factors_train[:1500], shapes.factors_test, shapes.factor_names,
+                     shapes.factor_sizes)
+    model = VAE(shapes.D, (32,), 2, rng=np.random.default_rng(6))
+    page = open_page(write_page(model, shapes, tmp_path / "page.html", bins=20))
+    run = explore.read_page_data((tmp_path / "page.html").read_text())["runs"][0]
+    options = page.page.locator("[data-testid=colour-by] option").all_inner_texts()
+    assert options[:5] == list(shapes.factor_names)                  # shape, scale, rotation, x, y
+    key = page.page.inner_text("#key")
+    assert all(name in key for name in ("square", "ellipse", "heart"))   # the shapes by name
+
+    def dot_colours():                                                # the plane's pixel at each dot
+        return np.array(page.page.evaluate("""codes => {
+            const c = document.getElementById("plane"), g = c.getContext("2d");
+            return codes.map(([a, b]) => {
+                const [x, y] = window.tinyvae.pixelOf(a, b), r = c.getBoundingClientRect();
+                return Array.from(g.getImageData(Math.round(x - r.left), Math.round(y - r.top), 1, 1).data.slice(0, 3));
+            });
+        }""", explore.from_base64(run["codes"]).reshape(-1, 2)[:200].tolist()))
+    by_shape = dot_colours()
+    page.page.select_option("[data-testid=colour-by]", "x")
+    by_x = dot_colours()
+    changed = np.any(by_shape != by_x, axis=1).mean()
+    print(f"{100 * changed:.0f}% of 200 dots changed colour")
+    assert changed > 0.5                   # (a dot hidden under another, or the pointer, may keep its pixel)
+    assert "7.75 px" in page.page.inner_text("#key")                # x by its centre, in pixels
+
+
+def test_arrow_keys_move_the_pointer_one_cell(open_page, trained_ae):
+    page = open_page(trained_ae)
+    run = explore.read_page_data(trained_ae.read_text())["runs"][0]
+    lo1, hi1, lo2, hi2 = run["extent"]
+    page.page.focus("#plane")
+    before = np.array(page.page.evaluate("window.tinyvae.z(0)"))
+    page.page.keyboard.press("ArrowRight")
+    page.page.keyboard.press("ArrowUp")
+    after = np.array(page.page.evaluate("window.tinyvae.z(0)"))
+    np.testing.assert_allclose(after - before, [(hi1 - lo1) / run["bins"], (hi2 - lo2) / run["bins"]], rtol=1e-9)
+    assert "z = " in page.page.inner_text("#readout")
+
+
+def test_a_click_on_empty_space_says_so_and_a_later_action_clears_the_compare_panel(open_page, trained_ae):
+    page = open_page(trained_ae)
+    run = explore.read_page_data(trained_ae.read_text())["runs"][0]
+    centres, distance, _ = explore.cell_centres(run)
+    page.page.mouse.click(*move_to(page, *centres[np.argmax(distance)]))   # far from every code
+    assert "no test code under the pointer" in page.page.inner_text("#compare")
+    first = explore.from_base64(run["codes"])[:2]
+    sliders = page.page.locator("#sliders").bounding_box()
+    page.page.mouse.click(*move_to(page, *first))
+    assert "input | reconstruction" in page.page.inner_text("#compare")
+    assert page.page.locator("#sliders").bounding_box() == sliders   # the panel's coming moves nothing
+    prior_sample(page)
+    assert page.page.inner_text("#compare") == ""                  # not left stale
+
+
+def page_classifier(judge):
+    """The page's classifier as a tinyvae.classifier.Classifier, its weights read back from the page."""
+    net = classifier.Classifier(judge["sizes"][0], judge["sizes"][1:-1], judge["sizes"][-1])
+    for layer, saved in zip([l for l in net.net.layers if l.params], [l for l in judge["layers"] if l["kind"] == "Linear"]):
+        layer.params["W"][...] = explore.from_base64(saved["W"]).reshape(saved["D_in"], saved["D_out"])
+        layer.params["b"][...] = explore.from_base64(saved["b"])
+    return net
+
+
+def test_the_prior_samples_valid_share_is_lesson_02s_classifier_on_the_same_decodes(open_page, tmp_path):
+    digits = load("digits")
+    model = VAE(digits.D, (32,), 2, rng=np.random.default_rng(7))
+    fit(model, digits.x_train, 3, batch_size=32, lr=3e-3)              # decodes the judge tells apart
+    page = open_page(write_page(model, digits, tmp_path / "page.html", bins=20))
+    data = explore.read_page_data((tmp_path / "page.html").read_text())
+    judge = data["judge"]
+    assert judge["kind"] == "classifier" and judge["threshold"] == classifier.VALID_PROBABILITY
+    net = page_classifier(judge)
+    assert net.accuracy(digits.x_test, digits.y_test) == pytest.approx(judge["test_accuracy"])
+    sample = prior_sample(page)
+    z = np.array(sample["runs"][0]["z"])
+    p = classifier.top_probability(net, model.decode(z))                # (500,) in Python
+    page_valid = np.array(sample["runs"][0]["valid"])
+    # JavaScript runs the float32 weights in float64, Python in float32: 1e-5 apart at most
+    clear = np.abs(p - classifier.VALID_PROBABILITY) > 1e-5
+    assert np.array_equal(page_valid[clear], (p >= classifier.VALID_PROBABILITY)[clear])
+    assert 0 < page_valid.sum() < len(z)
+    assert f"{int(page_valid.sum())} of {len(z)}" in page.page.inner_text("#prior-valid")
+    assert "judged valid" in page.page.inner_text("#valid-readout")
+
+
+def test_on_the_shapes_a_decode_is_judged_by_its_distance_to_the_nearest_training_image(open_page, tmp_path):
+    shapes = load("shapes")
+    shapes = Dataset(shapes.name, shapes.x_train[:800], shapes.y_train[:800], shapes.x_test[:200],
+                     shapes.y_test[:200], shapes.image_shape, shapes.factors_train[:800], shapes.factors_test[:200],
+                     shapes.factor_names, shapes.factor_sizes)
+    model = VAE(shapes.D, (32,), 2, rng=np.random.default_rng(8))
+    page = open_page(write_page(model, shapes, tmp_path / "page.html", bins=20))
+    data = explore.read_page_data((tmp_path / "page.html").read_text())
+    judge, run = data["judge"], data["runs"][0]
+    assert judge["kind"] == "nearest-image" and judge["n_held"] == 800
+    images = explore.from_base64(judge["images"], "u1").reshape(800, shapes.D) / 255
+    recon = model.reconstruct(shapes.x_test)
+    bar = np.percentile(classifier.nearest_image_distance(recon, images), 99)
+    assert run["judge_threshold"] == pytest.approx(bar, rel=1e-6)     # float32 decodes, summed in any order
+    sample = prior_sample(page)
+    d = classifier.nearest_image_distance(model.decode(np.array(sample["runs"][0]["z"])), images)
+    page_valid = np.array(sample["runs"][0]["valid"])
+    clear = np.abs(d - bar) > 1e-5
+    assert np.array_equal(page_valid[clear], (d <= bar)[clear])

@@ -70,8 +70,13 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMA
         runs.append(explore_data.run_data(m, d, ax, why, f, shown if k == 0 or shared_test else
                                           np.sort(np.random.default_rng(seed).permutation(len(d.x_test))[:n_show]),
                                           bins, half, name, images=k == 0 or not shared_test))
+    judge = explore_data.judge_data(dataset, seed)
+    if judge["kind"] == "nearest-image":             # each model's own bar (its reconstructions')
+        images = explore_data.held_images(dataset, seed)
+        for run, (m, d) in zip(runs, pairs):
+            run["judge_threshold"] = explore_data.nearest_image_threshold(m, d, images)
     return {"runs": runs, "shared_test": bool(shared_test), "seed": int(seed),
-            "prior_draws": PRIOR_DRAWS, "prior_shown": PRIOR_SHOWN, "judge": None}
+            "prior_draws": PRIOR_DRAWS, "prior_shown": PRIOR_SHOWN, "judge": judge}
 
 
 def check_comparable(runs):

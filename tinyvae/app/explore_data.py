@@ -14,7 +14,10 @@ the pointer.  For one run (one model and the data set it was trained on):
   as its mean and Cholesky factor (z = mean + L eps);
 * the test set on the plane: codes (mu for a VAE, g_phi(x) for an AE), a VAE's log-variances
   for q(z|x), images, labels and the factors to colour by (:func:`colourings`);
-* each latent's KL (VAE) or variance (AE) for its slider (:func:`latent_stats`).
+* each latent's KL (VAE) or variance (AE) for its slider (:func:`latent_stats`);
+* the judge of whether a decode is valid (:func:`judge_data`): lesson 02's digit classifier
+  (:mod:`tinyvae.classifier`) where the data have class labels, else the distance to the
+  nearest training image.
 
 Shapes: ``N`` codes, ``Z`` latents, ``D`` pixels, ``bins`` grid cells along each axis.
 """
@@ -22,8 +25,9 @@ import base64
 from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from .. import holes
+from .. import classifier, holes
 from ..errors import CheckpointError, UsageError
 from ..layers import Linear, ReLU, Sequential
 from ..losses import kl_per_dimension
@@ -38,6 +42,14 @@ CODE_BUDGET = 600_000
 CONTOURS = (1, 2, 3)       # the prior's contours, in standard deviations
 CONTOUR_POINTS = 97        # points on each contour
 N_PRIOR = 5000             # prior draws behind the hole score, as tinyvae.holes.model_hole_score
+#: the judge's classifier, trained as lesson 02 trains it on the 1,498 training digits (a 64-unit
+#: hidden layer, Adam at 3e-3, batches of 32, 100 epochs); on more images, as many examples in all
+JUDGE_HIDDEN, JUDGE_LR, JUDGE_EXAMPLES = (64,), 3e-3, 100 * 1498
+#: bytes of training images (uint8) the nearest-image judge holds: all 6,220 of the shapes
+JUDGE_IMAGE_BUDGET = 2_000_000
+#: the nearest-image judge passes a decode as close to a training image as this share of the
+#: model's own reconstructions of the test images are
+JUDGE_PERCENTILE = 99.0
 
 
 # --- 1. arrays as text ---------------------------------------------------------------
@@ -271,3 +283,52 @@ def run_data(model, dataset, axes, why, found, shown, bins=BINS, half_width=None
     if is_vae:                                         # q(z|x) = N(mu, diag exp(logvar)), on a click
         out["logvar"] = to_base64(np.asarray(model.encode(x)[1], dtype=np.float64))
     return out
+
+
+# --- 7. the judge of a decode ---------------------------------------------------------------
+def judge_data(dataset, seed=0, image_budget=JUDGE_IMAGE_BUDGET):
+    """What the page needs to judge whether a decode is valid: a JSON-able dict.
+
+    Data with class labels (digits, MNIST, Fashion-MNIST): lesson 02's judge, a classifier
+    (:func:`tinyvae.classifier.train_classifier`) whose weights the page runs in JavaScript; a
+    decode is valid when its top-class probability is at least ``VALID_PROBABILITY``
+    (:func:`tinyvae.classifier.is_valid`).  Its test accuracy and the share of real test images
+    it passes are on the page.
+
+    Data without (the shapes, whose factors are not classes to recognise): the distance from a
+    decode to its nearest training image (:func:`tinyvae.classifier.nearest_image_distance`),
+    on the training images the page holds (all, or a random subsample that fits
+    ``image_budget``); each run's threshold is :func:`nearest_image_threshold`.
+    """
+    if dataset.factors_test is None and dataset.y_test is not None:
+        epochs = max(1, round(JUDGE_EXAMPLES / len(dataset.x_train)))
+        with threadpool_limits(limits=1, user_api="blas"):      # small matrices: a second thread only waits
+            judge = classifier.train_classifier(dataset.x_train, dataset.y_train, hidden=JUDGE_HIDDEN,
+                                                epochs=epochs, lr=JUDGE_LR, seed=seed)
+        return {"kind": "classifier", "layers": linear_layers(judge.net),
+                "threshold": classifier.VALID_PROBABILITY, "n_train": int(len(dataset.x_train)),
+                "epochs": int(epochs), "sizes": [int(dataset.D), *JUDGE_HIDDEN, int(judge.K)],
+                "test_accuracy": judge.accuracy(dataset.x_test, dataset.y_test),
+                "test_valid": float(classifier.is_valid(judge, dataset.x_test).mean())}
+    images = held_images(dataset, seed, image_budget)
+    return {"kind": "nearest-image", "n_train": int(len(dataset.x_train)), "n_held": int(len(images)),
+            "images": to_base64(np.round(images * 255), "u1"), "percentile": JUDGE_PERCENTILE}
+
+
+def held_images(dataset, seed=0, image_budget=JUDGE_IMAGE_BUDGET):
+    """The training images the nearest-image judge holds, as the page reads them back: rounded
+    to 1/255 (uint8), all of them or a random subsample of ``image_budget / D``.  (n, D)."""
+    x = dataset.x_train
+    keep = max(1, image_budget // dataset.D)
+    if len(x) > keep:
+        x = x[np.sort(np.random.default_rng((seed, 3)).choice(len(x), keep, replace=False))]
+    return np.round(np.clip(x, 0, 1) * 255) / 255
+
+
+def nearest_image_threshold(model, dataset, images):
+    """The nearest-image judge's threshold for one model: the ``JUDGE_PERCENTILE``-th percentile
+    of the distances from its reconstructions of the test images to their nearest held training
+    image.  A decode within it is as close to real data as the model's own reconstructions are
+    (decodes are blurred means, so a bar set by the data themselves would fail them all)."""
+    recon = np.asarray(model.reconstruct(dataset.x_test), dtype=np.float64)      # (N_test, D)
+    return float(np.percentile(classifier.nearest_image_distance(recon, images), JUDGE_PERCENTILE))

@@ -382,8 +382,10 @@ class Run {
     const where = inHole ? '<span id="' + this.id("hole-readout") + '" class="hole">in a hole</span>'
                          : '<span id="' + this.id("hole-readout") + '" class="dense">not in a hole</span>';
     const full = this.Z > 2 ? ` (in all ${this.Z} latents${this.onStartSlice() ? "" : "; the red cells show the start slice"})` : "";
+    const verdict = JUDGE ? JUDGE.judge(x, this) : null;
     this.readout.innerHTML = `z = (${this.z.map(v => fmt(v)).join(", ")})<br>${where}${full}: the nearest ` +
-      `training code is ${d.toFixed(3)} away, r = ${this.R.toFixed(3)}`;
+      `training code is ${d.toFixed(3)} away, r = ${this.R.toFixed(3)}` + (verdict ? `<br><span id="${this.id("valid-readout")}">` +
+      `${verdict.valid ? "judged valid" : "not judged valid"}: ${verdict.text}</span>` : "");
     this.timing.textContent =        // browsers round performance.now() to 0.1 ms
       ms < 0.1 ? "decoded in under 0.1 ms" : `decoded in ${ms.toFixed(1)} ms`;
     this.sliders.forEach((s, k) => { s.input.value = this.z[k]; s.value.textContent = fmt(this.z[k]); });
@@ -474,7 +476,7 @@ class Run {
     }));
     const distance = z.map(zz => this.nearestDistance(zz)), inHole = distance.map(v => v > this.R);
     const x = z.map(zz => this.decode(zz));
-    const verdicts = judge ? x.map(xx => judge.judge(xx)) : null;
+    const verdicts = judge ? x.map(xx => judge.judge(xx, this)) : null;
     this.sample = {z, distance, inHole, valid: verdicts ? verdicts.map(v => v.valid) : null};
     const nHole = inHole.filter(Boolean).length, n = z.length;
     const box = this.priorBox;
@@ -512,8 +514,48 @@ class Run {
   }
 }
 
-// --- 7. the judge of a decode: is it a valid digit? (null when the page has none) ---
-const JUDGE = null;
+// --- 7. the judge of a decode: is it valid? (explore_data.py: judge_data) ---
+function makeJudge(j) {
+  if (!j) return null;
+  if (j.kind === "classifier") {     // classifier.py: Classifier.probabilities, top_probability, is_valid
+    const net = sequentialOf(j.layers, floatsOf);
+    return {
+      name: "lesson 02's classifier",
+      legend: `A decode is judged valid when lesson 02's classifier (tinyvae/classifier.py: a ${j.sizes.join("-")} ` +
+        `network, Linear, ReLU, Linear and softmax, trained on the ${j.n_train.toLocaleString("en")} training ` +
+        `images for ${j.epochs} epochs) gives one class a probability of at least ${j.threshold}. It classifies ` +
+        `${(100 * j.test_accuracy).toFixed(1)}% of the test images correctly and passes ${(100 * j.test_valid).toFixed(1)}% ` +
+        "of them as valid. Its limit: a classifier can be sure of an image no person would call valid, so look at " +
+        "the decodes too.",
+      judge(x) {
+        const p = softmax(net.forward(Float64Array.from(x)));   // p(y|x) = softmax(f(x))
+        const top = Math.max(...p), k = p.indexOf(top);
+        return {valid: top >= j.threshold, value: top, text: `the classifier says ${k} with p = ${top.toFixed(2)}`};
+      },
+    };
+  }
+  const IMAGES = bytesOf(j.images), D = DATA.runs[0].D;    // (n_held, D) 0..255
+  return {                           // classifier.py: nearest_image_distance, over the held images
+    name: "the distance to the nearest training image",
+    legend: `A decode is judged valid when its pixel distance to the nearest of the ` +
+      `${j.n_held === j.n_train ? "" : j.n_held.toLocaleString("en") + " of the "}${j.n_train.toLocaleString("en")} ` +
+      `training images this page holds is at most the ${j.percentile}th percentile of the same distance for the ` +
+      "model's own reconstructions of the test images (" +
+      DATA.runs.map(d => `${PAIR ? d.name + ": " : ""}${d.judge_threshold.toFixed(2)}`).join(", ") +
+      "): as close to real data as its reconstructions are. (These data have no classes to recognise.)",
+    judge(x, run) {
+      let best = Infinity;
+      for (let n = 0, o = 0; n < j.n_held; n++, o += D) {
+        let d2 = 0;
+        for (let i = 0; i < D && d2 < best; i++) { const d = x[i] - IMAGES[o + i] / 255; d2 += d * d; }
+        if (d2 < best) best = d2;
+      }
+      const d = Math.sqrt(best), bar = run.data.judge_threshold;
+      return {valid: d <= bar, value: d, text: `nearest training image ${d.toFixed(2)} away (bar ${bar.toFixed(2)})`};
+    },
+  };
+}
+const JUDGE = makeJudge(DATA.judge);
 
 // --- 8. the runs, and what moves them together ---
 const runs = DATA.runs.map((d, k) => new Run(d, k));
