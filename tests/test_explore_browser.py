@@ -552,3 +552,18 @@ def test_on_the_shapes_a_decode_is_judged_by_its_distance_to_the_nearest_trainin
     page_valid = np.array(sample["runs"][0]["valid"])
     clear = np.abs(d - bar) > 1e-5
     assert np.array_equal(page_valid[clear], (d <= bar)[clear])
+
+
+def test_the_gallerys_explorer_screenshots_show_the_prior_sample_and_both_runs(chromium, tmp_path):
+    from tools import gallery
+    digits = load("digits")
+    ae = Autoencoder(digits.D, (16,), 2, likelihood="bernoulli", rng=np.random.default_rng(0))
+    vae = VAE(digits.D, (16,), 2, rng=np.random.default_rng(0))
+    prior = gallery.screenshot_prior_sample(chromium, ae, digits, str(tmp_path / "prior.png"))
+    pair = gallery.screenshot_two_runs(chromium, ae, vae, digits, str(tmp_path / "pair.png"))
+    for path, width in ((prior, 1000), (pair, 1140)):
+        with open(path, "rb") as f:
+            head = f.read(24)
+        assert head[:8] == b"\x89PNG\r\n\x1a\n"
+        w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        assert w == width and h > 900                                 # from the title down to the prior grid

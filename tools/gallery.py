@@ -10,9 +10,11 @@ Trains the models the figures need (the same settings as the lessons) and writes
                            traversed side by side, rows named by the factor each latent follows
     explorer_ae.png        the explorer page (tinyvae explore) of the 2-D AE and of the 2-D VAE,
     explorer_vae.png       screenshots taken in headless Chromium (tools/browser.py)
+    explorer_prior_ae.png  the AE's page after "sample from the prior": draws in holes, decodes, counts
+    explorer_ae_vs_vae.png tinyvae explore AE VAE: both planes, one pointer, one prior sample
 
-``--only shapes`` draws only the traversals (a few seconds; no browser). It takes about 30
-seconds in all.  It runs with one BLAS thread (threadpoolctl): the models multiply
+``--only shapes`` draws only the traversals (a few seconds; no browser); ``--only explorer``
+only the 2-D models' figures and the explorer's screenshots. It takes about 30 seconds in all.  It runs with one BLAS thread (threadpoolctl): the models multiply
 small matrices, and a second BLAS thread that has to wait for a core slows every step down.
 """
 import argparse
@@ -51,6 +53,39 @@ def _save(fig, out, name):
     return path
 
 
+def _open(context, page_path, width):
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto("file://" + os.path.abspath(page_path))
+    page.wait_for_function("window.tinyvae && window.tinyvae.ready")
+    return page
+
+
+def _shot(page, path, top, bottom, width):
+    """A screenshot of the page's band from element ``top``'s top to element ``bottom``'s bottom."""
+    page.evaluate("document.activeElement.blur()")                     # no focus ring in the picture
+    y0 = page.locator(top).bounding_box()["y"]
+    box = page.locator(bottom).bounding_box()
+    page.screenshot(path=path, full_page=True,
+                    clip={"x": 0, "y": max(0, y0 - 8), "width": width, "height": box["y"] + box["height"] - y0 + 16})
+    _say(f"  wrote {path} ({os.path.getsize(path) // 1024} KB)")
+    return path
+
+
+def _deepest_hole(run, within=2.0):
+    """The hole cell farthest from every code inside the prior's ``within``-sigma ring, and the
+    cell nearest a code (centres in the plane's two latents)."""
+    centres, distance, _ = explore.cell_centres(run)
+    diff = centres - run["prior_mean"]                                    # (bins^2, 2)
+    maha = np.sqrt(np.sum(diff @ np.linalg.inv(run["prior_cov"]) * diff, axis=1))
+    return centres[np.argmax(np.where(maha <= within, distance, -np.inf))], centres[np.argmin(distance)]
+
+
+def _click(page, point, k=0):
+    x, y = page.evaluate("([a, b, k]) => window.tinyvae.pixelOf(a, b, k)", [float(point[0]), float(point[1]), k])
+    page.mouse.click(x, y)
+
+
 def screenshot_explorer(context, model, dataset, path, seed=0):
     """The explorer page of ``model`` in the browser ``context``, saved as a PNG at ``path``:
     the pointer in the hole cell farthest from every code within the prior's 2-sigma contour,
@@ -58,27 +93,56 @@ def screenshot_explorer(context, model, dataset, path, seed=0):
     with tempfile.TemporaryDirectory() as tmp:
         page_path = explore.write_explorer(model, dataset, os.path.join(tmp, "explorer.html"), seed=seed)
         with open(page_path, encoding="utf-8") as f:
-            data = explore.read_page_data(f.read())
-        centres, distance, _ = explore.cell_centres(data)
-        diff = centres - data["prior_mean"]                               # (bins^2, 2)
-        maha = np.sqrt(np.sum(diff @ np.linalg.inv(data["prior_cov"]) * diff, axis=1))
-        in_reach = np.where(maha <= 2, distance, -np.inf)                 # inside the 2-sigma contour
-        hole = centres[np.argmax(in_reach)]
-        dense = centres[np.argmin(distance)]
-        page = context.new_page()
-        page.set_viewport_size({"width": 1060, "height": 830})
-        page.goto("file://" + os.path.abspath(page_path))
-        page.wait_for_function("window.tinyvae && window.tinyvae.ready")
+            hole, dense = _deepest_hole(explore.read_page_data(f.read())["runs"][0])
+        page = _open(context, page_path, 1000)
         page.evaluate("document.getElementById('interp-mode').checked = true")
         for point in (dense, hole):                                   # the strip, then rest in the hole
-            x, y = page.evaluate("([a, b]) => window.tinyvae.pixelOf(a, b)", [float(v) for v in point])
-            page.mouse.click(x, y)
-        page.screenshot(path=path, clip={"x": 0, "y": 0, "width": 1060, "height": 830})
+            _click(page, point)
+        _shot(page, path, "#title", "#strip", 1000)
         page.close()
     return path
 
 
-def make_gallery(out="docs/img", seed=0):
+def screenshot_prior_sample(context, model, dataset, path, seed=0):
+    """The page of ``model`` after one press of "sample from the prior": the draws on the plane
+    (x in a hole), the counts, and the first decodes (red frame: in a hole)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        page_path = explore.write_explorer(model, dataset, os.path.join(tmp, "explorer.html"), seed=seed)
+        page = _open(context, page_path, 1000)
+        page.click("[data-testid=prior-sample]")
+        _shot(page, path, "#title", "#prior", 1000)
+        page.close()
+    return path
+
+
+def screenshot_two_runs(context, ae, vae, dataset, path, seed=0):
+    """The two-run page of ``ae`` and ``vae`` (tinyvae explore AE VAE): the pointer in the AE's
+    deepest hole within its 2-sigma ring, decoding the same place in both, and one prior sample
+    drawn with the same eps for both."""
+    with tempfile.TemporaryDirectory() as tmp:
+        page_path = explore.write_explorer(ae, dataset, os.path.join(tmp, "pair.html"), seed=seed,
+                                           compare=(vae, dataset), names=["AE", "VAE"])
+        with open(page_path, encoding="utf-8") as f:
+            hole, _ = _deepest_hole(explore.read_page_data(f.read())["runs"][0])
+        page = _open(context, page_path, 1140)
+        page.click("[data-testid=prior-sample]")
+        x, y = page.evaluate("([a, b]) => window.tinyvae.pixelOf(a, b, 0)", [float(v) for v in hole])
+        page.mouse.move(x, y)
+        _shot(page, path, "#title", "#prior", 1140)
+        page.close()
+    return path
+
+
+def explorer_screenshots(ae, vae, digits, out, seed=0):
+    """The explorer's screenshots (tinyvae explore), taken in headless Chromium (tools/browser.py)."""
+    with browser.chromium() as context:
+        return [screenshot_explorer(context, ae, digits, os.path.join(out, "explorer_ae.png"), seed),
+                screenshot_explorer(context, vae, digits, os.path.join(out, "explorer_vae.png"), seed),
+                screenshot_prior_sample(context, ae, digits, os.path.join(out, "explorer_prior_ae.png"), seed),
+                screenshot_two_runs(context, ae, vae, digits, os.path.join(out, "explorer_ae_vs_vae.png"), seed)]
+
+
+def make_gallery(out="docs/img", seed=0, only_explorer=False):
     """Train the models and write the figures into ``out``; returns the PNG paths."""
     os.makedirs(out, exist_ok=True)
     paths = []
@@ -99,10 +163,9 @@ def make_gallery(out="docs/img", seed=0):
     save(plots.plot_holes_map(maps, digits.image_shape, ["AE", "VAE"]), "holes_ae_vs_vae.png")
     save(plots.plot_manifold(vae2, digits.image_shape, n=15, title="a 2-D VAE's decoder over the plane"),
          "manifold.png")
-    with browser.chromium() as context:
-        for model, name in ((ae, "explorer_ae.png"), (vae2, "explorer_vae.png")):
-            paths.append(screenshot_explorer(context, model, digits, os.path.join(out, name), seed))
-            _say(f"  wrote {paths[-1]} ({os.path.getsize(paths[-1]) // 1024} KB)")
+    paths += explorer_screenshots(ae, vae2, digits, out, seed)
+    if only_explorer:
+        return paths
 
     # 2. a VAE with Z = 16, trained by `tinyvae train` into a temporary run folder
     _say("VAE with Z = 16 on the digits ...")
@@ -153,7 +216,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.gallery", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join("docs", "img"), help="folder for the PNGs (default docs/img)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", choices=("shapes",), help="only the shapes traversals (no browser needed)")
+    parser.add_argument("--only", choices=("shapes", "explorer"),
+                        help="only the shapes traversals (no browser needed), or only the 2-D models and the explorer")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
@@ -162,7 +226,7 @@ def main(argv=None):
             paths = []
             shapes_traversals(lambda fig, name: paths.append(_save(fig, args.out, name)), args.seed)
         else:
-            paths = make_gallery(args.out, args.seed)
+            paths = make_gallery(args.out, args.seed, only_explorer=args.only == "explorer")
     _say(f"{len(paths)} figures in {args.out} in {time.perf_counter() - t0:.0f} s")
     return 0
 
