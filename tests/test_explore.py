@@ -147,3 +147,11 @@ def test_train_ends_by_printing_the_explore_command(tmp_path, capsys):
     out = tmp_path / "ae2"
     assert cli.main(["train", "--model", "ae", "--out", str(out), *SMALL]) == 0
     assert f"tinyvae explore {out}" in capsys.readouterr().out
+
+
+def test_two_runs_of_different_image_sizes_are_refused_in_one_line():
+    small, large = synthetic(64, 50, 20, 8), synthetic(100, 50, 20, 10)
+    models = [VAE(d.D, (8,), 2, rng=np.random.default_rng(0)) for d in (small, large)]
+    with pytest.raises(explore.UsageError) as err:
+        explore.explorer_data(models[0], small, compare=(models[1], large), names=["a", "b"])
+    assert "8x8" in str(err.value) and "10x10" in str(err.value) and "\n" not in str(err.value)

@@ -567,3 +567,15 @@ def test_the_gallerys_explorer_screenshots_show_the_prior_sample_and_both_runs(c
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
         w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
         assert w == width and h > 900                                 # from the title down to the prior grid
+
+
+def test_a_path_between_two_test_codes_shows_their_inputs_at_its_ends(open_page, trained_ae):
+    page = open_page(trained_ae)
+    run = explore.read_page_data(trained_ae.read_text())["runs"][0]
+    codes = explore.from_base64(run["codes"]).reshape(-1, 2)
+    far = int(np.argmax(np.linalg.norm(codes - codes[0], axis=1)))   # two codes far apart on the plane
+    page.page.check("#interp-mode")
+    page.page.mouse.click(*move_to(page, *codes[0]))
+    assert "first end of the path set" in page.page.inner_text("#compare")
+    page.page.mouse.click(*move_to(page, *codes[far]))
+    assert page.page.locator("#strip figure.end").all_inner_texts() == ["input A", "input B"]
