@@ -521,6 +521,10 @@ def test_the_prior_samples_valid_share_is_lesson_02s_classifier_on_the_same_deco
     assert judge["kind"] == "classifier" and judge["threshold"] == classifier.VALID_PROBABILITY
     net = page_classifier(judge)
     assert net.accuracy(digits.x_test, digits.y_test) == pytest.approx(judge["test_accuracy"])
+    # the page's forward pass of the classifier is classifier.py's: the same top-class probability
+    x = np.concatenate([digits.x_test[:20], model.decode(np.random.default_rng(1).standard_normal((20, 2)))])
+    js = np.array(page.page.evaluate("xs => xs.map(x => window.tinyvae.judge(x))", x.tolist()))
+    np.testing.assert_allclose(js, classifier.top_probability(net, x), atol=1e-5)   # float32 logits in Python
     sample = prior_sample(page)
     z = np.array(sample["runs"][0]["z"])
     p = classifier.top_probability(net, model.decode(z))                # (500,) in Python

@@ -667,6 +667,7 @@ window.tinyvae = {
   },
   compare: n => runs[0].showCode(n),
   posterior: k => runs[k || 0].posterior,
+  judge: (x, k = 0) => JUDGE ? JUDGE.judge(x, runs[k]).value : null,   // top p, or the nearest-image distance
   interpolate: (a, b, steps) => runs[0].interpolate(a, b, steps, null),
   normals: (seed, n) => { const e = normals(seed); return Array.from({length: n}, e); },
   samplePrior, lastSample: null, ready: true,
