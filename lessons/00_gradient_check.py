@@ -7,13 +7,14 @@ trained by backpropagation, and tinyvae writes each backward pass by hand
 What you will see:
   1. a central difference (f(x + h) - f(x - h)) / 2h against an exact derivative, and why
      its error is U-shaped in h: truncation (~h^2) on the right, rounding (~eps/h) on the left;
-  2. why the checks run in float64 (in float32 the best error is about 1e-4, not 1e-10);
+  2. why the checks run in float64 (in float32 the best error is about 1e-5, eps^(2/3), not
+     1e-10, so it cannot tell tinyvae's tolerance of 1e-6 from an error);
   3. a layer checked through a random upstream gradient G (the CS231n trick);
   4. a planted bug, caught;
   5. every layer, loss and model of tinyvae at once (``tinyvae gradcheck``).
 
-Run:   python lessons/00_gradient_check.py [--quick] [--out DIR]
-Takes: about 1 second (--quick: the same, with fewer steps h; there is nothing to train).
+Run:   python lessons/00_gradient_check.py [--quick] [--out DIR] [--seed S]
+Takes: about 1 second on 2 cores (--quick: the same, with fewer steps h; nothing to train).
 """
 # %%
 import _common
@@ -69,10 +70,15 @@ lesson.save(fig, "error_vs_h.png")
 
 # %% --- 2. why float64 ---
 lesson.step("why the checks run in float64")
-print(f"    machine epsilon: float32 {np.finfo(np.float32).eps:.1e}, float64 {np.finfo(np.float64).eps:.1e}")
-print("    the rounding error of f(x + h) - f(x - h) is about eps |f| / h; with float32's eps no h gets")
-print(f"    below {errors['float32'].min():.0e}, so float32 cannot tell a right gradient from one that")
-print("    is off by 1e-5.  gradcheck.numerical_gradient refuses float32 arrays for that reason.")
+for name in errors:
+    eps = np.finfo(name).eps
+    print(f"    {name}: machine epsilon {eps:.1e}; the two errors, h^2 and eps/h, balance at h ~ eps^(1/3) = "
+          f"{eps ** (1 / 3):.0e},")
+    print(f"             where the error is ~ eps^(2/3) = {eps ** (2 / 3):.0e}; measured best: "
+          f"{errors[name].min():.0e}")
+print(f"    tinyvae's tolerance is {gradcheck.TOLERANCE:g}: below what float32 can resolve, so a float32 check "
+      "could not tell")
+print("    a right gradient from one that is slightly wrong.  gradcheck.numerical_gradient refuses float32 arrays.")
 
 # %% --- 3. a layer, through a random upstream gradient ---
 lesson.step("a Linear layer checked through a random upstream gradient G")
@@ -85,17 +91,17 @@ lesson.key(linear_error=max(err.values()))
 
 
 # %% --- 4. a planted bug ---
-class LinearForgetsBias(Linear):
-    """A planted bug: db averaged over the batch instead of summed."""
+class LinearAveragesBiasGradient(Linear):
+    """A planted bug: db = mean over the batch of dout, where the right db is the sum."""
 
     def backward(self, dout, need_dx=True):
-        dx = super().backward(dout)
-        self.grads["b"] *= 1.0 / dout.shape[0]
+        dx = super().backward(dout, need_dx)
+        self.grads["b"] *= 1.0 / dout.shape[0]       # the bug: divides the summed db by N
         return dx
 
 
 lesson.step("a planted bug: db = mean(dout) instead of sum(dout)")
-err = gradcheck.check_layer(LinearForgetsBias(6, 4, rng, np.float64), rng.standard_normal((5, 6)), rng)
+err = gradcheck.check_layer(LinearAveragesBiasGradient(6, 4, rng, np.float64), rng.standard_normal((5, 6)), rng)
 for name, e in err.items():
     print(f"    d{name}: relative error {e:.1e}  {'<- caught' if e > gradcheck.TOLERANCE else 'ok'}")
 lesson.key(planted_bug_error=err["b"])

@@ -9,10 +9,14 @@ What you will see:
   3. one forward pass with the shape of every array;
   4. the same AE trained with MSE (linear output) and with BCE (sigmoid output), compared
      on the test set in both measures;
-  5. the bottleneck: test error as Z grows from 2 to 16.
+  5. the bottleneck: train and test error as Z grows from 2 to d = 64, where the AE can
+     learn the identity map (lesson 03 shows what that costs);
+  6. overfitting: nothing regularizes an AE, so with a narrow bottleneck but a wide encoder
+     and decoder it memorizes the training digits: the gap between test and training
+     error grows with the capacity (the hidden width).
 
-Run:   python lessons/01_autoencoder.py [--quick] [--out DIR]
-Takes: about 3 seconds on 2 cores (--quick: about 1 second, with 15 epochs instead of 100).
+Run:   python lessons/01_autoencoder.py [--quick] [--out DIR] [--seed S]
+Takes: about 12 seconds on 2 cores (--quick: about 3 seconds, with fewer epochs and sizes).
 """
 # %%
 import _common
@@ -23,7 +27,7 @@ import numpy as np
 from tinyvae import data, plots
 from tinyvae.losses import bernoulli_nll, mse
 from tinyvae.models import Autoencoder
-from tinyvae.train import fit
+from tinyvae.train import Trainer, fit
 
 lesson = _common.Lesson("01_autoencoder", __doc__)
 EPOCHS = lesson.pick(100, 15)       # passes over the 1,498 training digits
@@ -94,37 +98,98 @@ lesson.save(plots.plot_image_rows(
     [("input x", x_test[:n]), ("MSE, linear out", np.clip(models["mse"].reconstruct(x_test[:n]), 0, 1)),
      ("BCE, sigmoid out", models["bce"].reconstruct(x_test[:n]))],
     ds.image_shape, f"test digits and their reconstructions (Z = {Z})"), "reconstructions.png")
-fig, ax = plt.subplots(figsize=(6.2, 4.0))
-for k, v in curves.items():
-    ax.semilogy(np.arange(1, EPOCHS + 1), [l.recon for l in v], label=f"{k.upper()} (training loss, own units)")
-ax.axhline(floor, color="0.3", linestyle=":", label="floor of the BCE at x' = x (the pixels' entropy)")
-ax.set(xlabel="epoch", ylabel="training loss per image")
-ax.set_title("training: MSE and BCE (each in its own units)", fontsize=10)
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+fig, axes = plt.subplots(1, 2, figsize=(10.0, 3.8))
+epochs = np.arange(1, EPOCHS + 1)
+axes[0].plot(epochs, [l.recon for l in curves["mse"]], color="C0", label="MSE model")
+axes[0].set(xlabel="epoch", ylabel="squared error per image (sum over pixels)",
+            title="trained with MSE: ||x - x'||²")
+axes[1].plot(epochs, [l.recon for l in curves["bce"]], color="C1", label="BCE model")
+axes[1].axhline(floor, color="0.3", linestyle=":", label="its floor at x' = x (the pixels' entropy)")
+axes[1].set(xlabel="epoch", ylabel="cross-entropy per image (nats)", title="trained with BCE")
+for ax in axes:
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+fig.suptitle("training loss per epoch, each loss in its own unit", fontsize=10)
+fig.tight_layout()
 lesson.save(fig, "training_curves.png")
 
 # %% --- 5. the bottleneck ---
 lesson.step("the bottleneck: how much of x gets through Z numbers")
-sizes = lesson.pick([2, 4, 8, 16], [2, 8])
-errors = []
+sizes = lesson.pick([2, 4, 8, 16, 64], [2, 8])
+rows = []
 for Zb in sizes:
     if Zb == Z:
         model = models["bce"]
     else:
         model = Autoencoder(ds.D, HIDDEN, Zb, likelihood="bernoulli", rng=np.random.default_rng(lesson.seed))
         fit(model, x, EPOCHS, batch_size=BATCH, lr=LR, seed=lesson.seed)
-    errors.append(test_errors(model)[0])
-_common.table(["Z", "test sq. error"], [[Zb, e] for Zb, e in zip(sizes, errors)], ["{}", "{:.3f}"])
-print("    a wider bottleneck lets more of x through; Z = d would allow the identity map,")
-print("    which is why the bottleneck (or, lesson 03, noise) is what makes z a representation.")
+    rows.append([Zb, mse(model.reconstruct(x).astype(np.float64), x)[0], test_errors(model)[0]])
+_common.table(["Z", "train sq. error", "test sq. error"], rows, ["{}", "{:.3f}", "{:.3f}"])
+errors = [r[2] for r in rows]
+gap_small, gap_large = rows[0][2] - rows[0][1], rows[-1][2] - rows[-1][1]
+print("    a wider bottleneck lets more of x through.  At Z = d nothing forces a representation: the AE")
+print("    may learn the identity map, which fits a test digit as well as a training digit: the gap")
+print(f"    between test and training error is {gap_large:.3f} at Z = {sizes[-1]}, against {gap_small:.3f} at "
+      f"Z = {sizes[0]}.  A wide bottleneck does not")
+print("    overfit here; what it costs is shown in lesson 03 (it copies noise through).  Step 6 shows where")
+print("    an AE does overfit.")
 lesson.key(**{f"test_sq_error_Z{Zb}": e for Zb, e in zip(sizes, errors)})
 fig, ax = plt.subplots(figsize=(6.2, 4.0))
-ax.plot(sizes, errors, "o-", label="BCE autoencoder")
-ax.set(xlabel="bottleneck size Z", ylabel="test squared error per image")
-ax.set_title("a wider bottleneck reconstructs better", fontsize=10)
+ax.plot(sizes, [r[1] for r in rows], "o--", label="training digits")
+ax.plot(sizes, errors, "o-", label="test digits")
+ax.set_xscale("log", base=2)
+ax.set_xticks(sizes)
+ax.set_xticklabels([str(Zb) for Zb in sizes])
+ax.set(xlabel="bottleneck size Z (log scale)", ylabel="squared error per image")
+ax.set_title("a wider bottleneck reconstructs better (BCE autoencoder)", fontsize=10)
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
 lesson.save(fig, "bottleneck.png")
+
+# %% --- 6. overfitting ---
+Z_FIT = 4                                    # a narrow bottleneck: the capacity is in the layers
+WIDTHS = lesson.pick([16, 64, 256, 1024], [16, 512])
+EPOCHS_FIT = lesson.pick(200, 30)
+lesson.step(f"overfitting: Z = {Z_FIT}, hidden width {WIDTHS[0]} to {WIDTHS[-1]}, {EPOCHS_FIT} epochs, "
+            "the lecture's L_AE (MSE)")
+rows, history = [], {}
+for H in WIDTHS:
+    model = Autoencoder(ds.D, (H,), Z_FIT, rng=np.random.default_rng(lesson.seed))
+    trainer = Trainer(model, np.random.default_rng(lesson.seed), batch_size=BATCH, lr=LR)
+    track = []
+    for epoch in range(EPOCHS_FIT):
+        trainer.train_epoch(x)
+        if H in (WIDTHS[0], WIDTHS[-1]):                       # the curves of the smallest and largest
+            track.append([mse(model.reconstruct(a).astype(np.float64), a)[0] for a in (x, x_test)])
+    history[H] = np.array(track)
+    train_err, test_err = (mse(model.reconstruct(a).astype(np.float64), a)[0] for a in (x, x_test))
+    rows.append([H, model.theta.size, train_err, test_err, test_err - train_err])
+_common.table(["hidden width", "parameters", "train sq. error", "test sq. error", "gap"], rows,
+              ["{}", "{:,}", "{:.3f}", "{:.3f}", "{:.3f}"])
+gaps = [r[4] for r in rows]
+print(f"    {len(x)} training digits, and the widest AE has {rows[-1][1]:,} parameters to fit them.  The training "
+      "error falls")
+print(f"    faster than the test error as the width grows: the gap grows from {gaps[0]:.3f} to {gaps[-1]:.3f} per image.")
+print("    Nothing in L_AE asks the code to be simple or smooth, so capacity buys memorisation.")
+lesson.key(**{f"train_test_gap_hidden{H}": v for H, v in zip(WIDTHS, gaps)})
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11.0, 3.9))
+ax.plot(WIDTHS, [r[2] for r in rows], "o--", color="C0", label="training digits")
+ax.plot(WIDTHS, [r[3] for r in rows], "o-", color="C1", label="test digits")
+ax.set_xscale("log", base=2)
+ax.set_xticks(WIDTHS)
+ax.set_xticklabels([str(H) for H in WIDTHS])
+ax.set(xlabel="hidden width H (log scale)", ylabel="squared error per image",
+       title=f"after {EPOCHS_FIT} epochs (Z = {Z_FIT})")
+for H, style in ((WIDTHS[0], ":"), (WIDTHS[-1], "-")):
+    ax2.plot(np.arange(1, EPOCHS_FIT + 1), history[H][:, 0], style, color="C0", label=f"H = {H}, training digits")
+    ax2.plot(np.arange(1, EPOCHS_FIT + 1), history[H][:, 1], style, color="C1", label=f"H = {H}, test digits")
+ax2.set_ylim(0, 1.5 * history[WIDTHS[0]][-1].max())               # the first epochs' large errors cut off
+ax2.set(xlabel="epoch", ylabel="squared error per image", title="the gap opens during training")
+for a in (ax, ax2):
+    a.grid(alpha=0.3)
+    a.legend(fontsize=8)
+fig.suptitle("overfitting: the test error stops following the training error as the capacity grows", fontsize=10)
+fig.tight_layout()
+lesson.save(fig, "overfitting.png")
 
 lesson.done()

@@ -1,7 +1,8 @@
 """Lesson 05: the ELBO, checked by integrating over every z of a 2-D latent.
 
 Lecture: "VAE: Prior, likelihood, posterior", "VAE: Maximum likelihood objective" (the
-marginal likelihood p(x) = integral of p(x|z) p(z) dz is expensive) and the ELBO slides:
+marginal likelihood p(x) = integral of p(x|z) p(z) dz: "integral over all z is expensive",
+so "introduce an approximation q_phi(z|x)") and the ELBO slides:
 
     log p(x) = ELBO + KL(q(z|x) || p(z|x)),   ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z))
 
@@ -11,27 +12,31 @@ computed, not just bounded.
 
 What you will see:
   1. a VAE with Z = 2 trained on the digits: prior p(z), likelihood p(x|z), encoder q(z|x);
-  2. log p(x) by quadrature over z in [-6, 6]^2 (float64), and the exact posterior p(z|x);
-  3. for a few test digits, three numbers computed three ways:
-       log p(x)                 quadrature over the z grid,
-       ELBO                     E_q[log p(x|z)] by quadrature over eps (z = mu + sigma eps),
-                                minus the closed-form KL(q || p(z)),
-       KL(q(z|x) || p(z|x))     quadrature over the z grid, with p(z|x) = p(x|z) p(z) / p(x),
-     and log p(x) = ELBO + KL to 1e-3 nats, with ELBO <= log p(x);
-  4. the gap closing as q improves: each digit's own mu and logvar, optimised by Adam on
-     the reparameterized ELBO, with the encoder's q as the start.
+  2. the integral the expensive way: log p(x) by quadrature over z in [-6, 6]^2 (float64),
+     the exact posterior p(z|x), and what the same grid would cost at Z = 16;
+  3. Monte Carlo instead, at equal budgets: log p(x) from K draws of the prior (naive) and
+     from K draws of q(z|x) (importance sampling), with the spread of each;
+  4. log p(x) = ELBO + KL(q || p(z|x)) for a few test digits, and which of the checks could
+     fail (independent computations) and which cannot (they hold by algebra);
+  5. the gap over every test digit: a fraction of a nat for most, several nats for a few,
+     whose posterior has two modes that one Gaussian q cannot cover;
+  6. how the gap closes: each digit's own (mu, logvar) optimised by Adam (the amortization
+     gap), then the importance-weighted bound, which closes what no Gaussian q can.
 
-Run:   python lessons/05_elbo.py [--quick] [--out DIR]
-Takes: about 4 seconds on 2 cores (--quick: about 2 seconds: grid step 0.05 instead of
-0.02, 10 training epochs instead of 50, fewer optimisation steps).
+Run:   python lessons/05_elbo.py [--quick] [--out DIR] [--seed S]
+Takes: about 8 seconds on 2 cores (--quick: about 3 seconds: grid step 0.05 instead of
+0.03, 10 training epochs instead of 50, fewer digits, repeats and optimisation steps).
 """
 # %%
 import _common
+
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from tinyvae import data
+from tinyvae.evaluate import log_mean_exp
 from tinyvae.losses import bernoulli_nll, kl_normal_std_normal, log_normal
 from tinyvae.models import VAE
 from tinyvae.optim import Adam
@@ -40,11 +45,16 @@ from tinyvae.train import fit
 
 lesson = _common.Lesson("05_elbo", __doc__)
 EPOCHS = lesson.pick(50, 10)
-H_Z = lesson.pick(0.02, 0.05)       # step of the z grid over [-6, 6]^2
+H_Z = lesson.pick(0.03, 0.05)       # step of the z grid over [-6, 6]^2
 H_EPS = 0.1                         # step of the eps grid over [-7, 7]^2 (the ELBO's expectation)
-N_DIGITS = lesson.pick(4, 3)        # test digits to examine
+N_PLAIN = lesson.pick(3, 2)         # the first test digits examined in steps 4 and 6 (plus the worst)
+N_MC = lesson.pick(20, 6)           # test digits of the Monte Carlo comparison (step 3)
+K_MC = 100                          # draws per Monte Carlo estimate of p(x), the same for both
+R_MC = lesson.pick(100, 40)         # repeated estimates per digit, for the spread
 STEPS = lesson.pick([0, 10, 30, 100, 300], [0, 10, 60])   # Adam steps at which q is evaluated
-K = 32                              # reparameterized samples per Adam step
+K_ADAM = 32                         # reparameterized samples per Adam step
+IW_KS = lesson.pick([1, 10, 100, 1000], [1, 10, 100])      # K of the importance-weighted bound
+IW_DRAWS = lesson.pick(50_000, 10_000)                   # draws per K (IW_DRAWS // K repeats)
 
 # %% --- 1. the model ---
 lesson.step(f"a VAE with a 2-D latent ({EPOCHS} epochs on the digits)")
@@ -53,39 +63,171 @@ vae = VAE(ds.D, (128,), 2, rng=np.random.default_rng(lesson.seed))
 curve = fit(vae, ds.x_train, EPOCHS, batch_size=32, lr=3e-3, seed=lesson.seed)
 print(f"    training -ELBO {curve[-1].total:.2f} nats per digit (recon {curve[-1].recon:.2f} + KL {curve[-1].kl:.2f})")
 model = vae.astype(np.float64)      # all the integrals in float64
-x = ds.x_test[:N_DIGITS].astype(np.float64)                     # (P, D) the digits we examine
+X = ds.x_test.astype(np.float64)    # (299, D) every test digit
+MU, LOGVAR = (a.copy() for a in model.encode(X))                # (299, 2) each: the encoder's q(z|x)
 print("    prior p(z) = N(0, I); likelihood p(x|z) = Bernoulli(sigmoid(f_theta(z))); "
       "encoder q(z|x) = N(mu(x), diag sigma(x)^2)")
 
-# %% --- 2. log p(x) and the posterior on a z grid ---
+
+def name(i):
+    """How the lesson names test digit i: its index in the test split and its label."""
+    return f"test image {i} (a {ds.y_test[i]})"
+
+
+# %% --- 2. the integral on a grid, and its cost ---
 lesson.step(f"log p(x) = log sum over the grid of p(x|z) p(z) h^2  (z in [-6, 6]^2, step {H_Z})")
 g = np.arange(-6.0, 6.0 + H_Z / 2, H_Z)                         # (n,) grid coordinates
 G1, G2 = np.meshgrid(g, g)                                      # (n, n), [i2, i1]
 z_grid = np.stack([G1.ravel(), G2.ravel()], axis=1)             # (G, 2)
+logits_grid = np.empty((len(z_grid), ds.D))                     # (G, D) the decoder at every grid point
+softplus_grid = np.empty(len(z_grid))                           # (G,) sum_d softplus(logit_d)
+t0 = time.perf_counter()
+for s in range(0, len(z_grid), 20_000):                         # in chunks, to keep the memory small
+    logits_grid[s:s + 20_000] = model.decoder.forward(z_grid[s:s + 20_000])
+    softplus_grid[s:s + 20_000] = np.logaddexp(0.0, logits_grid[s:s + 20_000]).sum(axis=1)
+grid_seconds = time.perf_counter() - t0
+log_pz = log_normal(z_grid, np.zeros(2), np.zeros(2))           # (G,) log p(z)
 
 
-def log_likelihood(z, x):
-    """log p(x_p | z_g) for every grid point g and digit p: (G, P), decoded in chunks."""
-    out = np.empty((len(z), len(x)))
-    for s in range(0, len(z), 50_000):
-        logits = model.decoder.forward(z[s:s + 50_000])          # (c, D)
-        # log Bernoulli(x | sigmoid(l)) = l.x - sum_d softplus(l_d), for all P digits at once
-        out[s:s + 50_000] = logits @ x.T - np.logaddexp(0.0, logits).sum(axis=1, keepdims=True)
+def log_likelihood_grid(x):
+    """log p(x_p | z_g) = l.x - sum_d softplus(l_d) for every grid point and digit: (G, P)."""
+    return logits_grid @ x.T - softplus_grid[:, None]
+
+
+def log_sum(a, axis=0):
+    """log sum exp(a) along ``axis``, the maximum taken out first."""
+    top = a.max(axis=axis)
+    return top + np.log(np.sum(np.exp(a - np.expand_dims(top, axis)), axis=axis))
+
+
+def elbo_on_grid(log_joint, mu, logvar):
+    """E_q[log p(x, z) - log q(z)] by quadrature over the z grid, ``log_joint`` (n, n) = log p(x, z),
+    summed where q is above e^-32 of its peak (within 8 sigma): the ELBO without the eps grid."""
+    std = np.exp(0.5 * logvar)
+    cols, rows = (np.abs(g - mu[k]) <= 8 * std[k] for k in (0, 1))   # z1 is the column, z2 the row
+    log_q = (log_normal(g[rows, None], mu[1:], logvar[1:])[:, None]
+             + log_normal(g[cols, None], mu[:1], logvar[:1])[None, :])   # (r, c) q is a product over z1, z2
+    return np.sum(np.exp(log_q) * (log_joint[np.ix_(rows, cols)] - log_q)) * H_Z ** 2
+
+
+# every test digit, 8 at a time: log p(x), the ELBO on the z grid, the information
+# KL(p(z|x) || p(z)), and log of the integral of p(x|z)^2 p(z) (step 3's formula)
+P = len(X)
+log_px, elbo_grid, information, log_second = (np.empty(P) for _ in range(4))
+log_px_coarse = np.empty(P)
+for s in range(0, P, 8):
+    log_px_z = log_likelihood_grid(X[s:s + 8])                 # (G, c)
+    log_joint = log_px_z + log_pz[:, None]                      # (G, c) log p(x, z)
+    log_px[s:s + 8] = log_sum(log_joint) + 2 * np.log(H_Z)
+    coarse = log_joint.reshape(len(g), len(g), -1)[::2, ::2].reshape(-1, log_joint.shape[1])
+    log_px_coarse[s:s + 8] = log_sum(coarse) + 2 * np.log(2 * H_Z)   # every other point, step 2h
+    post = np.exp(log_joint - log_px[s:s + 8]) * H_Z ** 2      # (G, c) p(z|x) h^2
+    information[s:s + 8] = np.sum(post * log_px_z, axis=0) - log_px[s:s + 8]
+    log_second[s:s + 8] = log_sum(2 * log_px_z + log_pz[:, None]) + 2 * np.log(H_Z)
+    for j in range(log_joint.shape[1]):
+        elbo_grid[s + j] = elbo_on_grid(log_joint[:, j].reshape(G1.shape), MU[s + j], LOGVAR[s + j])
+gap_all = log_px - elbo_grid                                    # (299,) KL(q || p(z|x)) of every digit
+worst = int(np.argmax(gap_all))
+examined = [i for i in range(N_PLAIN + 1) if i != worst][:N_PLAIN] + [worst]   # steps 4 and 6: the worst last
+x = X[examined]                                                 # (E, D)
+log_post = log_likelihood_grid(x) + log_pz[:, None] - log_px[examined]    # (G, E) log p(z|x)
+print(f"    {len(z_grid)} grid points, one decoder pass each: {grid_seconds:.2f} s "
+      f"({len(z_grid) / grid_seconds:,.0f} passes per second)")
+print(f"    mean log p(x) over the {P} test digits: {log_px.mean():.3f} nats; the grid at step {2 * H_Z:g} "
+      f"gives the same to {np.max(np.abs(log_px - log_px_coarse)):.1e}")
+per_axis = len(g)
+years = per_axis ** 16 / (len(z_grid) / grid_seconds) / 3.15e7
+years_10 = 10.0 ** 16 / (len(z_grid) / grid_seconds) / 3.15e7
+print(f"    the same grid at Z = 16: {per_axis}^16 = {float(per_axis) ** 16:.1e} decoder passes, about "
+      f"{years:.0e} years at this speed;")
+print(f"    even a crude 10 points per axis is 1e16 passes, about {years_10:,.0f} years.  "
+      "That is why the integral is 'expensive'.")
+lesson.key(grid_points=len(z_grid), grid_seconds=grid_seconds, grid_years_at_Z16=years)
+
+# %% --- 3. Monte Carlo instead of the grid ---
+lesson.step(f"Monte Carlo at equal budgets: {K_MC} draws per estimate of p(x), {R_MC} estimates per digit")
+print("    naive:      p(x) ~ (1/K) sum_k p(x|z_k),                    z_k ~ p(z)")
+print("    importance: p(x) ~ (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x),  z_k ~ q(z|x)")
+rng = np.random.default_rng(lesson.seed)
+
+
+def log_joint_at(z, x_i):
+    """log p(x_i, z) = log p(x_i|z) + log p(z) for draws z (n, 2), decoded 10,000 at a time: (n,)."""
+    out = log_normal(z, np.zeros(2), np.zeros(2))                # (n,) log p(z)
+    for s in range(0, len(z), 10_000):
+        logits = model.decoder.forward(z[s:s + 10_000])          # (c, D)
+        out[s:s + 10_000] += logits @ x_i - np.logaddexp(0.0, logits).sum(axis=1)
     return out
 
 
-log_px_z = log_likelihood(z_grid, x)                            # (G, P)
-log_pz = log_normal(z_grid, np.zeros(2), np.zeros(2))           # (G,)
-log_joint = log_px_z + log_pz[:, None]                          # (G, P) log p(x, z)
-top = log_joint.max(axis=0)
-log_px = top + np.log(np.sum(np.exp(log_joint - top), axis=0) * H_Z ** 2)   # (P,) log-sum-exp
-log_post = log_joint - log_px                                   # (G, P) log p(z|x)
-print(f"    {len(z_grid)} grid points; log p(x) of the {N_DIGITS} digits: "
-      + ", ".join(f"{v:.4f}" for v in log_px))
-print(f"    the posterior integrates to {np.exp(log_post).sum(axis=0).mean() * H_Z ** 2:.6f} on the grid")
+def estimates(i, proposal):
+    """R_MC estimates of log p(x_i), each from K_MC draws of the proposal ("naive" or "q"): (R,)."""
+    eps = rng.standard_normal((R_MC * K_MC, 2))                  # (R K, 2)
+    if proposal == "naive":
+        z, log_r = eps, log_normal(eps, np.zeros(2), np.zeros(2))   # z ~ p(z)
+    else:
+        z, _ = reparameterize(MU[i], LOGVAR[i], eps)             # z ~ q(z|x)
+        log_r = log_normal(z, MU[i], LOGVAR[i])
+    log_w = log_joint_at(z, X[i]) - log_r                        # (R K,) log p(x, z) / r(z)
+    return log_mean_exp(log_w.reshape(R_MC, K_MC), axis=1)      # (R,) log of the mean weight
 
-# %% --- 3. log p(x) = ELBO + KL(q || p(z|x)) ---
+
+mc_digits = [i for i in range(N_MC + 1) if i != worst][:N_MC] + [worst]       # the first N_MC, then the worst
+rel_sd, mean_z = {"naive": [], "q": []}, []
+for i in mc_digits:
+    for proposal in rel_sd:
+        ratio = np.exp(estimates(i, proposal) - log_px[i])       # (R,) p_hat / p(x), mean 1 if unbiased
+        rel_sd[proposal].append(ratio.std(ddof=1))
+        if proposal == "naive":                                  # an independent check of the grid
+            mean_z.append((ratio.mean() - 1) / (ratio.std(ddof=1) / np.sqrt(R_MC)))
+rel_sd = {k: np.array(v) for k, v in rel_sd.items()}
+# naive sampling's relative variance, exactly: (E_p(z)[p(x|z)^2] / p(x)^2 - 1) / K
+formula = np.sqrt(np.expm1(log_second[mc_digits] - 2 * log_px[mc_digits]) / K_MC)
+plain = np.arange(len(mc_digits)) < N_MC                        # all but the worst
+median = {k: float(np.median(v[plain])) for k, v in rel_sd.items()}
+print(f"    the relative SD of p_hat = SD(p_hat) / p(x), over {N_MC} digits (p(x) from the grid):")
+_common.table(["estimator", "median", "range", "formula, median"],
+              [["naive (prior)", median["naive"], f"{rel_sd['naive'][plain].min():.3f} - {rel_sd['naive'][plain].max():.3f}",
+                f"{np.median(formula[plain]):.3f}"],
+               ["importance (q)", median["q"], f"{rel_sd['q'][plain].min():.3f} - {rel_sd['q'][plain].max():.3f}",
+                "-"]], ["{}", "{:.3f}", "{}", "{}"])
+print("    the naive spread matches its formula, sqrt((E_p(z)[p(x|z)^2] / p(x)^2 - 1) / K) on the grid: "
+      f"measured / formula")
+print(f"    {np.median(rel_sd['naive'] / formula):.2f} (median).  The same formula for q is infinite: q's tails "
+      "fall faster than")
+print("    p(x, z)'s, so E_q[w^2] = infinity, although the spread measured on ordinary digits is small.")
+print(f"    for the same {K_MC} decoder passes, sampling from q is {median['naive'] / median['q']:.1f} times "
+      f"more precise:\n    {(median['naive'] / median['q']) ** 2:.0f} times fewer passes for the same spread.")
+print(f"    {name(worst)}, the digit with the largest gap (step 5): naive {rel_sd['naive'][-1]:.3f}, "
+      f"importance {rel_sd['q'][-1]:.3f}.")
+print("    Importance sampling is only as good as q: where q misses part of the posterior, a rare draw")
+print("    lands there with a huge weight.  Naive sampling is fine here because each posterior covers a")
+print(f"    large piece of the prior (KL(p(z|x) || p(z)) = {np.median(information):.1f} nats, median): its relative "
+      "variance is at least")
+print("    (e^KL - 1) / K, and for a latent that says more about x, e^KL grows past any budget.")
+lesson.key(log_px_rel_sd_naive=median["naive"], log_px_rel_sd_importance=median["q"],
+           log_px_rel_sd_naive_worst_digit=rel_sd["naive"][-1], log_px_rel_sd_importance_worst_digit=rel_sd["q"][-1])
+fig, ax = plt.subplots(figsize=(6.6, 4.2))
+info = information[mc_digits]
+ax.semilogy(info[plain], rel_sd["naive"][plain], "o", color="C0", label="naive: z ~ p(z)")
+ax.semilogy(info[plain], rel_sd["q"][plain], "s", color="C1", label="importance: z ~ q(z|x)")
+ax.semilogy(info[plain], formula[plain], "_", color="k", markersize=12, label="naive, formula from the grid")
+span = np.linspace(min(info.min(), 0.5), info.max() + 0.3, 100)
+ax.semilogy(span, np.sqrt(np.expm1(span) / K_MC), ":", color="0.4", label="lower bound sqrt((e^KL - 1) / K)")
+ax.semilogy(info[-1], rel_sd["naive"][-1], "o", mfc="none", color="C0", markersize=11)
+ax.semilogy(info[-1], rel_sd["q"][-1], "s", mfc="none", color="C1", markersize=11,
+            label=f"open: {name(worst)}, the largest gap")
+ax.set(xlabel="KL(p(z|x) || p(z)) of the digit (nats)", ylabel="relative SD of the estimate of p(x)")
+ax.set_title(f"log p(x) by Monte Carlo, {K_MC} decoder passes per estimate ({R_MC} estimates per digit)",
+             fontsize=9)
+ax.grid(which="both", alpha=0.2)
+ax.legend(fontsize=7)
+_common.plain_log_ticks(ax, "y")
+lesson.save(fig, "monte_carlo.png")
+
+# %% --- 4. log p(x) = ELBO + KL(q || p(z|x)) ---
 lesson.step("three numbers, computed three ways: log p(x) = ELBO + KL(q(z|x) || p(z|x))")
+print("    examined: " + ", ".join(name(i) for i in examined) + " (the largest gap, step 5)")
 e = np.arange(-7.0, 7.0 + H_EPS / 2, H_EPS)
 E1, E2 = np.meshgrid(e, e)
 eps_grid = np.stack([E1.ravel(), E2.ravel()], axis=1)           # (E, 2)
@@ -94,18 +236,19 @@ w_eps /= w_eps.sum()                                            # quadrature wei
 
 
 def elbo(mu, logvar):
-    """E_q[log p(x|z)] - KL(q || p(z)) per digit: the expectation by quadrature over eps."""
+    """E_q[log p(x|z)] - KL(q || p(z)) per examined digit: the expectation by quadrature over
+    eps (z = mu + sigma eps), the KL in closed form.  No z grid, no p(x)."""
     out = np.empty(len(mu))
     for p in range(len(mu)):
         z, _ = reparameterize(mu[p], logvar[p], eps_grid)        # (E, 2) z = mu + sigma eps
-        expected = np.sum(w_eps * log_likelihood(z, x[p:p + 1])[:, 0])
-        kl = kl_normal_std_normal(mu[p:p + 1], logvar[p:p + 1])[0]      # closed form
-        out[p] = expected - kl
+        logits = model.decoder.forward(z)                        # (E, D)
+        log_px_z = logits @ x[p] - np.logaddexp(0.0, logits).sum(axis=1)
+        out[p] = np.sum(w_eps * log_px_z) - kl_normal_std_normal(mu[p:p + 1], logvar[p:p + 1])[0]
     return out
 
 
 def kl_to_posterior(mu, logvar):
-    """KL(q(z|x) || p(z|x)) per digit, by quadrature over the z grid."""
+    """KL(q(z|x) || p(z|x)) per examined digit, by quadrature over the z grid."""
     out = np.empty(len(mu))
     for p in range(len(mu)):
         log_q = log_normal(z_grid, mu[p], logvar[p])             # (G,)
@@ -113,30 +256,77 @@ def kl_to_posterior(mu, logvar):
     return out
 
 
-mu0, logvar0 = (a.copy() for a in model.encode(x))             # (P, 2) the encoder's q
+mu0, logvar0 = MU[examined].copy(), LOGVAR[examined].copy()     # (E, 2) the encoder's q
+lp = log_px[examined]
 elbo0, gap0 = elbo(mu0, logvar0), kl_to_posterior(mu0, logvar0)
-rows = [[p, log_px[p], elbo0[p], gap0[p], elbo0[p] + gap0[p], abs(log_px[p] - elbo0[p] - gap0[p])]
-        for p in range(N_DIGITS)]
+rows = [[i, lp[p], elbo0[p], gap0[p], elbo0[p] + gap0[p], abs(lp[p] - elbo0[p] - gap0[p])]
+        for p, i in enumerate(examined)]
 _common.table(["digit", "log p(x)", "ELBO", "KL(q||p(z|x))", "ELBO + KL", "|difference|"], rows,
               ["{}", "{:.4f}", "{:.4f}", "{:.4f}", "{:.4f}", "{:.1e}"])
 identity_error = max(r[-1] for r in rows)
-print(f"    largest |log p(x) - (ELBO + KL)| = {identity_error:.1e} nats (quadrature accuracy)")
-print(f"    ELBO <= log p(x) for every digit: {bool(np.all(elbo0 <= log_px))}; the gap is the KL to the "
-      f"true posterior, {gap0.min():.3f} to {gap0.max():.3f} nats")
+two_elbos = float(np.max(np.abs(elbo0 - elbo_grid[examined])))
+print(f"    largest |log p(x) - (ELBO + KL)| = {identity_error:.1e} nats")
+print("    Which of these checks could fail?")
+print(f"      independent: log p(x) on the grid at step {H_Z:g} and at {2 * H_Z:g} agree to "
+      f"{np.max(np.abs(log_px - log_px_coarse)):.1e} nats (step 2)")
+print(f"      independent: the naive Monte Carlo means of step 3 agree with the grid's p(x): largest "
+      f"|mean - p(x)| / s.e. {np.max(np.abs(mean_z)):.1f}")
+print(f"      independent: the ELBO above (quadrature over eps + closed-form KL) and the ELBO on the z grid,")
+print(f"                   E_q[log p(x, z) - log q(z)], agree to {two_elbos:.1e} nats.  That, and that q integrates")
+print("                   to 1 on the grid, is all that 'ELBO + KL = log p(x)' tests here:")
+print("      by algebra:  ELBO + KL(q || p(z|x)) = log p(x) once p(z|x) is defined as p(x, z) / p(x), as it is")
+print("                   here; and that p(z|x) integrates to 1 (it is divided by its own sum).")
+print("      a theorem:   ELBO <= log p(x) is KL >= 0 (Jensen); it can fail only by a bug or a poor grid.")
+print(f"    ELBO <= log p(x) for every digit: {bool(np.all(elbo0 <= lp))}; the gap is the KL to the true "
+      f"posterior, {gap0.min():.3f} to {gap0.max():.3f} nats")
+lesson.key(two_elbos_differ=two_elbos, grid_step_difference=np.max(np.abs(log_px - log_px_coarse)),
+           naive_mean_max_zscore=np.max(np.abs(mean_z)))
 
-# %% --- 4. the gap closes as q improves ---
-lesson.step(f"improve q: Adam on each digit's own (mu, logvar), {K} reparameterized samples per step")
+# %% --- 5. the gap over every test digit ---
+lesson.step(f"the gap log p(x) - ELBO = KL(q(z|x) || p(z|x)) of all {P} test digits")
+quant = np.percentile(gap_all, [50, 90, 99])
+print(f"    median {quant[0]:.3f} nats, 90th percentile {quant[1]:.3f}, 99th {quant[2]:.3f}, largest "
+      f"{gap_all[worst]:.3f} ({name(worst)})")
+post_w = np.exp(log_post[:, -1] - log_post[:, -1].max()).reshape(G1.shape)   # the worst digit's p(z|x), peak 1
+inner = post_w[1:-1, 1:-1]
+peaks = np.ones_like(inner, dtype=bool)                          # local maxima of the posterior on the grid
+for di in (-1, 0, 1):
+    for dj in (-1, 0, 1):
+        if di or dj:
+            peaks &= inner > post_w[1 + di:post_w.shape[0] - 1 + di, 1 + dj:post_w.shape[1] - 1 + dj]
+heights = np.sort(inner[peaks])[::-1]
+modes = int(np.sum(heights > 0.01))                              # peaks above 1% of the highest
+print(f"    its posterior has {modes} mode{'s' if modes != 1 else ''} (local maxima above 1% of the highest"
+      + (f"; the second is {heights[1]:.0%} as high)" if modes > 1 else ")"))
+if modes > 1:
+    print(f"    and one Gaussian q cannot cover {modes} modes.  So the bound is tight for most digits, not for all.")
+else:
+    print("    but the encoder's q, which must serve every x at once, misses it (posteriors.png).")
+lesson.key(largest_gap_nats=gap_all[worst], median_gap_nats=quant[0], worst_digit_modes=modes)
+fig, ax = plt.subplots(figsize=(6.2, 4.0))
+bins = np.geomspace(max(gap_all.min(), 1e-3) * 0.9, gap_all.max() * 1.1, 40)
+ax.hist(gap_all, bins=bins, color="C0")
+ax.set_xscale("log")
+ax.axvline(gap_all[worst], color="C3", linestyle=":", label=f"largest: {name(worst)}, {gap_all[worst]:.2f} nats")
+ax.axvline(quant[0], color="0.3", linestyle="--", label=f"median {quant[0]:.2f} nats")
+ax.set(xlabel="log p(x) - ELBO (nats, log scale)", ylabel="test digits")
+ax.set_title("the ELBO's gap with the encoder's q, every test digit", fontsize=10)
+ax.legend(fontsize=8)
+_common.plain_log_ticks(ax, "x", steps=(1, 3))
+lesson.save(fig, "gaps.png")
+
+# %% --- 6. how the gap closes ---
+lesson.step(f"improve q: Adam on each digit's own (mu, logvar), {K_ADAM} reparameterized samples per step")
 # the same gradient as VAE.loss_and_grad, stopped at (mu, logvar) instead of the encoder's weights
-q_params = np.concatenate([mu0.ravel(), logvar0.ravel()])       # (2 P Z,) what Adam updates
+q_params = np.concatenate([mu0.ravel(), logvar0.ravel()])       # (2 E Z,) what Adam updates
 q_grad = np.zeros_like(q_params)
 mu, logvar = q_params[:mu0.size].reshape(mu0.shape), q_params[mu0.size:].reshape(mu0.shape)   # views
 dmu, dlogvar = q_grad[:mu0.size].reshape(mu0.shape), q_grad[mu0.size:].reshape(mu0.shape)
 opt = Adam(q_params, q_grad, lr=0.02)
-rng = np.random.default_rng(lesson.seed)
-P, Z = mu0.shape
-x_rep = np.tile(x, (K, 1))                                      # (K P, D)
+E, Z = mu0.shape
+x_rep = np.tile(x, (K_ADAM, 1))                                 # (K E, D)
 history = {"step": [], "elbo": [], "gap": []}
-qs = [[("encoder's q", mu0[p].copy(), logvar0[p].copy(), "C0--")] for p in range(P)]
+qs = [[("encoder's q", mu0[p].copy(), logvar0[p].copy(), "C0--")] for p in range(E)]
 for t in range(STEPS[-1] + 1):
     if t in STEPS:
         el, gap = elbo(mu, logvar), kl_to_posterior(mu, logvar)
@@ -145,41 +335,69 @@ for t in range(STEPS[-1] + 1):
         history["gap"].append(gap)
     if t == STEPS[-1]:
         break
-    eps = rng.standard_normal((K, P, Z))
-    z, std = reparameterize(mu, logvar, eps)                    # (K, P, Z)
-    logits = model.decoder.forward(z.reshape(K * P, Z))         # (K P, D)
-    _, dlogits = bernoulli_nll(logits, x_rep)                   # mean over K P rows
-    dz = model.decoder.backward(dlogits * P).reshape(K, P, Z)   # * P: a sum over digits, mean over K
-    dmu_s, dlogvar_s = reparameterize_backward(dz, eps, std)    # (K, P, Z)
-    _, dmu_kl, dlogvar_kl = kl_normal_std_normal(mu, logvar)    # means over P
-    dmu[...] = dmu_s.sum(axis=0) + P * dmu_kl                   # gradient of -ELBO summed over digits
-    dlogvar[...] = dlogvar_s.sum(axis=0) + P * dlogvar_kl
+    eps = rng.standard_normal((K_ADAM, E, Z))
+    z, std = reparameterize(mu, logvar, eps)                    # (K, E, Z)
+    logits = model.decoder.forward(z.reshape(K_ADAM * E, Z))    # (K E, D)
+    _, dlogits = bernoulli_nll(logits, x_rep)                   # mean over K E rows
+    dz = model.decoder.backward(dlogits * E).reshape(K_ADAM, E, Z)   # * E: a sum over digits, mean over K
+    dmu_s, dlogvar_s = reparameterize_backward(dz, eps, std)    # (K, E, Z)
+    _, dmu_kl, dlogvar_kl = kl_normal_std_normal(mu, logvar)    # means over E
+    dmu[...] = dmu_s.sum(axis=0) + E * dmu_kl                   # gradient of -ELBO summed over digits
+    dlogvar[...] = dlogvar_s.sum(axis=0) + E * dlogvar_kl
     model.zero_grad()                                           # the decoder's own gradients are unused
     opt.step()
-for p in range(P):
+for p in range(E):
     qs[p].append((f"after {STEPS[-1]} Adam steps", mu[p].copy(), logvar[p].copy(), "C3-"))
-elbos, gaps = np.array(history["elbo"]), np.array(history["gap"])   # (T, P)
-rows = [[t, elbos[i].mean(), gaps[i].mean(), np.max(np.abs(log_px - elbos[i] - gaps[i]))]
-        for i, t in enumerate(history["step"])]
-_common.table(["Adam step", "mean ELBO", "mean KL(q||p(z|x))", "max |log p(x) - ELBO - KL|"], rows,
-              ["{}", "{:.4f}", "{:.4f}", "{:.1e}"])
-print(f"    mean log p(x) = {log_px.mean():.4f} throughout: the model did not change, only q did.")
-print(f"    the gap fell from {gaps[0].mean():.3f} to {gaps[-1].mean():.3f} nats.  What the per-digit q closes")
-print("    is the amortization gap (one encoder for all x); what is left is the approximation gap:")
-print("    the true posterior is not a diagonal Gaussian.")
-identity_error = max(identity_error, float(np.max(np.abs(log_px - elbos - gaps))))
-lesson.key(identity_error=identity_error, elbo_below_log_px=bool(np.all(elbos <= log_px)),
-           log_px=log_px.mean(), elbo_encoder=elbos[0].mean(), elbo_optimised=elbos[-1].mean(),
-           gap_encoder=gaps[0].mean(), gap_optimised=gaps[-1].mean())
+elbos, gaps = np.array(history["elbo"]), np.array(history["gap"])   # (T, E)
+rows = [[t, elbos[i].mean(), gaps[i].mean(), gaps[i, :-1].mean(), gaps[i, -1],
+         np.max(np.abs(lp - elbos[i] - gaps[i]))] for i, t in enumerate(history["step"])]
+_common.table(["Adam step", "mean ELBO", "mean gap", f"gap, first {N_PLAIN}", "gap, the worst",
+               "max |log p(x) - ELBO - KL|"], rows, ["{}", "{:.4f}", "{:.4f}", "{:.4f}", "{:.4f}", "{:.1e}"])
+print(f"    log p(x) did not change, only q did.  For the first {N_PLAIN} digits the gap fell from "
+      f"{gaps[0, :-1].mean():.3f} to {gaps[-1, :-1].mean():.3f} nats:")
+print("    that was the amortization gap (one encoder for all x).  What is left is the approximation gap:")
+print(f"    no diagonal Gaussian is the posterior.  For {name(worst)} it is {gaps[-1, -1]:.2f} nats"
+      + (":\n    q settles on one mode (KL(q || p) is mode-seeking, lesson 04)." if modes > 1 else "."))
+identity_error = max(identity_error, float(np.max(np.abs(lp - elbos - gaps))))
 
-fig, axes = plt.subplots(1, P, figsize=(3.6 * P, 3.9), squeeze=False)
+print(f"    the importance-weighted bound, log (1/K) sum_k p(x, z_k) / q(z_k|x) with z_k ~ q, for {name(worst)}:")
+iw = {}
+for label, (m_q, lv_q) in (("the encoder's q", (mu0[-1], logvar0[-1])),
+                           (f"q after {STEPS[-1]} Adam steps", (mu[-1].copy(), logvar[-1].copy()))):
+    rows, iw[label] = [], []
+    for K in IW_KS:
+        R = IW_DRAWS // K
+        eps = rng.standard_normal((R * K, 2))
+        z, _ = reparameterize(m_q, lv_q, eps)                    # (R K, 2) z ~ q
+        log_w = log_joint_at(z, x[-1]) - log_normal(z, m_q, lv_q)     # (R K,) log p(x, z) / q(z|x)
+        bound_gap = lp[-1] - log_mean_exp(log_w.reshape(R, K), axis=1)     # (R,) log p(x) - bound
+        iw[label].append([*np.percentile(bound_gap, [10, 90]), bound_gap.mean()])
+        rows.append([K, R, *iw[label][-1]])
+    print(f"      with {label}:")
+    _common.table(["K", "repeats", "gap, 10th pct", "90th pct", "mean"], rows,
+                  ["{}", "{}", "{:.3f}", "{:.3f}", "{:.3f}"])
+    iw[label] = np.array(iw[label])                              # (len(IW_KS), 3)
+(enc_1, enc_k), (opt_1, opt_k) = ((band[0, 2], band[-1, 2]) for band in iw.values())
+encoder_iw = enc_k
+print(f"    the mean gap falls with K for both: the encoder's q from {enc_1:.2f} nats at K = 1 (its ELBO) to "
+      f"{enc_k:.2f} at K = {IW_KS[-1]},")
+print(f"    the optimised q from {opt_1:.2f} to {opt_k:.2f}.  The bound is log p(x) as K grows for any q; how fast "
+      "depends on how")
+print("    often q's draws reach all of the posterior (as in step 3).  Single estimates scatter to both sides")
+print("    of log p(x); the bound holds for their mean.")
+lesson.key(identity_error=identity_error, elbo_below_log_px=bool(np.all(elbos <= lp)),
+           log_px=lp.mean(), elbo_encoder=elbos[0].mean(), elbo_optimised=elbos[-1].mean(),
+           gap_encoder=gaps[0].mean(), gap_optimised=gaps[-1].mean(),
+           worst_gap_optimised_q=gaps[-1, -1], worst_gap_iw_largest_k=encoder_iw)
+
+fig, axes = plt.subplots(1, E, figsize=(3.6 * E, 3.9), squeeze=False)
 angle = np.linspace(0, 2 * np.pi, 100)
 for p, ax in enumerate(axes[0]):
     post = np.exp(log_post[:, p] - log_post[:, p].max()).reshape(G1.shape)   # p(z|x) on the grid, peak 1
     ax.contourf(g, g, post, levels=np.linspace(0.02, 1, 12), cmap="Greys")
-    for label, mu, logvar, style in qs[p]:                        # the 2-sigma ellipse of each q
-        std = np.exp(0.5 * np.asarray(logvar))
-        ax.plot(mu[0] + 2 * std[0] * np.cos(angle), mu[1] + 2 * std[1] * np.sin(angle), style, lw=1.5,
+    for label, m_q, lv_q, style in qs[p]:                        # the 2-sigma ellipse of each q
+        std = np.exp(0.5 * np.asarray(lv_q))
+        ax.plot(m_q[0] + 2 * std[0] * np.cos(angle), m_q[1] + 2 * std[1] * np.sin(angle), style, lw=1.5,
                 label=label)
     centre = np.array([np.sum(post * G1), np.sum(post * G2)]) / post.sum()          # mean of p(z|x)
     spread = np.sqrt(np.array([np.sum(post * (G1 - centre[0]) ** 2),
@@ -187,7 +405,8 @@ for p, ax in enumerate(axes[0]):
     w = 4.5 * max(*spread, 0.05)                                   # half the width of the panel
     ax.set(xlim=(centre[0] - w, centre[0] + w), ylim=(centre[1] - w, centre[1] + w), aspect="equal",
            xlabel="z1", ylabel="z2")
-    ax.set_title(f"log p(x) {log_px[p]:.2f}\nELBO {elbos[0, p]:.2f} (encoder) -> {elbos[-1, p]:.2f}", fontsize=8)
+    ax.set_title(f"{name(examined[p])}{': the largest gap' if p == E - 1 else ''}\nlog p(x) {lp[p]:.2f}, "
+                 f"ELBO {elbos[0, p]:.2f} (encoder) -> {elbos[-1, p]:.2f}", fontsize=8)
     inset = ax.inset_axes([0.70, 0.70, 0.28, 0.28])
     inset.imshow(1 - x[p].reshape(ds.image_shape), cmap="gray", vmin=0, vmax=1)
     inset.set(xticks=[], yticks=[])
@@ -195,17 +414,30 @@ axes[0, 0].legend(fontsize=7, loc="lower left")
 fig.suptitle("grey: the true posterior p(z|x) on the grid;  lines: 2σ ellipses of Gaussian q(z|x)", fontsize=9)
 fig.tight_layout()
 lesson.save(fig, "posteriors.png")
+
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11.5, 4.0))
 steps = np.array(history["step"])
 where = np.arange(len(steps))                                   # evenly spaced checkpoints
-fig, ax = plt.subplots(figsize=(6.2, 4.0))
-for p in range(P):
-    ax.plot(where, gaps[:, p], "o-", label=f"test digit {p}")
+for p in range(E):
+    ax.plot(where, gaps[:, p], "o-", label=name(examined[p]) + (", the largest gap" if p == E - 1 else ""))
 ax.set_xticks(where)
 ax.set_xticklabels([str(t) for t in steps])
-ax.set(xlabel="Adam steps on q (0 = the encoder's q)", ylabel="log p(x) - ELBO = KL(q || p(z|x))  (nats)")
-ax.set_title("the gap closes as q improves", fontsize=10)
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+ax.set_yscale("log")
+ax.set(xlabel="Adam steps on q (0 = the encoder's q)", ylabel="log p(x) - ELBO  (nats, log scale)")
+ax.set_title("each digit's own Gaussian q, optimised: the gap falls", fontsize=9)
+ax.grid(which="both", alpha=0.3)
+ax.legend(fontsize=7)
+_common.plain_log_ticks(ax, "y", steps=(1, 3))
+for (label, band), colour in zip(iw.items(), ("C0", "C3")):
+    ax2.semilogx(IW_KS, band[:, 2], "o-", color=colour, label=f"{label}: the mean")
+    ax2.fill_between(IW_KS, band[:, 0], band[:, 1], color=colour, alpha=0.2,
+                     label="10th-90th percentile of single estimates")
+ax2.axhline(0, color="0.3", linewidth=1)
+ax2.set(xlabel="K, draws from q inside the log", ylabel="log p(x) - IW bound  (nats)")
+ax2.set_title(f"{name(worst)}: the importance-weighted bound tightens as K grows", fontsize=9)
+ax2.grid(which="both", alpha=0.3)
+ax2.legend(fontsize=7)
+fig.tight_layout()
 lesson.save(fig, "gap_closing.png")
 
 lesson.done()

@@ -91,6 +91,21 @@ def table(header, rows, formats=None):
 
 
 
+def plain_log_ticks(ax, which="y", steps=(1, 2, 5)):
+    """Label a log axis of ``ax`` at 1, 2 and 5 times each power of ten inside its limits, in
+    plain numbers.  Call it after plotting.  (Matplotlib labels only the powers of ten, which
+    leaves an axis spanning one or two decades with two labels.)"""
+    import numpy as np
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    lo, hi = ax.get_ylim() if which == "y" else ax.get_xlim()
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    axis.set_major_locator(FixedLocator([m * 10.0 ** e for e in decades for m in steps if lo <= m * 10.0 ** e <= hi]))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def wrap(text, width=96):
     """Lines of at most ``width`` characters, for a paragraph the lesson prints."""
     import textwrap

@@ -77,6 +77,14 @@ def test_autoencoder_lesson_reconstructs_better_with_a_wider_bottleneck(run):
     assert numbers["test_sq_error_Z8"] < numbers["test_sq_error_Z2"]
 
 
+def test_autoencoder_lesson_train_test_gap_grows_with_the_hidden_width(run):
+    numbers = run("01_autoencoder")[1]["numbers"]
+    # --quick, tuning seeds 0 and 10-19: the gap 0.04-0.07 at H = 16, 0.11-0.16 at H = 512; the
+    # smallest difference seen was 0.047, and the test error of 299 digits moves by about 0.01
+    # between seeds, so 0.03 leaves room for a seed's noise and none for the direction to flip
+    assert numbers["train_test_gap_hidden512"] > numbers["train_test_gap_hidden16"] + 0.03
+
+
 def _printed_hole_scores(stdout):
     m = re.search(r"hole score: AE ([0-9.]+)\s+VAE ([0-9.]+)", stdout)
     assert m, "the lesson must print 'hole score: AE <s>  VAE <s>'"
@@ -165,6 +173,18 @@ def test_dae_beats_the_ae_on_corrupted_test_inputs(run):
         assert f"corrupted test error ({kind}" in stdout
 
 
+def test_overcomplete_ae_copies_the_masking_noise_that_the_dae_removes(run):
+    stdout, summary, _ = run("03_denoising")
+    numbers = summary["numbers"]
+    # ||f(g(x~)) - x||^2 / ||x~ - x||^2 on --quick runs, tuning seeds 0 and 10-19: the AE
+    # (Z = 128 > d = 64) 0.68-0.71, the DAE 0.33-0.35, a ratio of 2.0 or more every time
+    assert numbers["noise_copied_overcomplete_ae"] > 1.5 * numbers["noise_copied_dae"]
+    # Gaussian noise along the digits' 20 main directions is copied, along their 14 least used it
+    # is not: 0.94-0.98 against 0.26-0.29
+    assert numbers["copied_along_most_variance"] > 2 * numbers["copied_along_least_variance"]
+    assert "L_DAE" in stdout and re.search(r"DAE \(mask\)\s+training loss [\d.]+ per image \(L_DAE", stdout)
+
+
 def test_kl_lesson_monte_carlo_matches_the_closed_form_and_kl_is_not_negative(run):
     numbers = run("04_kl_divergence")[1]["numbers"]
     assert numbers["max_abs_zscore"] < 4
@@ -187,11 +207,70 @@ def test_elbo_lesson_shows_log_px_equals_elbo_plus_kl_to_1e3_nats(run):
         assert abs(float(log_px) - float(elbo) - float(kl)) < 1e-3 + 2e-4   # printed to 4 decimals
 
 
+def test_importance_sampling_with_q_beats_sampling_the_prior_at_equal_budgets(run):
+    numbers = run("05_elbo")[1]["numbers"]
+    # relative SD of p_hat(x) at K = 100, median over the --quick run's 6 digits; tuning seeds 0 and
+    # 10-19: naive 0.25-0.41, importance 0.04-0.10, a ratio of 3.3 or more every time
+    assert numbers["log_px_rel_sd_naive"] > 2 * numbers["log_px_rel_sd_importance"]
+
+
+def test_elbo_lesson_the_largest_gap_is_many_times_the_median_and_the_iw_bound_closes_it(run):
+    numbers = run("05_elbo")[1]["numbers"]
+    # --quick, tuning seeds 0 and 10-19: largest 0.93-4.2 nats, median 0.11-0.19, ratio 7.3 or more
+    assert numbers["largest_gap_nats"] > 5 * numbers["median_gap_nats"]
+    # the importance-weighted bound with the encoder's q at the largest K is tighter than its ELBO
+    assert numbers["worst_gap_iw_largest_k"] < 0.5 * numbers["largest_gap_nats"]
+    # the grid at h and at 2h: at most 1.2e-3 apart on the tuning seeds; the midpoint rule over a
+    # ReLU decoder (kinks) errs as h^2, so 5e-3 flags a grid some 2x too coarse for these posteriors
+    assert numbers["grid_step_difference"] < 5e-3
+
+
 def test_reparameterization_has_lower_variance_than_reinforce(run):
     numbers = run("06_reparameterization")[1]["numbers"]
     assert numbers["fd_error"] < 1e-6                                # matches central differences
     assert numbers["var_reparam"] < numbers["var_reinforce"]
     assert numbers["var_reparam"] < numbers["var_reinforce_baseline"]
+    # the three estimators are unbiased: 12 means (3 estimators x 4 partials), each against the
+    # quadrature gradient in units of its standard error; |z| > 5 has probability about 6e-7 each
+    assert numbers["max_zscore_of_the_means"] < 5
+
+
+def test_with_no_gradient_through_z_the_encoder_learns_nothing_from_the_reconstruction(run):
+    numbers = run("06_reparameterization")[1]["numbers"]
+    # the variant's gradient: central differences of recon(decoder(z0)) + KL with z0 frozen
+    # (1e-6, a whole model's tolerance), and exactly the reparameterized gradient minus the
+    # encoder's path term (float64 rounding of a sum of a few hundred terms: far below 1e-12)
+    assert numbers["stop_gradient_fd_error"] < 1e-6
+    assert numbers["stop_gradient_identity_error"] < 1e-12
+    # --quick, tuning seeds 0 and 10-19: test -ELBO 27.29-27.38 against 25.31-25.80 nats, and the
+    # spread of mu over the test digits 0.003-0.004 against 0.86-1.01
+    assert numbers["neg_elbo_no_gradient_through_z"] > numbers["neg_elbo_reparameterized"] + 1.0
+    assert numbers["spread_mu_no_gradient_through_z"] < 0.05 * numbers["spread_mu_reparameterized"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["01_autoencoder", "03_denoising", "05_elbo", "06_reparameterization"])
+def test_default_runs_show_the_lectures_problems_with_the_numbers_they_print(tmp_path, name):
+    """The default run of each lesson that shows a problem of the lecture, checked for its direction.
+    The bounds are below the smallest values seen on the tuning seeds 10-19 (in the comments)."""
+    env = dict(os.environ, MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, os.path.join(LESSONS_DIR, f"{name}.py"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, env=env, cwd=LESSONS_DIR, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(tmp_path / "summary.json") as f:
+        n = json.load(f)["numbers"]
+    if name == "01_autoencoder":                                  # gaps -0.03-0.07, 0.11-0.16, 0.29-0.36, 0.43-0.50
+        gaps = [n[f"train_test_gap_hidden{H}"] for H in (16, 64, 256, 1024)]
+        assert gaps == sorted(gaps) and gaps[-1] > gaps[0] + 0.2, gaps
+    elif name == "03_denoising":                                  # 0.84-0.87 against 0.22-0.24
+        assert n["noise_copied_overcomplete_ae"] > 0.75 and n["noise_copied_dae"] < 0.35
+        assert n["noise_copied_ae_Z128"] > n["noise_copied_ae_Z8"] + 0.1     # 0.84-0.87 against 0.67-0.69
+    elif name == "05_elbo":                                       # 1.9-10.1 nats; median 0.17-0.25
+        assert n["largest_gap_nats"] > 1.0 and n["largest_gap_nats"] > 5 * n["median_gap_nats"]
+        assert n["log_px_rel_sd_naive"] > 2 * n["log_px_rel_sd_importance"]    # 0.31-0.42 against 0.06-0.11
+        assert n["identity_error"] < 1e-3
+    else:                                                         # 27.24-27.27 against 24.67-25.01 nats
+        assert n["neg_elbo_no_gradient_through_z"] > n["neg_elbo_reparameterized"] + 1.5
 
 
 def test_vae_lesson_iw_bound_is_at_least_the_elbo(run):
