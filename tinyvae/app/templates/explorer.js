@@ -233,7 +233,7 @@ class Run {
     const side = el("div", {className: "side"}, this.decoded, this.readout, this.timing);
     this.compareBox.className = "details";
     const block = el("div", {className: "run", id: id("run")},
-      el("div", {className: "plane-column"}, heading, axesNote, about, this.plane, this.key),
+      el("div", {className: "plane-column"}, el("div", {className: "header"}, heading, axesNote, about), this.plane, this.key),
       el("div", {className: "below"}, side, this.sliderBox, this.compareBox), this.stripBox, this.priorBox);
     document.getElementById("runs").append(block);
     this.background = el("canvas", {width: this.plane.width, height: this.plane.height});
@@ -559,7 +559,12 @@ const JUDGE = makeJudge(DATA.judge);
 
 // --- 8. the runs, and what moves them together ---
 const runs = DATA.runs.map((d, k) => new Run(d, k));
-if (PAIR) document.getElementById("runs").classList.add("pair");
+if (PAIR) {
+  document.getElementById("runs").classList.add("pair");
+  const headers = [...document.querySelectorAll(".header")];      // the two planes at one height
+  const tallest = Math.max(...headers.map(h => h.offsetHeight));
+  headers.forEach(h => { h.style.minHeight = `${tallest}px`; });
+}
 function moveAll(fraction, from) {   // one pointer: the same place on every plane
   for (const run of runs) { if (run !== from) run.setFraction(fraction); run.update(); }
 }
