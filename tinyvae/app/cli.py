@@ -5,7 +5,7 @@
     tinyvae eval RUN_DIR [--iw-samples K]
     tinyvae sample RUN_DIR [-n 64]
     tinyvae plot RUN_DIR              every figure that applies to a run
-    tinyvae explore RUN_DIR           one offline web page: decode the latent plane under the pointer
+    tinyvae explore RUN_DIR [RUN_B]   one offline web page: decode the latent plane under the pointer
     tinyvae gradcheck                 check every hand-derived gradient by finite differences
     tinyvae exercises make DIR        a student copy: the hand-derived lines become exercises
     tinyvae exercises check [DIR]     grade a student copy (without DIR: the package itself)
