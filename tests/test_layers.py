@@ -1,4 +1,6 @@
 """Layers: each backward pass against float64 central differences, and the layer contract."""
+import copy
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
@@ -32,13 +34,75 @@ def test_relu_gradient_matches_central_differences_off_the_kink(N, D, seed):
     assert check_layer(ReLU(), off_kink(rng, (N, D)), rng)["x"] < LAYER_TOL
 
 
+# --- Sigmoid: what central differences can resolve, in saturation too -------------------------
+# check_layer differentiates f(x) = sum(s(x) * G) (n = x.size terms, G the random upstream
+# gradient) one entry at a time, numeric_i = (f(x + h e_i) - f(x - h e_i)) / 2h, against
+# analytic_i = G_i s_i (1 - s_i), and divides the largest gap by max(|a| + |b|) ~ 2M, where
+# M = max_i |G_i s_i (1 - s_i)|.  Two errors separate a correct backward from the numbers:
+#  * truncation: (h^2 / 6) G_i s'''(xi) with |xi - x_i| <= h, and |s'''| = s' |1 - 6 s'| <= s'
+#    (s' <= 1/4), so at most h^2 / 12 = 8e-10 relative at h = 1e-4: LAYER_TOL covers it 100x.
+#  * rounding: each float64 f is off by at most (n + 10) u S, S = sum_j |G_j s_j|, u = 1.1e-16
+#    ((n - 1) u for a sum in any order, 1 u per product, 10 u for s = e / (1 + e) with exp
+#    within 4 ulps), so numeric_i is off by (n + 10) u S / h: relative (n + 10) u S / (2 h M).
+# While some x_i is near 0, S / M is at most a few n, and this is a few 1e-9 or less.  In
+# saturation it is not: s' ~ e^-|x| is tiny while s ~ 1 keeps S large.  One entry at x = 16
+# (scale 8, two sigma) has S / M = 1 / (1 - s) = 8.9e6, and a rounding error of up to
+# 11 * 1.1e-16 * 8.9e6 / 2e-4 = 5e-5; a fixed 1e-7 failed a correct backward on 913 of 20,000
+# seeds of N = D = 1 at scale 8.  No step h cures that: truncation caps h near 1e-3, where
+# rounding is still 5e-6.  So a correct Sigmoid is held to LAYER_TOL plus the rounding bound
+# for its own x and G: within a few 1e-9 of LAYER_TOL wherever the derivative is resolvable,
+# larger only where float64 cannot resolve s' by differencing s at all.
+SIGMOID_H = 1e-4
+U = np.finfo(np.float64).eps / 2                    # unit roundoff of float64, 1.1e-16
+
+
+def sigmoid_check_tolerance(x, G, h=SIGMOID_H):
+    """The relative error check_layer may show for a correct Sigmoid at ``x`` under upstream ``G``."""
+    s = sigmoid(x)
+    M = np.max(np.abs(G * s * (1 - s)))                # the largest true gradient entry
+    S = np.sum(np.abs(G * s))                          # the size of the sum f that is differenced
+    rounding = (x.size + 10) * U * S / h               # absolute, in any entry of the numeric dx
+    return LAYER_TOL + rounding / max(1e-8, 2 * M - rounding)   # rel_error divides by >= 2M - gap
+
+
+def sigmoid_check(layer, N, D, seed, scale, h=SIGMOID_H):
+    """check_layer's relative error for ``layer`` at x = scale * N(0, 1) of shape (N, D), and the
+    tolerance a correct Sigmoid earns there (the loop over 20,000 seeds calls this too)."""
+    rng = np.random.default_rng(seed)
+    x = scale * rng.standard_normal((N, D))
+    G = copy.deepcopy(rng).standard_normal((N, D))     # the upstream gradient check_layer draws first
+    return check_layer(layer, x, rng, h=h)["x"], sigmoid_check_tolerance(x, G, h)
+
+
 @settings(deadline=None, max_examples=30)
 @given(N=sizes, D=sizes, seed=seeds, scale=st.floats(0.1, 8.0))
 def test_sigmoid_gradient_matches_central_differences(N, D, seed, scale):
-    rng = np.random.default_rng(seed)
-    # Deep in saturation the derivative is tiny while roundoff in f stays ~1e-16 / h, so a
-    # larger step (truncation error ~ h^2, relative) keeps the check meaningful there.
-    assert check_layer(Sigmoid(), scale * rng.standard_normal((N, D)), rng, h=1e-4)["x"] < LAYER_TOL
+    err, tol = sigmoid_check(Sigmoid(), N, D, seed, scale)
+    assert err <= tol, (err, tol)
+
+
+class SigmoidForgetsOneMinusS(Sigmoid):
+    def backward(self, dout):
+        return dout * self.out                         # the planted bug: s instead of s (1 - s)
+
+
+class SigmoidOffByOnePartInAMillion(Sigmoid):
+    def backward(self, dout):
+        return dout * self.out * (1 - self.out) * (1 + 1e-6)
+
+
+def test_the_sigmoid_check_catches_a_wrong_backward_and_stays_tight():
+    # the tolerance must not swallow a real mistake: a backward without (1 - s) is off by O(1)
+    # wherever s is not tiny, and is caught at every scale the property test draws ...
+    for seed in range(10):
+        for scale in (0.1, 1.0, 8.0):
+            err, tol = sigmoid_check(SigmoidForgetsOneMinusS(), 4, 4, seed, scale)
+            assert err > tol, (seed, scale, err, tol)
+    # ... and off the saturated tails it stays at the layer standard: a slip of one part in a
+    # million (5e-7 in rel_error) is caught, which a tolerance padded to 1e-6 would let through
+    for seed in range(10):
+        err, tol = sigmoid_check(SigmoidOffByOnePartInAMillion(), 4, 4, seed, 1.0)
+        assert tol < 1.1 * LAYER_TOL and err > tol, (seed, err, tol)
 
 
 @settings(deadline=None, max_examples=20)
