@@ -4,7 +4,7 @@ import pytest
 
 from tinyvae.data import load
 from tinyvae.evaluate import active_units, evaluate_vae, log_mean_exp, log_weights
-from tinyvae.losses import bernoulli_log_likelihood, log_normal
+from tinyvae.losses import bernoulli_log_likelihood, kl_normal_std_normal, log_normal
 from tinyvae.models import VAE
 from tinyvae.train import fit
 
@@ -38,11 +38,9 @@ def test_log_p_x_is_at_least_the_iw_bound_which_is_at_least_the_elbo(vae_2d):
     exact = log_px_by_quadrature(model, x)
     lw = log_weights(model, x, K=4000, rng=np.random.default_rng(0))        # (K, N)
     elbo, iw = lw.mean(axis=0), log_mean_exp(lw, axis=0)
-    assert np.all(elbo <= iw)                                               # Jensen, per example
+    # (elbo <= iw holds for any numbers by Jensen, so it is not checked: the quadrature is the judge)
     assert np.all(elbo < exact)                                             # the ELBO is a lower bound
     assert np.all(iw < exact + 0.02) and np.all(exact - iw < 0.15)          # K = 4000: nearly exact
-    # the gap log p(x) - ELBO = KL(q(z|x) || p(z|x)) >= 0
-    assert np.all(exact - elbo > 0)
 
 
 def test_the_iw_bound_closes_the_gap_the_elbo_leaves(vae_2d):
@@ -54,12 +52,22 @@ def test_the_iw_bound_closes_the_gap_the_elbo_leaves(vae_2d):
     assert np.mean(gap_iw) < 0.5 * np.mean(gap_elbo)
 
 
-def test_evaluate_vae_reports_consistent_numbers(vae_2d):
+def test_evaluate_vae_reports_numbers_that_independent_computations_confirm(vae_2d):
     model, x = vae_2d
-    r = evaluate_vae(model, x, K=100)
-    assert r["iw_nll"] <= r["neg_elbo"]
-    assert r["recon"] + r["kl"] == pytest.approx(r["neg_elbo"])
-    assert len(r["kl_per_dim"]) == 2 and r["kl"] >= 0
+    r = evaluate_vae(model, x, K=2000)
+    exact_nll = -float(np.mean(log_px_by_quadrature(model, x)))
+    assert abs(r["iw_nll"] - exact_nll) < 0.15                             # K = 2000: nearly exact
+    assert r["neg_elbo"] - exact_nll > 0                                    # the ELBO's gap, seen by quadrature
+    # the KL from the model's own encoder, through the training loss's code path
+    m64 = model.astype(np.float64)
+    kl, _, _ = kl_normal_std_normal(*m64.encode(x))
+    assert r["kl"] == pytest.approx(kl, rel=1e-9) and sum(r["kl_per_dim"]) == pytest.approx(kl, rel=1e-9)
+    # the reconstruction term, by Monte Carlo over 4,000 draws of eps (its s.e. is about 0.03 nats)
+    rng = np.random.default_rng(5)
+    recon = [m64.forward_loss(x, rng=rng).recon for _ in range(4000)]
+    se = np.std(recon) / np.sqrt(len(recon))
+    assert abs(r["recon"] - np.mean(recon)) < 5 * se + 2e-3                 # + the IW estimate's own noise
+    assert r["active_units"] == int(np.sum(np.var(m64.encode(x)[0], axis=0) > 0.01))
 
 
 def test_log_mean_exp_is_stable_for_huge_and_tiny_values():
