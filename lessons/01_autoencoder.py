@@ -16,7 +16,7 @@ What you will see:
      error grows with the capacity (the hidden width).
 
 Run:   python lessons/01_autoencoder.py [--quick] [--out DIR] [--seed S]
-Takes: about 12 seconds on 2 cores (--quick: about 3 seconds, with fewer epochs and sizes).
+Takes: about 12 seconds on 2 cores (--quick: about 2 seconds, with fewer epochs and sizes).
 """
 # %%
 import _common

@@ -19,7 +19,7 @@ What you will see:
   5. what it looks like.
 
 Run:   python lessons/03_denoising.py [--quick] [--out DIR] [--seed S]
-Takes: about 20 seconds on 2 cores (--quick: about 2 seconds, with 15 epochs instead of 100
+Takes: about 12 seconds on 2 cores (--quick: about 2 seconds, with 15 epochs instead of 100
 and two bottleneck sizes instead of five).
 """
 # %%

@@ -24,7 +24,7 @@ What you will see:
      gap), then the importance-weighted bound, which closes what no Gaussian q can.
 
 Run:   python lessons/05_elbo.py [--quick] [--out DIR] [--seed S]
-Takes: about 8 seconds on 2 cores (--quick: about 3 seconds: grid step 0.05 instead of
+Takes: about 6 seconds on 2 cores (--quick: about 3 seconds: grid step 0.05 instead of
 0.03, 10 training epochs instead of 50, fewer digits, repeats and optimisation steps).
 """
 # %%

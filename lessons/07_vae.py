@@ -17,7 +17,7 @@ What you will see:
      the plane through the two latents with the most KL.
 
 Run:   python lessons/07_vae.py [--quick] [--out DIR] [--seed S]
-Takes: about 5 seconds on 2 cores (--quick: about 2 seconds, with fewer epochs and IW samples).
+Takes: about 5 seconds on 2 cores (--quick: about 3 seconds, with fewer epochs and IW samples).
 """
 # %%
 import _common
