@@ -140,7 +140,7 @@ def judge_draws(model, judge, x, n, seed):
 lesson.step("the judge: a digit classifier trained on the training images")
 ds = data.load("digits")
 x = ds.x_train
-judge = classifier.train_classifier(x, ds.y_train, hidden=(64,), epochs=100, lr=3e-3, seed=lesson.seed)
+judge = classifier.train_judge(x, ds.y_train, seed=lesson.seed)   # 64 hidden units, 100 epochs, Adam 3e-3
 accuracy = judge.accuracy(ds.x_test, ds.y_test)
 test_valid = classifier.is_valid(judge, ds.x_test).mean()
 test_distance = np.median(classifier.nearest_image_distance(ds.x_test, x))

@@ -42,9 +42,6 @@ CODE_BUDGET = 600_000
 CONTOURS = (1, 2, 3)       # the prior's contours, in standard deviations
 CONTOUR_POINTS = 97        # points on each contour
 N_PRIOR = 5000             # prior draws behind the hole score, as tinyvae.holes.model_hole_score
-#: the judge's classifier, trained as lesson 02 trains it on the 1,498 training digits (a 64-unit
-#: hidden layer, Adam at 3e-3, batches of 32, 100 epochs); on more images, as many examples in all
-JUDGE_HIDDEN, JUDGE_LR, JUDGE_EXAMPLES = (64,), 3e-3, 100 * 1498
 #: bytes of training images (uint8) the nearest-image judge holds: all 6,220 of the shapes
 JUDGE_IMAGE_BUDGET = 2_000_000
 #: the nearest-image judge passes a decode as close to a training image as this share of the
@@ -301,13 +298,12 @@ def judge_data(dataset, seed=0, image_budget=JUDGE_IMAGE_BUDGET):
     ``image_budget``); each run's threshold is :func:`nearest_image_threshold`.
     """
     if dataset.factors_test is None and dataset.y_test is not None:
-        epochs = max(1, round(JUDGE_EXAMPLES / len(dataset.x_train)))
+        epochs = classifier.judge_epochs(len(dataset.x_train))
         with threadpool_limits(limits=1, user_api="blas"):      # small matrices: a second thread only waits
-            judge = classifier.train_classifier(dataset.x_train, dataset.y_train, hidden=JUDGE_HIDDEN,
-                                                epochs=epochs, lr=JUDGE_LR, seed=seed)
+            judge = classifier.train_judge(dataset.x_train, dataset.y_train, seed=seed)  # lesson 02's recipe
         return {"kind": "classifier", "layers": linear_layers(judge.net),
                 "threshold": classifier.VALID_PROBABILITY, "n_train": int(len(dataset.x_train)),
-                "epochs": int(epochs), "sizes": [int(dataset.D), *JUDGE_HIDDEN, int(judge.K)],
+                "epochs": int(epochs), "sizes": [int(dataset.D), *classifier.JUDGE_HIDDEN, int(judge.K)],
                 "test_accuracy": judge.accuracy(dataset.x_test, dataset.y_test),
                 "test_valid": float(classifier.is_valid(judge, dataset.x_test).mean())}
     images = held_images(dataset, seed, image_budget)
