@@ -126,10 +126,9 @@ along = {kind: np.sum(((v.astype(np.float64) - x64) @ Vt[:20].T) ** 2) / np.sum(
          for kind, v in x_test_tilde.items()}                    # share of ||x~ - x||^2 along the first 20
 print(f"    the first 20 directions hold {share[19]:.0%} of the digits' variance, the last 14 "
       f"{1 - share[49]:.2%}: the AE is the identity")
-print(f"    where the digits live, not elsewhere.  {along['mask']:.0%} of the masking error lies along the first 20 "
-      f"(it deletes strokes,")
-print(f"    which moves x the way digits vary), {along['gaussian']:.0%} of the Gaussian noise's: so masking comes "
-      "through more.")
+print(f"    where the digits live, not elsewhere.  {along['mask']:.0%} of the masking error lies along the first 20")
+print(f"    (it deletes strokes, which moves x the way digits vary), {along['gaussian']:.0%} of the Gaussian noise's:")
+print("    so masking comes through more.")
 lesson.key(copied_along_most_variance=rows[0][2], copied_along_least_variance=rows[1][2])
 
 # %% --- 4. the bottleneck decides ---
@@ -143,8 +142,8 @@ for Zb in SIZES:
 _common.table(["Z", "AE copies", "DAE copies"], [[Zb, a, b] for Zb, a, b in zip(SIZES, *sweep.values())],
               ["{}", "{:.2f}", "{:.2f}"])
 print(f"    the narrower the bottleneck, the less room to copy: the AE passes {sweep['AE'][-1]:.0%} of the masking "
-      f"error at Z = {SIZES[-1]}, {sweep['AE'][0]:.0%} at Z = {SIZES[0]},")
-print(f"    but it still passes most of it, while the DAE passes {min(sweep['DAE (mask)']):.0%} to "
+      f"error at Z = {SIZES[-1]},")
+print(f"    {sweep['AE'][0]:.0%} at Z = {SIZES[0]}: still most of it, while the DAE passes {min(sweep['DAE (mask)']):.0%} to "
       f"{max(sweep['DAE (mask)']):.0%} at every size.")
 lesson.key(**{f"noise_copied_ae_Z{Zb}": v for Zb, v in zip(SIZES, sweep["AE"])})
 fig, ax = plt.subplots(figsize=(6.2, 4.0))

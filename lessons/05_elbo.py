@@ -65,8 +65,8 @@ print(f"    training -ELBO {curve[-1].total:.2f} nats per digit (recon {curve[-1
 model = vae.astype(np.float64)      # all the integrals in float64
 X = ds.x_test.astype(np.float64)    # (299, D) every test digit
 MU, LOGVAR = (a.copy() for a in model.encode(X))                # (299, 2) each: the encoder's q(z|x)
-print("    prior p(z) = N(0, I); likelihood p(x|z) = Bernoulli(sigmoid(f_theta(z))); "
-      "encoder q(z|x) = N(mu(x), diag sigma(x)^2)")
+print("    prior p(z) = N(0, I); likelihood p(x|z) = Bernoulli(sigmoid(f_theta(z)));")
+print("    encoder q(z|x) = N(mu(x), diag sigma(x)^2)")
 
 
 def name(i):
@@ -140,8 +140,8 @@ years = per_axis ** 16 / (len(z_grid) / grid_seconds) / 3.15e7
 years_10 = 10.0 ** 16 / (len(z_grid) / grid_seconds) / 3.15e7
 print(f"    the same grid at Z = 16: {per_axis}^16 = {float(per_axis) ** 16:.1e} decoder passes, about "
       f"{years:.0e} years at this speed;")
-print(f"    even a crude 10 points per axis is 1e16 passes, about {years_10:,.0f} years.  "
-      "That is why the integral is 'expensive'.")
+print(f"    even a crude 10 points per axis is 1e16 passes, about {years_10:,.0f} years.")
+print("    That is why the integral is 'expensive'.")
 lesson.key(grid_points=len(z_grid), grid_seconds=grid_seconds, grid_years_at_Z16=years)
 
 # %% --- 3. Monte Carlo instead of the grid ---
@@ -191,9 +191,8 @@ _common.table(["estimator", "median", "range", "formula, median"],
                 f"{np.median(formula[plain]):.3f}"],
                ["importance (q)", median["q"], f"{rel_sd['q'][plain].min():.3f} - {rel_sd['q'][plain].max():.3f}",
                 "-"]], ["{}", "{:.3f}", "{}", "{}"])
-print("    the naive spread matches its formula, sqrt((E_p(z)[p(x|z)^2] / p(x)^2 - 1) / K) on the grid: "
-      f"measured / formula")
-print(f"    {np.median(rel_sd['naive'] / formula):.2f} (median).  The same formula for q is infinite: q's tails "
+print("    the naive spread matches its formula, sqrt((E_p(z)[p(x|z)^2] / p(x)^2 - 1) / K) on the grid:")
+print(f"    measured / formula {np.median(rel_sd['naive'] / formula):.2f} (median).  The same formula for q is infinite: q's tails "
       "fall faster than")
 print("    p(x, z)'s, so E_q[w^2] = infinity, although the spread measured on ordinary digits is small.")
 print(f"    for the same {K_MC} decoder passes, sampling from q is {median['naive'] / median['q']:.1f} times "
@@ -227,7 +226,8 @@ lesson.save(fig, "monte_carlo.png")
 
 # %% --- 4. log p(x) = ELBO + KL(q || p(z|x)) ---
 lesson.step("three numbers, computed three ways: log p(x) = ELBO + KL(q(z|x) || p(z|x))")
-print("    examined: " + ", ".join(name(i) for i in examined) + " (the largest gap, step 5)")
+print("    examined: " + ", ".join(name(i) for i in examined[:-1]))
+print(f"    and {name(worst)}, the largest gap (step 5)")
 e = np.arange(-7.0, 7.0 + H_EPS / 2, H_EPS)
 E1, E2 = np.meshgrid(e, e)
 eps_grid = np.stack([E1.ravel(), E2.ravel()], axis=1)           # (E, 2)
@@ -269,8 +269,8 @@ print(f"    largest |log p(x) - (ELBO + KL)| = {identity_error:.1e} nats")
 print("    Which of these checks could fail?")
 print(f"      independent: log p(x) on the grid at step {H_Z:g} and at {2 * H_Z:g} agree to "
       f"{np.max(np.abs(log_px - log_px_coarse)):.1e} nats (step 2)")
-print(f"      independent: the naive Monte Carlo means of step 3 agree with the grid's p(x): largest "
-      f"|mean - p(x)| / s.e. {np.max(np.abs(mean_z)):.1f}")
+print("      independent: the naive Monte Carlo means of step 3 agree with the grid's p(x):")
+print(f"                   largest |mean - p(x)| / s.e. {np.max(np.abs(mean_z)):.1f}")
 print(f"      independent: the ELBO above (quadrature over eps + closed-form KL) and the ELBO on the z grid,")
 print(f"                   E_q[log p(x, z) - log q(z)], agree to {two_elbos:.1e} nats.  That, and that q integrates")
 print("                   to 1 on the grid, is all that 'ELBO + KL = log p(x)' tests here:")
@@ -360,7 +360,8 @@ print(f"    no diagonal Gaussian is the posterior.  For {name(worst)} it is {gap
       + (":\n    q settles on one mode (KL(q || p) is mode-seeking, lesson 04)." if modes > 1 else "."))
 identity_error = max(identity_error, float(np.max(np.abs(lp - elbos - gaps))))
 
-print(f"    the importance-weighted bound, log (1/K) sum_k p(x, z_k) / q(z_k|x) with z_k ~ q, for {name(worst)}:")
+print("    the importance-weighted bound, log (1/K) sum_k p(x, z_k) / q(z_k|x) with z_k ~ q,")
+print(f"    for {name(worst)}:")
 iw = {}
 for label, (m_q, lv_q) in (("the encoder's q", (mu0[-1], logvar0[-1])),
                            (f"q after {STEPS[-1]} Adam steps", (mu[-1].copy(), logvar[-1].copy()))):
@@ -379,12 +380,11 @@ for label, (m_q, lv_q) in (("the encoder's q", (mu0[-1], logvar0[-1])),
     iw[label] = np.array(iw[label])                              # (len(IW_KS), 3)
 (enc_1, enc_k), (opt_1, opt_k) = ((band[0, 2], band[-1, 2]) for band in iw.values())
 encoder_iw = enc_k
-print(f"    the mean gap falls with K for both: the encoder's q from {enc_1:.2f} nats at K = 1 (its ELBO) to "
-      f"{enc_k:.2f} at K = {IW_KS[-1]},")
-print(f"    the optimised q from {opt_1:.2f} to {opt_k:.2f}.  The bound is log p(x) as K grows for any q; how fast "
-      "depends on how")
-print("    often q's draws reach all of the posterior (as in step 3).  Single estimates scatter to both sides")
-print("    of log p(x); the bound holds for their mean.")
+print(f"    the mean gap falls with K for both: the encoder's q from {enc_1:.2f} nats at K = 1 (its ELBO)")
+print(f"    to {enc_k:.2f} at K = {IW_KS[-1]}, the optimised q from {opt_1:.2f} to {opt_k:.2f}.  The bound tends to "
+      "log p(x) as K grows")
+print("    for any q; how fast depends on how often q's draws reach all of the posterior (as in step 3).")
+print("    Single estimates scatter to both sides of log p(x); the bound holds for their mean.")
 lesson.key(identity_error=identity_error, elbo_below_log_px=bool(np.all(elbos <= lp)),
            log_px=lp.mean(), elbo_encoder=elbos[0].mean(), elbo_optimised=elbos[-1].mean(),
            gap_encoder=gaps[0].mean(), gap_optimised=gaps[-1].mean(),

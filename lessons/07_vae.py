@@ -67,8 +67,8 @@ lesson.save(plots.plot_training_curves(rows, "VAE (Z = 16) on the digits"), "tra
 mu_t, logvar_t = (np.asarray(a, np.float64) for a in vae.encode(x_test))
 kl_dims = kl_per_dimension(mu_t, logvar_t)                     # (16,) nats per digit
 n_active, var_mu = evaluate.active_units(mu_t)                  # Var over x of mu_j(x), (16,)
-print(f"    KL per latent dimension (test): {np.round(kl_dims, 2).tolist()}")
-print(f"    Var over x of mu_j(x):          {np.round(var_mu, 2).tolist()}")
+_common.table(["latent j", *(str(j) for j in range(1, 17))], [["KL (nats)", *kl_dims], ["Var_x mu_j", *var_mu]],
+              ["{}"] + ["{:.3f}"] * 16)
 print("    A latent the KL term switched off has q(z_j|x) = p(z_j) for every x.  Two common ways to count")
 print("    the others, which need not agree:")
 print(f"      KL > 0.05 nats (what the latent costs, tinyvae's figures): {int(np.sum(kl_dims > 0.05))} of 16")
