@@ -274,9 +274,11 @@ def test_default_runs_show_the_lectures_problems_with_the_numbers_they_print(tmp
 
 
 def test_vae_lesson_iw_bound_is_at_least_the_elbo(run):
-    numbers = run("07_vae")[1]["numbers"]
-    assert numbers["iw_nll"] <= numbers["neg_elbo"]
-    assert numbers["iw_nll_2d"] <= numbers["neg_elbo_2d"]
+    # (iw <= elbo holds for any log-weights by Jensen; the Z = 2 grid sum is the independent judge)
+    n = run("07_vae")[1]["numbers"]
+    iw_gap, elbo_gap = n["iw_nll_2d"] - n["exact_nll_2d"], n["neg_elbo_2d"] - n["exact_nll_2d"]
+    assert -0.05 < iw_gap < 0.1                       # K importance weights: about log p(x) itself
+    assert elbo_gap > 0.05 and elbo_gap > 2 * abs(iw_gap)   # the ELBO's gap is real, and the IW bound closes it
 
 
 def test_beta_vae_lesson_trades_reconstruction_for_kl(run):
