@@ -23,7 +23,7 @@ import sys
 from .. import choices
 from ..choices import SEED_MAX
 from ..errors import CheckpointError, TinyVAEError, UsageError, command, describe_os_error, stopped_by
-from .terminal import fail, memory_fix, signals_as_interrupts, silence_stdout, steady_streams
+from .terminal import fail, interrupt_behind, memory_fix, signals_as_interrupts, silence_stdout, steady_streams
 
 #: train flags that describe the run, and so cannot change on --resume
 RUN_FLAGS = ("model", "data", "binarize", "batch_size", "lr", "hidden", "latent", "likelihood",
@@ -348,6 +348,11 @@ def main(argv=None):
     except KeyboardInterrupt as interrupt:         # (train says what it kept, as an Interrupted)
         what, code = stopped_by(interrupt)
         return fail(f"{what}; no file was left half-written", code)
+    except ImportError as err:                     # Ctrl-C inside numpy's import surfaces as an ImportError
+        if interrupt_behind(err) is None:
+            raise
+        what, code = stopped_by(interrupt_behind(err))
+        return fail(f"{what} while starting; nothing was written", code)
     except BrokenPipeError:                        # `tinyvae train | head`: the reader left early
         silence_stdout()
         return 1

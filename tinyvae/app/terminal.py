@@ -26,30 +26,51 @@ def memory_fix(args):
     return fix.get(name, "free some memory (close other programs) and run the command again")
 
 
+#: the name of the signal that interrupted this process, once one has: an error raised because of
+#: it (numpy turns an import that Ctrl-C cuts short into an ImportError) is then reported as the
+#: interrupt it is (:func:`interrupt_behind`)
+interrupted_by = None
+
+
 def signals_as_interrupts(in_process):
-    """Make SIGTERM and SIGHUP raise :class:`tinyvae.errors.Terminated`, a KeyboardInterrupt, so
-    that they end as Ctrl-C does: the checkpoint kept, no temporary file left, one line.
+    """Make Ctrl-C raise KeyboardInterrupt and SIGTERM and SIGHUP :class:`tinyvae.errors.Terminated`
+    (a KeyboardInterrupt), so that all three end as Ctrl-C does: the checkpoint kept, no
+    temporary file left, one line; and remember which signal came (:data:`interrupted_by`).
+    A signal the shell set to be ignored (``nohup``, a background job) stays ignored.
     Returns the function that puts the previous handlers back when ``main`` was called
     ``in_process`` (with its argv, by a test or a script); the ``tinyvae`` command keeps them
     to its end, so that a signal while it exits cannot print a traceback."""
     def handler(signum, frame):
-        name = signal.Signals(signum).name
-        raise Terminated(name, 128 + signum)
+        global interrupted_by
+        interrupted_by = signal.Signals(signum).name
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(interrupted_by, 128 + signum)
 
-    previous = {signal.SIGINT: signal.getsignal(signal.SIGINT)}    # (:func:`ignore_interrupts` sets it)
-    for name in ("SIGTERM", "SIGHUP"):
+    previous = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         sig = getattr(signal, name, None)
-        if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:   # (nohup: a hang-up stays ignored)
+        if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
             try:
                 previous[sig] = signal.signal(sig, handler)
             except ValueError:                     # not the main thread: only it may set a handler
                 return lambda: None
+    previous.setdefault(signal.SIGINT, signal.getsignal(signal.SIGINT))   # (:func:`ignore_interrupts` sets it)
 
     def restore():
         for sig, old in previous.items():
             if old is not None:
                 signal.signal(sig, old)
     return restore if in_process else (lambda: None)
+
+
+def interrupt_behind(err):
+    """The KeyboardInterrupt behind ``err`` when a signal came before it (else None): a signal
+    that lands inside an import can surface as that import's error instead."""
+    if interrupted_by is None:
+        return None
+    return KeyboardInterrupt() if interrupted_by == "SIGINT" else Terminated(interrupted_by,
+                                                                             128 + signal.Signals[interrupted_by])
 
 
 def steady_streams():
