@@ -193,3 +193,19 @@ def test_y_spans_half_of_xs_range_in_the_same_steps_so_the_two_are_not_interchan
     assert np.allclose(np.diff(shapes.POSITIONS_X), 1.5) and np.allclose(np.diff(shapes.POSITIONS_Y), 1.5)
     assert np.isclose(np.ptp(shapes.POSITIONS_X), 2 * np.ptp(shapes.POSITIONS_Y) + 1.5)
     assert np.isclose(shapes.POSITIONS_X.mean(), shapes.POSITIONS_Y.mean())   # both centred on the canvas
+
+
+def test_shapes_equal_puts_y_on_x_range_and_draws_every_combination_once():
+    ds = shapes.load(equal_range=True)
+    assert ds.name == "shapes-equal" and ds.factor_sizes == (3, 4, 8, 12, 12)
+    x = np.concatenate([ds.x_train, ds.x_test])
+    assert len(x) == 13824 and len(np.unique(x, axis=0)) == 13824
+    # y index k sits where x index k does: the image turned by a quarter turn about the centre
+    # is not the test (shapes rotate), so compare the canvases' centres of mass along each axis
+    img_x = shapes.draw(np.array([[0, 0, 0, 3, 0]]), equal_range=True)[0]
+    img_y = shapes.draw(np.array([[0, 0, 0, 0, 3]]), equal_range=True)[0]
+    cols, rows = np.nonzero(img_x)[1].mean(), np.nonzero(img_y)[0].mean()
+    assert cols - np.nonzero(shapes.draw(np.array([[0, 0, 0, 0, 0]]), equal_range=True)[0])[1].mean() \
+        == pytest.approx(rows - np.nonzero(shapes.draw(np.array([[0, 0, 0, 0, 0]]), equal_range=True)[0])[0].mean())
+    # the original data set is unchanged
+    assert shapes.load().factor_sizes == (3, 4, 8, 12, 6)

@@ -9,7 +9,8 @@ them read these tuples, so a new choice is added here and in the code that imple
 MODELS = ("ae", "dae", "vae")
 
 #: the data sets (``--data``): the embedded UCI digits, the two IDX data sets, the procedural shapes
-DATASETS = ("digits", "mnist", "fashion-mnist", "shapes")
+#: (y on half x's range) and their dSprites-like variant with x and y on one range
+DATASETS = ("digits", "mnist", "fashion-mnist", "shapes", "shapes-equal")
 
 #: the decoder's likelihood p(x|z) (``--likelihood``)
 LIKELIHOODS = ("bernoulli", "gaussian")

@@ -175,6 +175,25 @@ def representation(encode, render):
     return represent
 
 
+def grid_representation(codes, factors, factor_sizes):
+    """``represent(factors) -> codes`` by lookup, for a data set that holds every factor
+    combination once (the shapes): the renderer is deterministic, so the code of any factor
+    vector is the code of its image, encoded once.  Millions of votes then cost a gather.
+
+    codes : (N, Z) the codes of the images whose factors are ``factors`` (N, K), N the
+    product of ``factor_sizes``.
+    """
+    sizes = tuple(int(s) for s in factor_sizes)
+    table = np.full((int(np.prod(sizes)), np.shape(codes)[1]), np.nan)     # (N, Z)
+    table[np.ravel_multi_index(np.asarray(factors).T, sizes)] = codes
+    if np.isnan(table).any():
+        raise ValueError("grid_representation needs the code of every factor combination")
+
+    def represent(f):
+        return table[np.ravel_multi_index(np.asarray(f).T, sizes)]          # (B, Z)
+    return represent
+
+
 def _sample_factors(factor_sizes, n, rng):
     """Draw ``n`` factor vectors, each factor uniform over its values: (n, K) int64."""
     return np.stack([rng.integers(0, size, n) for size in factor_sizes], axis=1)
@@ -205,7 +224,7 @@ def _votes(represent, factor_sizes, scale, active, n_votes, batch_size, rng, chu
 
 
 def factorvae_score(represent, factor_sizes, rng, n_train=800, n_eval=400,
-                    batch_size=64, n_variance=5000, prune_below=0.05, chunk=64):
+                    batch_size=64, n_variance=5000, prune_below=0.05, chunk=64, active=None):
     """The FactorVAE disentanglement score: accuracy of a majority-vote classifier.
 
     1. Draw ``n_variance`` random factor vectors and take each latent's standard
@@ -243,7 +262,10 @@ def factorvae_score(represent, factor_sizes, rng, n_train=800, n_eval=400,
     n_variance : int
         Examples used to estimate each latent's spread.
     prune_below : float
-        Latents whose standard deviation is below this are ignored.
+        Latents whose standard deviation is below this are ignored (disentanglement_lib's rule).
+    active : (Z,) bool, optional
+        Which latents take part, given instead of the rule (e.g. the latents whose KL is at
+        least 0.01 nats: a dead latent's posterior mean can still wander by more than 0.05).
     chunk : int
         Votes sent to ``represent`` together (``chunk * batch_size`` rows per call).
 
@@ -262,7 +284,7 @@ def factorvae_score(represent, factor_sizes, rng, n_train=800, n_eval=400,
     # 1. each latent's spread over the data
     codes = np.asarray(represent(_sample_factors(factor_sizes, n_variance, rng)), dtype=np.float64)
     std = codes.std(axis=0, ddof=1)                               # (Z,)
-    active = std >= prune_below                                   # (Z,)
+    active = std >= prune_below if active is None else np.asarray(active, bool)   # (Z,)
     if not active.any():
         return 0.0, {"train_accuracy": 0.0, "eval_accuracy": 0.0, "votes": None,
                      "classifier": None, "std": std, "active": active}

@@ -21,7 +21,8 @@ import numpy as np
 from . import layers as L
 from . import losses
 from .models import VAE, Autoencoder, DenoisingAutoencoder
-from .objectives import Capacity, FixedBeta, KLTarget
+from .kl_decomposition import total_correlation_mws
+from .objectives import TCVAE, Capacity, FixedBeta, KLTarget, step_loss
 from .reparam import reparameterize, reparameterize_backward
 
 #: a model or layer gradient passes when its relative error is at most this
@@ -129,13 +130,31 @@ def check_model(model, x, h=1e-6, **fixed):
 
 def check_objective(model, objective, t, x, h=1e-6, **fixed):
     """Relative error of the gradient the trainer takes under ``objective`` at step ``t``:
-    ``model.backward(kl_weight)``, with ``(total, kl_weight) = objective.loss(recon, kl, t)``,
+    ``model.backward(kl_weight, latent_grads)``, with ``(total, kl_weight, latent_grads) =
+    step_loss(objective, recon, kl, t, model.latents())`` (the trainer's one code path),
     against central differences of that total (``fixed`` as for :func:`check_model`)."""
-    recon, kl = model.forward(x, **fixed)
-    model.backward(objective.loss(recon, kl, t)[1])
+    def total():
+        recon, kl = model.forward(x, **fixed)
+        return step_loss(objective, recon, kl, t, model.latents())
+
+    _, kl_weight, latent_grads = total()
+    model.backward(kl_weight, latent_grads)
     analytic = model.grad.copy()
-    numeric = numerical_gradient(lambda: objective.loss(*model.forward(x, **fixed), t)[0], model.theta, h)
+    numeric = numerical_gradient(lambda: total()[0], model.theta, h)
     return rel_error(analytic, numeric)
+
+
+def check_total_correlation(z, mu, logvar, dataset_size, h=1e-6):
+    """Relative errors of the MWS total correlation's direct gradients (dz, dmu, dlogvar)."""
+    z, mu, logvar = (np.array(a, dtype=np.float64) for a in (z, mu, logvar))
+    _, dz, dmu, dlogvar = total_correlation_mws(z, mu, logvar, dataset_size)
+
+    def f():
+        return total_correlation_mws(z, mu, logvar, dataset_size)[0]
+
+    return {"z": rel_error(dz, numerical_gradient(f, z, h)),
+            "mu": rel_error(dmu, numerical_gradient(f, mu, h)),
+            "logvar": rel_error(dlogvar, numerical_gradient(f, logvar, h))}
 
 
 def min_relu_input(model):
@@ -202,6 +221,13 @@ def run_all(seed=0):
         if isinstance(objective, KLTarget):            # take one dual-ascent step on beta first
             objective.after_step(vae.forward_loss(x, eps=eps))
         rows.append((f"{name}: all parameters", check_objective(vae, objective, t, x, eps=eps)))
+    # beta-TCVAE: the minibatch-weighted TC's own gradient, then through the whole model
+    z_tc = mu + np.exp(0.5 * logvar) * rng.standard_normal((N, Z))
+    rows.append(("total correlation (MWS) into z, mu, logvar",
+                 max(check_total_correlation(z_tc, mu, logvar, dataset_size=100).values())))
+    vae = VAE(D, (H,), Z, rng=rng, dtype=f64)
+    rows.append(("beta-TCVAE, TC weight 6 (MWS): all parameters",
+                 check_objective(vae, TCVAE(6.0, dataset_size=100), 0, x, eps=eps)))
     return rows
 
 

@@ -14,7 +14,9 @@ Every model follows the layers' contract:
 
 * ``forward(x, rng)`` runs a minibatch through, keeps what backward needs, and returns the
   loss's two terms ``(recon, kl)`` in nats per example (an AE's kl is 0);
-* ``backward(kl_weight)`` *sets* ``model.grad`` to the gradient of ``recon + kl_weight * kl``;
+* ``backward(kl_weight, latent_grads=None)`` *sets* ``model.grad`` to the gradient of
+  ``recon + kl_weight * kl`` (plus a term in the latents whose gradient is ``latent_grads``);
+* ``latents()`` is the last forward's ``(mu, logvar, z)`` (None for an AE), what such a term scores;
 * ``loss_and_grad(x, rng, beta=...)`` is the two together, the beta-VAE's loss in the
   lecture's form ``recon + beta * kl`` (beta = 1: the negative ELBO), returned as a
   :class:`Loss`.  ``forward_loss`` is the same without the backward pass.
@@ -190,10 +192,15 @@ class Autoencoder(_EncoderDecoder):
         recon, self._dout = self.recon_loss(out, x)   # (N, D) d recon / d out, kept for backward
         return recon, 0.0
 
-    def backward(self, kl_weight=0.0):
-        """Set ``self.grad`` to the gradient of the last forward's loss (an AE has no KL term)."""
+    def backward(self, kl_weight=0.0, latent_grads=None):
+        """Set ``self.grad`` to the gradient of the last forward's loss (an AE has no KL term
+        and no latent term, so both arguments are unused)."""
         self.zero_grad()                              # the layers add into model.grad
         self.encoder.backward(self.decoder.backward(self._dout), need_dx=False)
+
+    def latents(self):
+        """An AE has no posterior: no latents for an objective's latent term."""
+        return None
 
     def loss_and_grad(self, x, rng=None, backward=True, **noise):
         """Reconstruction loss of a minibatch ``x`` (N, D) as a Loss; sets ``self.grad``."""
@@ -331,16 +338,30 @@ class VAE(_EncoderDecoder):
         recon, dout = self.recon_loss(out, x)         # -E_q log p(x|z), one sample
         kl, dmu_kl, dlogvar_kl = kl_normal_std_normal(mu, logvar)
         self._cache = (h, eps, std, dout, dmu_kl, dlogvar_kl)   # what backward needs
+        self._latents = (mu, logvar, z)
         return recon, kl
 
-    def backward(self, kl_weight):
+    def latents(self):
+        """The last forward's ``(mu, logvar, z)``, (N, Z) each: what a latent term of an
+        objective scores (beta-TCVAE's total correlation, :mod:`tinyvae.objectives`)."""
+        return self._latents
+
+    def backward(self, kl_weight, latent_grads=None):
         """Set ``self.grad`` to the gradient of ``recon + kl_weight * kl`` at the last forward.
-        ``kl_weight`` is beta for the beta-VAE (gamma sign(KL - C) under the capacity objective)."""
+        ``kl_weight`` is beta for the beta-VAE (gamma sign(KL - C) under the capacity objective).
+        ``latent_grads`` = (dz, dmu, dlogvar), (N, Z) each, is the gradient of a further term in
+        the latents (beta-TCVAE's): dz joins the decoder's before the reparameterization's
+        backward, dmu and dlogvar join the encoder's output gradient after it."""
         h, eps, std, dout, dmu_kl, dlogvar_kl = self._cache
         Z = self.Z
         self.zero_grad()                              # the layers add into model.grad
         dz = self.decoder.backward(dout)              # (N, Z)
+        if latent_grads is not None:
+            dz = dz + latent_grads[0].astype(dz.dtype)
         dmu, dlogvar = reparameterize_backward(dz, eps, std)
+        if latent_grads is not None:
+            dmu = dmu + latent_grads[1].astype(dmu.dtype)
+            dlogvar = dlogvar + latent_grads[2].astype(dlogvar.dtype)
         dh = np.empty_like(h)                         # (N, 2Z) = [dmu | dlogvar]
         ### BEGIN SOLUTION
         np.add(dmu, kl_weight * dmu_kl, out=dh[:, :Z])

@@ -19,12 +19,22 @@ L = recon + gamma |KL - C(t)|, with C raised linearly from 0 to C_max over N ste
 The lecture's two quantities are named functions here, :func:`elbo` and :func:`lagrangian`;
 the trainer reports both per epoch (the Lagrangian under ``--kl-target``).
 
+:class:`TCVAE` is beta-TCVAE (Chen et al. 2018): the KL splits into index-code MI + total
+correlation + dimension-wise KL (:mod:`tinyvae.kl_decomposition`), and only the total
+correlation gets the extra weight, L = recon + KL + (w - 1) TC.  Its TC is estimated from the
+minibatch's latents (mu, logvar, z), not from the KL alone, so it is a *latent term*.
+
 Each objective turns a step's two terms into its loss, ``loss(recon, kl, t) -> (total,
 kl_weight)`` with ``kl_weight = d total / d kl``, and sees the step's loss after it
-(``after_step``); it never touches the model.  The trainer passes ``kl_weight`` to
-:meth:`tinyvae.models.VAE.backward`, the one code path of every gradient.
+(``after_step``); it never touches the model.  An objective with ``needs_latents`` also
+scores the step's latents, ``latent_term(mu, logvar, z) -> (value, dz, dmu, dlogvar)``.
+:func:`step_loss` joins the two, the one code path of every step's loss; the trainer passes
+its ``kl_weight`` and latent gradients to :meth:`tinyvae.models.VAE.backward`, the one code
+path of every gradient.
 """
 import numpy as np
+
+from .kl_decomposition import total_correlation_mws
 
 
 def elbo(log_px_z, kl):
@@ -62,14 +72,35 @@ def lagrangian(log_px_z, kl, beta, delta):
     return log_px_z - beta * (kl - delta)
 
 
+def step_loss(objective, recon, kl, t, latents=None):
+    """The loss of one step, the one code path the trainer and the gradient check share.
+
+    ``latents`` = the step's ``(mu, logvar, z)``, (M, Z) each (``model.latents()``), needed only
+    when ``objective.needs_latents``.  Returns ``(total, kl_weight, latent_grads)``:
+    latent_grads is None, or (dz, dmu, dlogvar) of the latent term, (M, Z) each.
+    """
+    total, kl_weight = objective.loss(recon, kl, t)
+    if not objective.needs_latents:
+        return total, kl_weight, None
+    value, *grads = objective.latent_term(*latents)
+    return total + value, kl_weight, tuple(grads)
+
+
 class Objective:
     """What every objective does: turn a step's recon and KL into its loss, and see it after.
 
-    The defaults do nothing after a step and carry no state across a resume.
+    The defaults do nothing after a step, score no latents and carry no state across a resume.
     """
+
+    #: whether the loss has a term in the latents themselves (:meth:`latent_term`)
+    needs_latents = False
 
     def loss(self, recon, kl, t):
         """``(total, kl_weight)`` of step t (0-based): the loss and d loss / d kl."""
+        raise NotImplementedError
+
+    def latent_term(self, mu, logvar, z):
+        """``(value, dz, dmu, dlogvar)`` of a term in the latents, for ``needs_latents``."""
         raise NotImplementedError
 
     def after_step(self, loss):
@@ -146,3 +177,30 @@ class Capacity(Objective):
     def loss(self, recon, kl, t):
         gap = kl - self.capacity_at(t)
         return recon + self.gamma * abs(gap), self.gamma * float(np.sign(gap))
+
+
+class TCVAE(Objective):
+    """beta-TCVAE (Chen et al. 2018) with alpha = gamma = 1: the total correlation weighed by w.
+
+    .. math:: L = recon + MI + w TC + dimKL = recon + KL + (w - 1) \\widehat{TC}
+
+    KL is the analytic KL (its weight is 1) and TC-hat the minibatch-weighted estimate of
+    :func:`tinyvae.kl_decomposition.total_correlation_mws` on the step's (mu, logvar, z), for a
+    data set of ``dataset_size`` examples.  w = 1 is the VAE.  TC-hat carries the constant
+    (Z - 1) log(N M), which moves the reported loss and not its gradient.
+    """
+
+    name = "tcvae"
+    needs_latents = True
+
+    def __init__(self, tc_weight, dataset_size):
+        self.tc_weight, self.dataset_size = float(tc_weight), int(dataset_size)
+
+    def loss(self, recon, kl, t):
+        return recon + kl, 1.0
+
+    def latent_term(self, mu, logvar, z):
+        mu, logvar, z = (np.asarray(a, dtype=np.float64) for a in (mu, logvar, z))
+        tc, dz, dmu, dlogvar = total_correlation_mws(z, mu, logvar, self.dataset_size)
+        w = self.tc_weight - 1.0
+        return w * tc, w * dz, w * dmu, w * dlogvar

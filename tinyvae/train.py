@@ -4,8 +4,8 @@
 Generator, and runs one step per minibatch, in float32 throughout::
 
     recon, kl = model.forward(xb, rng)                     # the loss's two terms
-    total, kl_weight = objective.loss(recon, kl, t)        # recon + beta_t KL (or another form)
-    model.backward(kl_weight); optimizer.step()
+    total, kl_weight, latent_grads = step_loss(objective, recon, kl, t, model.latents())
+    model.backward(kl_weight, latent_grads); optimizer.step()
 
 :func:`fit` is the short form the lessons use.  ``tinyvae train`` wraps the Trainer in a run
 folder (:mod:`tinyvae.app.training`).
@@ -23,7 +23,7 @@ import numpy as np
 from .errors import DivergenceError
 from .models import Loss
 from .noise import binarize
-from .objectives import FixedBeta
+from .objectives import FixedBeta, step_loss
 from .optim import Adam
 
 
@@ -53,9 +53,10 @@ class Trainer:
         """One training step on the minibatch ``xb``; returns its Loss.  The backward pass and
         the update are skipped when the loss is not finite (the caller reports it)."""
         recon, kl = self.model.forward(xb, rng=self.rng)            # eps or corruption from rng
-        total, kl_weight = self.objective.loss(recon, kl, self.t)   # recon + beta_t kl, or another form
+        # recon + beta_t kl, or another form; beta-TCVAE adds a term in the latents
+        total, kl_weight, latent_grads = step_loss(self.objective, recon, kl, self.t, self.model.latents())
         if math.isfinite(total):
-            self.model.backward(kl_weight)
+            self.model.backward(kl_weight, latent_grads)
             self.optimizer.step()
         return Loss(recon, kl, kl_weight, total)
 

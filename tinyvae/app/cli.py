@@ -28,7 +28,7 @@ from .terminal import fail, interrupt_behind, memory_fix, signals_as_interrupts,
 #: train flags that describe the run, and so cannot change on --resume
 RUN_FLAGS = ("model", "data", "binarize", "batch_size", "lr", "hidden", "latent", "likelihood",
              "sigma", "beta", "kl_target", "beta_lr", "capacity", "capacity_steps", "gamma",
-             "warmup_epochs", "noise", "noise_level", "seed", "out")
+             "tc_weight", "warmup_epochs", "noise", "noise_level", "seed", "out")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -246,6 +246,8 @@ def build_parser():
     t.add_argument("--capacity", type=float, metavar="C", help="Burgess et al.: gamma |KL - C(t)|")
     t.add_argument("--capacity-steps", type=int, metavar="N", help="steps to raise C from 0, default 10000")
     t.add_argument("--gamma", type=float, help="weight of |KL - C|, default 100")
+    t.add_argument("--tc-weight", type=float, metavar="W",
+                   help="beta-TCVAE (Chen et al. 2018): recon + KL + (W - 1) TC, TC by minibatch-weighted sampling")
     t.add_argument("--warmup-epochs", type=int, metavar="W", help="linear KL warm-up, default 0")
     t.add_argument("--noise", choices=choices.NOISES, help="DAE corruption, default mask")
     t.add_argument("--noise-level", type=float, help="masking rate or Gaussian sigma, default 0.3")

@@ -13,7 +13,7 @@ from ..errors import CheckpointError, UsageError, shown
 FLOAT32_MAX = float(np.finfo(np.float32).max)     # training runs in float32: settings must fit
 
 #: default epochs per data set, so that a run without --epochs is a sensible length
-DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "mnist": 10, "fashion-mnist": 10}
+DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "shapes-equal": 10, "mnist": 10, "fashion-mnist": 10}
 
 
 @dataclass
@@ -44,6 +44,7 @@ class TrainConfig:
     capacity: Optional[float] = None    # Burgess et al.: gamma |KL - C|, C annealed 0 -> capacity
     capacity_steps: Optional[int] = None
     gamma: Optional[float] = None
+    tc_weight: Optional[float] = None   # beta-TCVAE (Chen et al.): recon + KL + (w - 1) TC
     warmup_epochs: Optional[int] = None  # linear KL warm-up of a fixed beta
     noise: Optional[str] = None         # mask | gaussian | saltpepper (DAE)
     noise_level: Optional[float] = None
@@ -71,7 +72,8 @@ class TrainConfig:
             for name, what in (("sigma", "the std of the Gaussian likelihood"), ("beta", "the KL's weight"),
                                ("kl_target", "a bound on the KL"), ("beta_lr", "the dual-ascent step of --kl-target"),
                                ("capacity", "the KL's capacity"), ("capacity_steps", "the ramp of --capacity"),
-                               ("gamma", "the weight of |KL - C|"), ("warmup_epochs", "a warm-up of the KL")):
+                               ("gamma", "the weight of |KL - C|"), ("warmup_epochs", "a warm-up of the KL"),
+                               ("tc_weight", "beta-TCVAE's weight of the total correlation")):
                 ignore(name, f"is {what} of a VAE; {_a(self.model)} has none",
                        f"drop {_flag(name)}, or train a VAE (--model vae)")
         else:
@@ -81,6 +83,9 @@ class TrainConfig:
             if form == "capacity":
                 ignore("beta", "is not used by --capacity (gamma |KL - C| takes the place of beta KL)",
                        "drop --beta, or drop --capacity")
+            if form == "tcvae":
+                ignore("beta", "is not used by --tc-weight (beta-TCVAE weighs the KL by 1 and its total "
+                       "correlation by the TC weight)", "drop --beta, or drop --tc-weight")
             if form != "kl_target":
                 ignore("beta_lr", "is the dual-ascent step of --kl-target, which is not given",
                        "drop --beta-lr, or add --kl-target DELTA")
@@ -100,8 +105,13 @@ class TrainConfig:
         return out
 
     def objective(self):
-        """Which objective weighs a VAE's KL: "beta" (fixed, with warm-up), "kl_target" or "capacity"."""
-        return "kl_target" if self.kl_target is not None else "capacity" if self.capacity is not None else "beta"
+        """Which objective weighs a VAE's KL: "beta" (fixed, with warm-up), "kl_target", "capacity"
+        or "tcvae" (beta-TCVAE, ``--tc-weight``)."""
+        if self.kl_target is not None:
+            return "kl_target"
+        if self.capacity is not None:
+            return "capacity"
+        return "tcvae" if self.tc_weight is not None else "beta"
 
     def applies(self, name):
         """Whether the setting ``name`` is used by this run (given or not)."""
@@ -130,6 +140,8 @@ class TrainConfig:
 
         if self.kl_target is not None and self.capacity is not None:
             bad("capacity", "and --kl-target are two different objectives", "choose one of them")
+        if self.tc_weight is not None and (self.kl_target is not None or self.capacity is not None):
+            bad("tc_weight", f"and {_flag(self.objective())} are two different objectives", "choose one of them")
         for name, (why, fix) in self.ignored().items():
             bad(name, why, fix)
         for name, value in DEFAULTS.items():            # the defaults of the settings that apply
@@ -156,7 +168,7 @@ class TrainConfig:
         if self.sigma is not None and self.sigma <= FLOAT32_MAX ** -0.5:
             bad("sigma", f"{self.sigma!r} is too small: 1/sigma^2 overflows float32 (max {FLOAT32_MAX:.3g})",
                 "use a sigma such as 0.1 (the Gaussian's std in pixel units)")
-        for name in ("beta", "noise_level"):
+        for name in ("beta", "noise_level", "tc_weight"):
             value = getattr(self, name)
             if value is not None and not (FLOAT32_MAX > value >= 0):
                 bad(name, f"must be a number >= 0 that float32 can hold, not {value!r}")

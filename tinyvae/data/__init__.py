@@ -67,7 +67,7 @@ def load(name="digits", data_dir=None, binarize="none", seed=0):
         raise UsageError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     if binarize not in BINARIZE:
         raise UsageError(f"unknown binarization {binarize!r}; choose one of {', '.join(BINARIZE)}")
-    if data_dir is not None and name in ("digits", "shapes"):
+    if data_dir is not None and name in ("digits", "shapes", "shapes-equal"):
         raise UsageError(f"--data-dir is only for mnist and fashion-mnist; {name} is built in, "
                          "drop --data-dir")
 
@@ -75,6 +75,8 @@ def load(name="digits", data_dir=None, binarize="none", seed=0):
         ds = load_digits()
     elif name == "shapes":
         ds = shapes.load(seed=seed)
+    elif name == "shapes-equal":
+        ds = shapes.load(seed=seed, equal_range=True)
     else:
         ds = load_idx_dataset(name, data_dir)
 

@@ -18,6 +18,11 @@ y             6  centre row 12.25, 13.75, ..., 19.75 px (the same steps, half th
 The full factorial grid has 3 * 4 * 8 * 12 * 6 = 6,912 images. :func:`load` uses all
 of them and splits them 90/10 into train and test by a seeded permutation.
 
+**The equal-range variant** (``--data shapes-equal``, ``equal_range=True`` below): y takes
+x's 12 positions on x's range, as in dSprites, so the grid has 3 * 4 * 8 * 12 * 12 = 13,824
+images. It is the harder case (see the next paragraph), kept as a data set of its own so
+that a result on ``shapes`` can always be set beside the dSprites-like one.
+
 **Why y has half x's range.** With the same range and steps, x and y would be
 interchangeable: turning the (x, y) plane changes neither what a model must reconstruct
 nor, for equal posterior widths, the KL, so nothing would make a beta-VAE's two position
@@ -83,6 +88,8 @@ POSITION_STEP = 1.5                             # pixels between neighbouring ce
 POSITIONS_X = CANVAS / 2 + (np.arange(N_X) - (N_X - 1) / 2) * POSITION_STEP
 POSITIONS_Y = CANVAS / 2 + (np.arange(N_Y) - (N_Y - 1) / 2) * POSITION_STEP
 FACTOR_SIZES = (len(SHAPE_NAMES), len(SCALES), N_ROTATIONS, N_X, N_Y)
+#: the equal-range variant (dSprites' layout): y on x's positions
+FACTOR_SIZES_EQUAL = (len(SHAPE_NAMES), len(SCALES), N_ROTATIONS, N_X, N_X)
 
 # --- the renderer's settings ---------------------------------------------------------
 SUPERSAMPLE = 4                   # sub-pixel points per pixel along each axis
@@ -96,6 +103,13 @@ _WHOLE_Y = np.floor(POSITIONS_Y).astype(np.int64)                    # (6,)
 PHASES, _PHASE_OF = np.unique(np.concatenate([POSITIONS_X - _WHOLE_X, POSITIONS_Y - _WHOLE_Y]),
                               return_inverse=True)                   # (2,), (18,)
 _PHASE_OF_X, _PHASE_OF_Y = _PHASE_OF[:N_X], _PHASE_OF[N_X:]
+#: where a y index puts the centre's whole pixel and phase: {equal_range: (whole, phase index)}
+_Y_LAYOUT = {False: (_WHOLE_Y, _PHASE_OF_Y), True: (_WHOLE_X, _PHASE_OF_X)}
+
+
+def factor_sizes(equal_range=False):
+    """The number of values of (shape, scale, rotation, x, y): y has 6 or, equal_range, 12."""
+    return FACTOR_SIZES_EQUAL if equal_range else FACTOR_SIZES
 
 # Nothing may touch the outer pixels: the centre +- the largest radius stays within
 # [1, CANVAS - 1], and the patch reaches one pixel past the largest radius.
@@ -156,35 +170,38 @@ def _all_patches():
 
 
 # --- 2. drawing images for any factor indices ----------------------------------------
-def _check_factors(factors):
+def _check_factors(factors, equal_range=False):
     factors = np.asarray(factors)
     if factors.ndim != 2 or factors.shape[1] != len(FACTOR_SIZES):
         raise ValueError(f"factors must have shape (N, {len(FACTOR_SIZES)}) in the order "
                          f"{FACTOR_NAMES}; got shape {factors.shape}")
     if not np.issubdtype(factors.dtype, np.integer):
         raise ValueError(f"factors must be integer indices; got dtype {factors.dtype}")
-    sizes = np.array(FACTOR_SIZES)
+    sizes = np.array(factor_sizes(equal_range))
     bad = (factors < 0) | (factors >= sizes)
     if bad.any():
         n, k = np.argwhere(bad)[0]                                # the first bad entry
         raise ValueError(f"factor '{FACTOR_NAMES[k]}' must be an index in "
-                         f"0..{FACTOR_SIZES[k] - 1}; got {int(factors[n, k])} in row {n}")
+                         f"0..{sizes[k] - 1}; got {int(factors[n, k])} in row {n}")
     return factors.astype(np.int64)
 
 
-def draw(factors):
+def draw(factors, equal_range=False):
     """Draw the binary canvases for an array of factor indices.
 
     Parameters
     ----------
     factors : (N, 5) integer array
-        Indices of (shape, scale, rotation, x, y); see ``FACTOR_SIZES`` for their ranges.
+        Indices of (shape, scale, rotation, x, y); see :func:`factor_sizes` for their ranges.
+    equal_range : bool
+        y on x's 12 positions (``shapes-equal``) instead of its own 6.
 
     Returns
     -------
     canvases : (N, 32, 32) bool array
     """
-    f = _check_factors(factors)                                   # (N, 5)
+    f = _check_factors(factors, equal_range)                      # (N, 5)
+    whole_y, phase_of_y = _Y_LAYOUT[bool(equal_range)]
     patches = _all_patches()
     N = len(f)
     canvases = np.empty((N, CANVAS, CANVAS), dtype=bool)
@@ -195,8 +212,8 @@ def draw(factors):
         shape, scale, rotation, x, y = g.T                        # (B,) each
         # Which patch each image uses, and where its top-left corner goes in a canvas
         # padded by HALF on every side (so canvas pixel p is padded pixel p + HALF).
-        chosen = patches[shape, scale, rotation, _PHASE_OF_X[x], _PHASE_OF_Y[y]]  # (B, P, P)
-        rows = _WHOLE_Y[y][:, None, None] + ar[None, :, None]    # (B, P, 1)
+        chosen = patches[shape, scale, rotation, _PHASE_OF_X[x], phase_of_y[y]]   # (B, P, P)
+        rows = whole_y[y][:, None, None] + ar[None, :, None]     # (B, P, 1)
         cols = _WHOLE_X[x][:, None, None] + ar[None, None, :]    # (B, 1, P)
         padded = np.zeros((B, CANVAS + 2 * HALF, CANVAS + 2 * HALF), dtype=bool)
         padded[np.arange(B)[:, None, None], rows, cols] = chosen
@@ -204,11 +221,11 @@ def draw(factors):
     return canvases
 
 
-def generate(factors):
+def generate(factors, equal_range=False):
     """The (N, 16, 16) float32 images for (N, 5) factor indices, as :func:`draw` takes them:
     each 32x32 canvas averaged over 2x2 blocks, so pixels take values in {0, 1/4, 1/2, 3/4, 1}.
     """
-    canvases = draw(factors)                                      # (N, 32, 32)
+    canvases = draw(factors, equal_range)                                    # (N, 32, 32)
     blocks = canvases.reshape(len(canvases), SIZE, POOL, SIZE, POOL)
     return blocks.mean(axis=(2, 4), dtype=np.float32)            # (N, 16, 16)
 
@@ -230,24 +247,24 @@ def render(shape, scale, rotation, x, y):
     return generate(factors).reshape(parts[0].shape + (SIZE, SIZE))
 
 
-def factor_grid():
-    """Every factor combination once, in row-major order: (6912, 5) int64."""
-    grids = np.meshgrid(*(np.arange(n) for n in FACTOR_SIZES), indexing="ij")
+def factor_grid(equal_range=False):
+    """Every factor combination once, in row-major order: (6912, 5) int64 (13,824 equal_range)."""
+    grids = np.meshgrid(*(np.arange(n) for n in factor_sizes(equal_range)), indexing="ij")
     return np.stack([g.reshape(-1) for g in grids], axis=1).astype(np.int64)
 
 
 # --- 3. the data set -----------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _full_grid():
+@functools.lru_cache(maxsize=2)
+def _full_grid(equal_range=False):
     """The whole grid, drawn once per process: images (N, 256) and factors (N, 5)."""
-    factors = factor_grid()                                       # (N, 5)
-    x = generate(factors).reshape(len(factors), SIZE * SIZE)      # (N, 256)
+    factors = factor_grid(equal_range)                            # (N, 5)
+    x = generate(factors, equal_range).reshape(len(factors), SIZE * SIZE)      # (N, 256)
     x.setflags(write=False)
     factors.setflags(write=False)
     return x, factors
 
 
-def load(seed=0, test_fraction=0.1):
+def load(seed=0, test_fraction=0.1, equal_range=False):
     """The shapes data set: the full factor grid, split into train and test by ``seed``.
 
     The images are drawn once per process and cached; each call returns fresh copies,
@@ -259,6 +276,8 @@ def load(seed=0, test_fraction=0.1):
         Seeds the permutation that decides the split (and the order within each part).
     test_fraction : float
         Share of the 6,912 images held out for testing.
+    equal_range : bool
+        The dSprites-like variant ``shapes-equal``: y on x's range (13,824 images).
 
     Returns
     -------
@@ -268,20 +287,20 @@ def load(seed=0, test_fraction=0.1):
     """
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1; got {test_fraction}")
-    x, factors = _full_grid()
+    x, factors = _full_grid(bool(equal_range))
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x))                               # (N,)
     n_test = int(round(test_fraction * len(x)))
     test, train = order[:n_test], order[n_test:]
     return Dataset(
-        name="shapes",
+        name="shapes-equal" if equal_range else "shapes",
         x_train=x[train], y_train=factors[train, 0],
         x_test=x[test], y_test=factors[test, 0],
         image_shape=(SIZE, SIZE),
         factors_train=factors[train], factors_test=factors[test],
         factor_names=FACTOR_NAMES,
-        factor_sizes=FACTOR_SIZES,
-        render=generate,
+        factor_sizes=factor_sizes(equal_range),
+        render=functools.partial(generate, equal_range=True) if equal_range else generate,
     )
 
 
