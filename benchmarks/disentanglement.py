@@ -37,7 +37,7 @@ on a shared disk).
 Run::
 
     python benchmarks/disentanglement.py --data shapes shapes-equal --objectives vae beta4 capacity tcvae \\
-        --seeds 20 21 22 23 24 --jobs 2 --out study
+        --seeds 20 21 22 23 24 --jobs 2 --out study21 --export-study lessons/reference/08_study.json
     python benchmarks/disentanglement.py --tiny --seeds 0          # a few steps: what CI runs
 
 Each model takes about 3-6 minutes on one core.  ``results.json`` in ``--out`` keeps every
@@ -173,8 +173,10 @@ def main(argv=None):
     p.add_argument("--out", help="folder for the run folders and results (default: a temporary one); "
                                  "rerun with the same folder to skip the finished models")
     p.add_argument("--tiny", action="store_true", help="one epoch of a small model: checks the path, not the claim")
-    p.add_argument("--export", metavar="DIR", help="write DIR/08_study.json (every finished result) and each "
-                                                 "objective's first finished shapes model as DIR/08_<name>.npz")
+    p.add_argument("--export", metavar="DIR", help="write each objective's first finished shapes model as "
+                                                 "DIR/08_<name>.npz (lesson 08's reference checkpoints)")
+    p.add_argument("--export-study", metavar="FILE", help="write every finished result's numbers to FILE "
+                                                        "(lesson 08 reads lessons/reference/08_study.json)")
     args = p.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="tinyvae-disentanglement-")
     print(f"recipe: tinyvae train {' '.join(RECIPE + (TINY if args.tiny else []))}, epochs {EPOCHS}")
@@ -205,13 +207,14 @@ def main(argv=None):
               "tiny": args.tiny, "results": results}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(record, f, indent=1)
-    if args.export:
-        from tinyvae.app.reference import export
-        os.makedirs(args.export, exist_ok=True)
+    if args.export_study:
         keep = ("data", "objective", "seed", "seconds", "mig", "factorvae", "factorvae_active", "active_latents",
                 "recon", "kl", "kl_mi", "kl_tc", "kl_dimwise", "mig_gap", "mig_best_latent", "factor_names")
-        with open(os.path.join(args.export, "08_study.json"), "w") as f:
+        with open(args.export_study, "w") as f:
             json.dump(dict(record, results=[{k: r[k] for k in keep if k in r} for r in results]), f, indent=1)
+        print(f"wrote {args.export_study}")
+    if args.export:
+        from tinyvae.app.reference import export
         for name in args.objectives:
             first = next((r for r in results if r["objective"] == name and r["data"] == "shapes"), None)
             if first:

@@ -12,23 +12,28 @@ What you will see:
   1. the data and their factors;
   2. the trade-off, trained live: short runs with beta 0.5, 1, 4 and 8 (reconstruction
      against KL);
-  3. the constrained form, trained live: KL < delta, with beta found by dual ascent;
+  3. the Lagrangian made concrete, trained live: KL < delta for four deltas (three below the
+     VAE's KL), the beta dual ascent finds for each, and beta as the slope of the
+     rate-distortion curve; why the Lagrangian's beta delta drops out of the gradient;
   4. disentanglement: one model per objective (beta = 1, beta = 4, KL < delta from the
      start, and a KL budget C raised slowly), trained with the benchmark's recipe and
-     loaded from reference checkpoints; a table of reconstruction, KL, active latents, KL
-     per latent, MIG and FactorVAE score, and the factor each latent follows;
-  5. where the KL goes, latent by latent, and why the budget raised slowly separates the
-     factors (with the same budget raised quickly, trained live); which factors stay
-     entangled;
-  6. traversals of the VAE and of the best form, side by side, each row named by the
-     factor its latent follows.
+     loaded from reference checkpoints; reconstruction, KL, active latents, KL per latent,
+     MIG and FactorVAE score (10,000 / 5,000 votes), the KL split into index-code MI, total
+     correlation and dimension-wise KL, and the factor each latent follows;
+  5. where the KL goes, and the same budget raised quickly, trained live;
+  6. traversals of the VAE, of fixed beta = 4 and of the best form, side by side;
+  7. over seeds: MIG per objective on the study's reporting seeds, read from
+     lessons/reference/08_study.json (what has finished; the table says if it is incomplete).
 
-Telling factors apart takes far longer training than a lesson can wait for (300 epochs,
+The reasons and the literature behind steps 4-6 are in docs/disentanglement.md.
+
+Telling factors apart takes far longer training than a lesson can wait for (58,400 steps,
 3 to 7 minutes per model on one core), so step 4 loads the reference checkpoints in
-lessons/reference/ (float16 parameters, about 280 KB each). They are the seed-0 models of
-the disentanglement benchmark; this regenerates them (about 12 minutes on 2 cores):
+lessons/reference/ (float16 parameters, about 280 KB each), seed-0 models of the
+disentanglement benchmark (issue 14), and step 7 reads the study of issue 21, made by:
 
-    python benchmarks/disentanglement.py --seeds 0 --jobs 2 --export lessons/reference
+    python benchmarks/disentanglement.py --data shapes-equal shapes --objectives vae beta4 capacity tcvae \
+        --seeds 20 21 22 23 24 --jobs 2 --out study21 --export-study lessons/reference/08_study.json
 
 Run:   python lessons/08_beta_vae.py [--quick] [--out DIR]
 Takes: about 20 seconds on 2 cores (--quick: about 10 seconds, with 2 epochs per live model
@@ -42,9 +47,12 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
+import json
+
 from tinyvae import data, disentanglement, plots
 from tinyvae.app import reference
 from tinyvae.data import shapes
+from tinyvae.kl_decomposition import kl_decomposition
 from tinyvae.losses import kl_per_dimension
 from tinyvae.models import VAE
 from tinyvae.objectives import Capacity, KLTarget
@@ -57,8 +65,9 @@ BETAS = [0.5, 1.0, 4.0, 8.0]
 EPOCHS = lesson.pick(12, 2)         # live models: 195 steps per epoch
 HIDDEN, Z = (256,), 10              # the benchmark's architecture
 BATCH, LR = 64, 1e-3
-DELTA = 6.0                         # the constraint KL < delta, in nats
-VOTES = lesson.pick((800, 400), (200, 100))               # FactorVAE training / evaluation votes
+DELTAS = [2.0, 3.5, 5.0, 8.0]       # the constraint KL < delta, in nats: three below the VAE's KL, one above
+VOTES = lesson.pick((10000, 5000), (200, 100))            # FactorVAE training / evaluation votes (published: 10,000 / 5,000)
+REPORTING_SEEDS = [20, 21, 22, 23, 24]                    # the study's reporting seeds (benchmarks/README.md)
 
 # %% --- 1. the data ---
 lesson.step("shapes with known factors")
@@ -107,39 +116,70 @@ print(f"    the best -ELBO belongs to beta = {best:g}" + (": the VAE, which opti
 print("    The reconstruction term is summed over the 256 pixels, so one beta weighs the KL more heavily on")
 print("    small images: by Higgins et al.'s normalised beta_norm = beta Z / D, beta = 4 here is beta = 16 on")
 print("    32x32 images.")
-fig, ax = plt.subplots(figsize=(6.2, 4.0))
-ax.plot([r[2] for r in rows], [r[1] for r in rows], "o-", label="beta sweep")
-for r in rows:
-    ax.annotate(f"beta = {r[0]:g}", (r[2], r[1]), textcoords="offset points", xytext=(6, 4), fontsize=8)
-ax.margins(x=0.1, y=0.1)                            # room for the labels inside the frame
-ax.set(xlabel="KL(q(z|x) || p(z))  (nats per image, test)",
-       ylabel="reconstruction -E_q log p(x|z)  (nats per image, test)")
-ax.set_title("the beta-VAE trade-off: rate (KL) against distortion (reconstruction)", fontsize=10)
-ax.grid(alpha=0.3)
-lesson.save(fig, "tradeoff.png")
 
-# %% --- 3. the constrained form ---
-lesson.step(f"the constrained form: maximise E_q log p(x|z) subject to KL < delta = {DELTA:g} nats (live)")
-objective = KLTarget(DELTA, eta=0.01, beta=1.0)
-model, trainer, history = train(1.0, objective)
-for epoch in sorted({1, 2, EPOCHS // 2, EPOCHS}):
-    h = history[epoch - 1]
-    print(f"    epoch {epoch:3d}: mean KL {h.kl:6.2f} nats, mean beta {h.kl_weight:5.2f}")
-test = trainer.evaluate(x_test, seed=lesson.seed)
-print("    beta rises while KL > delta and falls while KL < delta (beta <- max(0, beta + eta (KL - delta)));")
-print(f"    after {EPOCHS} epochs: beta = {objective.beta:.2f}, test KL {test.kl:.2f} nats (delta = {DELTA:g}), "
-      f"reconstruction {test.recon:.2f}")
-print("    the beta of the Lagrangian form is not a knob here: the constraint chose it.")
-lesson.key(constrained_beta=objective.beta, constrained_kl=test.kl, constrained_recon=test.recon)
-epochs = np.arange(1, EPOCHS + 1)
-fig, ax = plt.subplots(figsize=(6.2, 4.0))
-ax.plot(epochs, [h.kl for h in history], label="KL(q || p), training, nats")
-ax.plot(epochs, [h.kl_weight for h in history], label="beta, the Lagrange multiplier")
-ax.axhline(DELTA, color="0.3", linestyle=":", label=f"delta = {DELTA:g}")
-ax.set(xlabel="epoch", ylabel="nats  /  beta")
-ax.set_title(f"constrained form: KL < {DELTA:g} with beta found by dual ascent", fontsize=10)
+# %% --- 3. the Lagrangian made concrete: a sweep of delta ---
+vae_kl = next(r[2] for r in rows if r[0] == 1.0)
+lesson.step(f"the constrained form: max E_q log p(x|z) subject to KL < delta, for delta in "
+            f"{', '.join(f'{d:g}' for d in DELTAS)} nats (live; the VAE's KL here is {vae_kl:.2f})")
+for line in _common.wrap(
+        "The Lagrangian is F = E_q[log p(x|z)] - beta (KL - delta) = -(recon + beta KL) + beta delta. For "
+        "the encoder and decoder, beta delta is a constant: it has no gradient in theta or phi, so their "
+        "step is the beta-VAE's step on recon + beta KL. delta enters only through beta, which takes a "
+        "step of dual ascent after each minibatch: beta <- max(0, beta + eta (KL - delta)). So beta is "
+        "not chosen: the constraint chooses it."):
+    print("    " + line)
+sweep, histories = [], {}
+for delta in DELTAS:
+    objective = KLTarget(delta, eta=0.01, beta=1.0)
+    model, trainer, history = train(1.0, objective)
+    test = trainer.evaluate(x_test, seed=lesson.seed)
+    beta_found = history[-1].kl_weight               # beta averaged over the last epoch's steps
+    sweep.append([delta, beta_found, test.kl, test.recon])
+    histories[delta] = history
+_common.table(["delta", "beta found", "test KL", "test recon"], sweep, ["{:g}", "{:.2f}", "{:.2f}", "{:.2f}"])
+print(f"    delta below the VAE's KL ({vae_kl:.2f} nats) needs beta > 1; above it, beta < 1 makes a nat cheaper and")
+print("    lets the KL grow to delta (a delta beyond what the model can use would leave the constraint slack,")
+print("    and beta would fall to 0).")
+print("    beta is the slope of the rate-distortion curve: one more nat of KL buys beta nats of reconstruction.")
+print("    The slope between neighbouring points of the sweep, -(change in recon) / (change in KL), against beta:")
+for (d0, b0, k0, r0), (d1, b1, k1, r1) in zip(sweep, sweep[1:]):
+    print(f"      delta {d0:g} -> {d1:g}: slope {-(r1 - r0) / (k1 - k0):5.2f}, beta found {b0:.2f} and {b1:.2f}")
+lesson.key(delta_sweep=[[float(d), float(b)] for d, b, _, _ in sweep], constrained_beta=sweep[0][1],
+           constrained_kl=sweep[0][2], constrained_recon=sweep[0][3])
+
+fig, ax = plt.subplots(figsize=(7.0, 4.6))
+ax.plot([r[2] for r in rows], [r[1] for r in rows], "o-", color="C0", label="fixed beta (loss form)")
+for r in rows:
+    ax.annotate(f"beta {r[0]:g}", (r[2], r[1]), textcoords="offset points", xytext=(6, 4), fontsize=8, color="C0")
+ax.plot([r[2] for r in sweep], [r[3] for r in sweep], "s", color="C3", label="KL < delta: beta by dual ascent")
+span = 0.6                                          # half-length of each tangent, in nats of KL
+for delta, beta_found, kl, recon in sweep:
+    ax.plot([kl - span, kl + span], [recon + beta_found * span, recon - beta_found * span], color="C3", lw=1.5)
+    ax.annotate(f"delta {delta:g}: beta {beta_found:.2f}", (kl, recon), textcoords="offset points",
+                xytext=(-8, -14), ha="right", fontsize=8, color="C3")
+ax.margins(x=0.15, y=0.1)
+ax.set(xlabel="rate: KL(q(z|x) || p(z))  (nats per image, test)",
+       ylabel="distortion: -E_q log p(x|z)  (nats per image, test)")
+ax.set_title("the rate-distortion curve: each red segment has slope -beta,\nwith beta the multiplier dual ascent "
+             "found for that delta", fontsize=10)
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
+lesson.save(fig, "tradeoff.png")
+
+epochs = np.arange(1, EPOCHS + 1)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.0, 3.8))
+for i, delta in enumerate(DELTAS):
+    ax1.plot(epochs, [h.kl for h in histories[delta]], color=f"C{i}", label=f"delta = {delta:g}")
+    ax1.axhline(delta, color=f"C{i}", linestyle=":")
+    ax2.plot(epochs, [h.kl_weight for h in histories[delta]], color=f"C{i}", label=f"delta = {delta:g}")
+ax1.set(xlabel="epoch", ylabel="KL(q || p), training mean (nats)", title="the KL settles at delta (dotted)")
+ax2.axhline(1.0, color="0.4", linestyle="--", lw=1)
+ax2.set(xlabel="epoch", ylabel="beta (no unit)", title="beta, the Lagrange multiplier (dashed: beta = 1)")
+for a in (ax1, ax2):
+    a.grid(alpha=0.3)
+    a.legend(fontsize=8)
+fig.suptitle("the constrained form, trained live: dual ascent on beta for each delta", fontsize=11)
+fig.tight_layout()
 lesson.save(fig, "constrained.png")
 
 # %% --- 4. disentanglement: the benchmark's models ---
@@ -150,8 +190,9 @@ def describe(model):
     """Test reconstruction and KL, KL per latent, MIG (every image) and FactorVAE score."""
     test = Trainer(model, np.random.default_rng(0)).evaluate(x_test, seed=lesson.seed)
     kl = kl_dims_of(model, x_all)
-    mig, details = disentanglement.mig(model.code(x_all), factors_all)
-    represent = disentanglement.representation(lambda im: model.code(im), shapes.generate)
+    codes = model.code(x_all)                                   # (N, Z) every image: the whole factor grid
+    mig, details = disentanglement.mig(codes, factors_all)
+    represent = disentanglement.grid_representation(codes, factors_all, ds.factor_sizes)   # codes by lookup
     fvae, _ = disentanglement.factorvae_score(represent, ds.factor_sizes, np.random.default_rng(lesson.seed),
                                               n_train=VOTES[0], n_eval=VOTES[1])
     return dict(recon=test.recon, kl=test.kl, kl_dims=kl, active=int(np.sum(kl > 0.1)), mig=mig, fvae=fvae,
@@ -182,6 +223,29 @@ best = max(OBJECTIVES[1:], key=lambda n: results[n]["mig"])
 KEYS = {"vae": "beta1", "beta4": "beta4", "kl-target": "kl_target", "capacity": "capacity"}
 lesson.key(**{f"mig_{KEYS[n]}": results[n]["mig"] for n in OBJECTIVES}, mig_best=results[best]["mig"], best=best,
            **{f"factorvae_{KEYS[n]}": results[n]["fvae"] for n in OBJECTIVES})
+
+print("\n    the KL split three ways (Chen et al. 2018; docs/derivations.md): index-code MI, what z says about")
+print("    which image it came from; total correlation, the dependence between latents; dimension-wise KL,")
+print("    each latent's marginal against N(0, 1). 2,000 samples scored against all images; nats per image.")
+decomposition = {}
+for name in OBJECTIVES:
+    mu, logvar = (np.asarray(a, np.float64) for a in models[name].astype(np.float64).encode(x_all.astype(np.float64)))
+    decomposition[name] = kl_decomposition(mu, logvar, np.random.default_rng(lesson.seed),
+                                           n_samples=lesson.pick(2000, 300))
+_common.table(["objective", "MI", "TC", "dim-wise KL", "sum", "KL (analytic)"],
+              [[n, d["mi"], d["tc"], d["dimwise_kl"], d["mi"] + d["tc"] + d["dimwise_kl"], d["kl"]]
+               for n, d in decomposition.items()],
+              ["{}", "{:.2f}", "{:.2f}", "{:.2f}", "{:.2f}", "{:.2f}"])
+se = max(decomposition[n][f"{t}_se"] for n in OBJECTIVES for t in ("mi", "tc", "dimwise_kl"))
+shrunk = [t for t in ("mi", "tc", "dimwise_kl") if decomposition["beta4"][t] < decomposition["vae"][t]]
+print(f"    (largest standard error of a term: {se:.2f} nats.) beta = 4 against the VAE: smaller "
+      f"{', '.join(shrunk) or 'none'} of the three.")
+print(f"    The MI is most of every model's KL ({min(d['mi'] / d['kl'] for d in decomposition.values()):.0%} or more "
+      "here): it is what z says about which image it")
+print("    came from, what the decoder needs. A beta on the whole KL squeezes it along with the TC, the one term")
+print("    about factorising; that is what costs the beta-VAE its reconstruction, and what beta-TCVAE avoids by")
+print("    weighting the TC alone (docs/derivations.md).")
+lesson.key(kl_decomposition={n: {t: d[t] for t in ("mi", "tc", "dimwise_kl", "kl")} for n, d in decomposition.items()})
 print("\n    the factor each active latent follows (MIG's best latent for it, and its normalised gap):")
 for name in OBJECTIVES:
     r = results[name]
@@ -200,17 +264,12 @@ def spread(r):
     return f"{r['active']} active latents, the largest {k[0]:.1f} nats ({k[0] / k.sum():.0%} of the KL)"
 
 
-for line in _common.wrap(
-        f"The VAE (beta = 1) keeps {vae['kl']:.1f} nats per image: {spread(vae)}. Fixed beta = 4 makes every "
-        f"nat cost four times as much, and {b4['kl']:.1f} nats stay: {spread(b4)}; MIG {b4['mig']:.3f} against "
-        f"the VAE's {vae['mig']:.3f}. The two KL-controlled models hold the same budget, "
-        f"{configs['kl-target'].kl_target:g} nats, and differ only in when they get it. Imposed from the "
-        f"first step (kl-target), it is shared out while the encoder is still random: {spread(kt)}, MIG "
-        f"{kt['mig']:.3f}. Raised slowly from 0 (capacity), {spread(cap)}, MIG {cap['mig']:.3f}. Burgess et "
-        f"al. (2018) explain why: while C is small, the few nats allowed go to the factor that buys the most "
-        f"reconstruction per nat, in one latent, and each nat added later is spent against a code that "
-        f"already holds that factor, so it goes to a factor that is still missing."):
-    print("    " + line)
+print(f"    vae (beta = 1): KL {vae['kl']:.1f} nats, {spread(vae)}; MIG {vae['mig']:.3f}")
+print(f"    beta4:          KL {b4['kl']:.1f} nats, {spread(b4)}; MIG {b4['mig']:.3f}")
+print(f"    kl-target:      KL {kt['kl']:.1f} nats, {spread(kt)}; MIG {kt['mig']:.3f} (budget from the first step)")
+print(f"    capacity:       KL {cap['kl']:.1f} nats, {spread(cap)}; MIG {cap['mig']:.3f} (budget raised slowly)")
+print("    The same budget, given at once or slowly: why the slow ramp separates factors (Burgess et al. 2018)")
+print("    is in docs/disentanglement.md.")
 C_MAX = configs["capacity"].capacity
 steps = EPOCHS * int(np.ceil(len(x) / BATCH))
 print(f"\n    The same budget raised quickly, live: C from 0 to {C_MAX:g} nats over {steps} steps instead of "
@@ -242,32 +301,17 @@ print(f"    where x and y went in the {best} model (mutual information in nats; 
       f"H(y) = {H[ky]:.2f}):")
 for j in np.argsort(-(mi[:, kx] + mi[:, ky]))[:2]:
     print(f"      z{j + 1}: I(z{j + 1}; x) = {mi[j, kx]:.2f}, I(z{j + 1}; y) = {mi[j, ky]:.2f}")
-for line in _common.wrap(
-        "Why y has half x's range here: when each of two latents knows about both x and y, the position "
-        "lives in the plane of the two latents but turned against its axes, and MIG counts it as "
-        "entangled. With the same range and steps for x and y, turning that plane changes neither the "
-        "reconstruction nor (with equal posterior widths) the KL, so nothing in the loss prefers the axes "
-        "(Rolinek et al. 2019: a diagonal posterior makes a VAE pick its directions the way PCA does, and "
-        "PCA cannot tell apart two directions of equal variance). With 12 positions for both, the "
-        "benchmark's capacity models turned the plane by about 45 degrees in one seed of three; with y on 6 "
-        "positions, each of x and y got a latent of its own in every seed (benchmarks/README.md)."):
-    print("    " + line)
 details = results[best]["details"]
-where = "; ".join(f"{names[k]}'s best latent is z{details['best_latent'][k] + 1} "
-                  f"({results[best]['follows'][details['best_latent'][k]]}, "
-                  f"{results[best]['kl_dims'][details['best_latent'][k]]:.2f} nats)"
-                  for k in (names.index("shape"), names.index("rotation")))
-for line in _common.wrap(
-        "Shape and rotation are hard for every beta-VAE in the literature (on dSprites too): a square, an "
-        "ellipse and a heart of one size at one place differ in a few edge pixels, and a rotation step "
-        f"moves fewer still, so a nat spent on them buys little reconstruction. In the {best} model, {where}."):
-    print("    " + line)
+print("    Why y has half x's range in `shapes`, what happens with equal ranges (`shapes-equal`), and why shape")
+print("    and rotation stay entangled: docs/disentanglement.md.")
+print("    " + "; ".join(f"{names[k]}'s best latent in {best} is z{details['best_latent'][k] + 1} (gap {details['gap'][k]:.2f})"
+                      for k in (names.index("shape"), names.index("rotation"))))
 
 # %% --- 6. traversals ---
-lesson.step(f"traversals: the VAE and the best form ({best}) side by side")
+lesson.step(f"traversals: the VAE, fixed beta = 4 and the best form ({best}) side by side")
 x0 = shapes.render(0, 2, 0, 6, 3).reshape(-1)                   # a square of the third size, near the middle
 panels = []
-for name in ("vae", best):
+for name in dict.fromkeys(("vae", "beta4", best)):
     r = results[name]
     dims = np.argsort(-r["kl_dims"])[:max(r["active"], 3)]
     panels.append(dict(model=models[name], x0=x0, dims=dims, kl=r["kl_dims"], follows=r["follows"],
@@ -276,6 +320,56 @@ lesson.save(plots.plot_traversals_side_by_side(
     panels, ds.image_shape, title="latent traversals: rows name the factor each latent follows (gap) and its KL"),
     "traversals.png")
 print("    each row varies one latent from -2.5 to 2.5 with the others held at the code of one square;")
-print("    a row that moves one thing (x, y or the size) alone is a disentangled latent.")
+print("    a row that moves one thing (x, y or the size) alone is a disentangled latent. beta = 4 keeps fewer")
+print("    latents (each nat costs four times as much) and blurrier shapes (its reconstruction is worse).")
+
+# %% --- 7. over seeds: the study ---
+lesson.step("over seeds: MIG of each objective on the reporting seeds (benchmarks/disentanglement.py)")
+STUDY = os.path.join(REFERENCE, "08_study.json")
+with open(STUDY) as f:
+    study = json.load(f)
+SETTINGS = [("vae", "beta = 1"), ("beta4", "beta = 4"), ("capacity", "capacity C = 8"), ("tcvae", "beta-TCVAE w = 6")]
+DATASETS = ("shapes", "shapes-equal")
+reporting = [r for r in study["results"] if r["seed"] in REPORTING_SEEDS]
+print(f"    read from {os.path.relpath(STUDY)}, written by:")
+print("    python benchmarks/disentanglement.py --data shapes-equal shapes --objectives vae beta4 capacity tcvae \\")
+print("        --seeds 20 21 22 23 24 --jobs 2 --out study21 --export-study lessons/reference/08_study.json")
+mig_of = {(d, o): [r["mig"] for r in reporting if r["data"] == d and r["objective"] == o]
+          for d in DATASETS for o, _ in SETTINGS}
+rows7 = []
+for d in DATASETS:
+    for o, label in SETTINGS:
+        m = mig_of[(d, o)]
+        rows7.append([d, label, len(m), np.mean(m) if m else np.nan, np.std(m, ddof=1) if len(m) > 1 else np.nan,
+                      " ".join(f"{v:.3f}" for v in m) or "not run yet"])
+_common.table(["data", "objective", "seeds", "mean MIG", "sd", "per seed"], rows7,
+              ["{}", "{}", "{}", "{:.3f}", "{:.3f}", "{}"])
+n_done = min(len(v) for v in mig_of.values())
+if n_done < len(REPORTING_SEEDS):
+    print(f"    INCOMPLETE: the study has not finished; {sum(map(len, mig_of.values()))} of "
+          f"{len(DATASETS) * len(SETTINGS) * len(REPORTING_SEEDS)} models are in. Claim only what is here.")
+print("    One seed's MIG is not a result: the spread between seeds is as large as many differences between")
+print("    objectives. Absolute MIG on these shapes is not comparable with dSprites numbers.")
+lesson.key(mig_by_beta={"1": mig_of[("shapes", "vae")], "4": mig_of[("shapes", "beta4")]},
+           mig_by_beta_equal={"1": mig_of[("shapes-equal", "vae")], "4": mig_of[("shapes-equal", "beta4")]})
+
+fig, axes = plt.subplots(1, 2, figsize=(10.0, 3.9), sharey=True)
+for ax, d in zip(axes, DATASETS):
+    for i, (o, label) in enumerate(SETTINGS):
+        m = mig_of[(d, o)]
+        ax.plot(np.full(len(m), i) + np.linspace(-0.12, 0.12, len(m)) if m else [], m, "o", color=f"C{i}", alpha=0.7)
+        if len(m) > 1:
+            ax.errorbar(i + 0.3, np.mean(m), yerr=np.std(m, ddof=1), fmt="s", color=f"C{i}", capsize=4)
+        if not m:
+            ax.text(i, 0.02, "not run", ha="center", fontsize=8, color="0.4")
+    ax.set_xticks(range(len(SETTINGS)), [label for _, label in SETTINGS], fontsize=8)
+    ax.set(xlabel="objective", title=f"{d}: MIG per reporting seed (dots), mean +- sd (squares)")
+    ax.grid(alpha=0.3, axis="y")
+axes[0].set_ylabel("MIG (fraction of the factor's entropy)")
+axes[0].set_ylim(0, max(0.6, max((max(v) for v in mig_of.values() if v), default=0) + 0.05))
+fig.suptitle("MIG over the reporting seeds 20-24" + ("" if n_done == len(REPORTING_SEEDS) else " (study incomplete)"),
+             fontsize=11)
+fig.tight_layout()
+lesson.save(fig, "mig_by_beta.png")
 
 lesson.done()

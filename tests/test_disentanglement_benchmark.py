@@ -41,7 +41,8 @@ def load_script():
 
 def test_tiny_benchmark_prints_one_line_per_model_writes_each_result_and_skips_them_on_a_rerun(tmp_path):
     out = run("--data", "shapes", "--objectives", "vae", "tcvae", "--seeds", "0", "--jobs", "2",
-              "--out", str(tmp_path / "runs"), "--export", str(tmp_path / "ref"))
+              "--out", str(tmp_path / "runs"), "--export", str(tmp_path / "ref"),
+              "--export-study", str(tmp_path / "study.json"))
     lines = LINE.findall(out)
     assert sorted(name for _, name, *_ in lines) == ["tcvae", "vae"]
     for data, name, seed, mig, fvae, recon, kl in lines:
@@ -56,7 +57,7 @@ def test_tiny_benchmark_prints_one_line_per_model_writes_each_result_and_skips_t
         model, cfg = reference.load(str(tmp_path / "ref" / f"08_{name}.npz"))
         run_model, _, _ = load_run(result["run_dir"])
         assert np.allclose(model.theta, run_model.theta, rtol=1e-3, atol=1e-4)   # float16 rounding only
-    study = json.loads((tmp_path / "ref" / "08_study.json").read_text())
+    study = json.loads((tmp_path / "study.json").read_text())
     assert len(study["results"]) == 2
     again = run("--data", "shapes", "--objectives", "vae", "tcvae", "--seeds", "0", "--out", str(tmp_path / "runs"))
     assert again.count("(done before)") == 2 and "0 models trained" in again

@@ -289,6 +289,21 @@ def test_beta_vae_lesson_trades_reconstruction_for_kl(run):
     assert kl == sorted(kl, reverse=True), kl                        # larger beta, smaller KL
     assert recon == sorted(recon), recon                             # and worse reconstruction
     assert numbers["constrained_beta"] > 0
+    # dual ascent: a tighter delta needs a larger beta; below the VAE's KL beta > 1, far above it
+    # beta < 1 (--quick: 1.89, 1.28, 0.94, 0.57 for delta 2, 3.5, 5, 8; the default run 4.84 ... 0.52)
+    deltas, found = zip(*numbers["delta_sweep"])
+    assert len(deltas) >= 4 and min(deltas) < numbers["kl_beta1"] < max(deltas)
+    assert list(found) == sorted(found, reverse=True) and found[0] > 1 > found[-1], found
+
+
+def test_beta_vae_lesson_reads_mig_by_beta_from_the_shipped_study(run):
+    numbers = run("08_beta_vae")[1]["numbers"]
+    with open(os.path.join(LESSONS_DIR, "reference", "08_study.json")) as f:
+        results = [r for r in json.load(f)["results"] if r["seed"] in (20, 21, 22, 23, 24)]
+    for key, data in (("mig_by_beta", "shapes"), ("mig_by_beta_equal", "shapes-equal")):
+        for beta, objective in (("1", "vae"), ("4", "beta4")):
+            shipped = [r["mig"] for r in results if r["data"] == data and r["objective"] == objective]
+            assert numbers[key][beta] == pytest.approx(shipped, abs=0), (key, beta)
 
 
 def test_beta_vae_lesson_reference_checkpoints_load_and_give_the_mig_it_prints(run):
