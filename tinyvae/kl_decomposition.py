@@ -79,12 +79,13 @@ def total_correlation_mws(z, mu, logvar, dataset_size):
     Returns ``(tc, dz, dmu, dlogvar)``, tc a float and the gradients (M, Z) each.
     """
     M = z.shape[0]
+    log_weight = -np.log(dataset_size * M)
     a = log_density_matrix(z, mu, logvar)                         # (M, M, Z)
-    log_qz, log_qzd = log_aggregate(a, -np.log(dataset_size * M))  # (M,), (M, Z)
+    log_qz, log_qzd = log_aggregate(a, log_weight)                # (M,), (M, Z)
     tc = float(np.mean(log_qz - log_qzd.sum(axis=1)))
-    A = a.sum(axis=2)                                             # (M, M)
-    P = np.exp(A - _logsumexp(A, axis=1)[:, None])                # (M, M) softmax over j
-    Q = np.exp(a - _logsumexp(a, axis=1)[:, None, :])             # (M, M, Z) softmax over j
+    # the softmaxes are exp(a - logsumexp), and each logsumexp is log q - log w
+    P = np.exp(a.sum(axis=2) - (log_qz - log_weight)[:, None])    # (M, M) softmax over j
+    Q = np.exp(a - (log_qzd - log_weight)[:, None, :])            # (M, M, Z) softmax over j
     W = (P[:, :, None] - Q) / M                                   # (M, M, Z) d tc / d a
     inv_var = np.exp(-logvar)                                     # (M, Z) 1 / sigma^2_j
     diff = z[:, None, :] - mu[None, :, :]                         # (M, M, Z) z_i - mu_j
