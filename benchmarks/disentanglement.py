@@ -69,7 +69,7 @@ OBJECTIVES = {
 DATA = tuple(EPOCHS)
 #: the tiny mode CI runs: the same commands, a few steps of a small model
 TINY = ["--epochs", "1", "--hidden", "16"]
-KEYS = ("mig", "factorvae", "factorvae_active", "recon", "kl")
+KEYS = ("mig", "factorvae", "factorvae_active", "active_latents", "recon", "kl", "kl_mi", "kl_tc", "kl_dimwise")
 
 
 def train_command(data, objective, seed, run_dir, tiny=False, threads=1):
@@ -138,6 +138,7 @@ def summary(results, datas, objectives):
                 continue
             cells = " ".join(f"{k} {np.mean([r[k] for r in rs]):.3f} ({np.std([r[k] for r in rs], ddof=1) if len(rs) > 1 else float('nan'):.3f})"
                              for k in KEYS if all(k in r for r in rs))
+            cells = cells.replace("factorvae_active", "factorvae(alive)").replace("active_latents", "alive")
             ratio = ""
             if vae and name != "vae":
                 rat, se = ratio_and_se([r["mig"] for r in rs], vae)

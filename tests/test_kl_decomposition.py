@@ -103,3 +103,25 @@ def test_tcvae_resumes_bit_for_bit():
     for _ in range(2):
         resumed.train_epoch(x)
     np.testing.assert_array_equal(straight.model.theta, resumed.model.theta)
+
+
+@pytest.mark.parametrize("settings, flag", [(dict(model="ae", tc_weight=6.0), "--tc-weight"),
+                                            (dict(model="dae", tc_weight=6.0), "--tc-weight"),
+                                            (dict(tc_weight=6.0, capacity=8.0), "--tc-weight"),
+                                            (dict(tc_weight=6.0, beta=2.0), "--beta"),
+                                            (dict(tc_weight=-1.0), "--tc-weight")])
+def test_tc_weight_is_refused_where_no_tcvae_would_use_it(settings, flag):
+    from tinyvae.app.config import TrainConfig
+    from tinyvae.errors import UsageError
+    with pytest.raises(UsageError, match=flag):
+        TrainConfig(**settings).validate()
+
+
+def test_tc_weight_makes_a_tcvae_run_that_its_flags_remake():
+    from tinyvae.app.config import TrainConfig
+    from tinyvae.app.training import make_objective
+    cfg = TrainConfig(data="shapes-equal", tc_weight=6.0).validate()
+    objective = make_objective(cfg, steps_per_epoch=10, dataset_size=640)
+    assert isinstance(objective, TCVAE) and objective.tc_weight == 6.0 and objective.dataset_size == 640
+    argv = cfg.to_argv()
+    assert argv[argv.index("--tc-weight") + 1] == "6.0"
