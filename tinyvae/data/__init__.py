@@ -42,7 +42,7 @@ def load(name="digits", data_dir=None, binarize="none", seed=0):
 
     Parameters
     ----------
-    name : {"digits", "mnist", "fashion-mnist", "shapes"}
+    name : {"digits", "mnist", "fashion-mnist", "shapes", "shapes-equal"}
         Which data set.
     data_dir : str or Path, optional
         Folder holding the MNIST or Fashion-MNIST IDX files; without it they are
