@@ -195,24 +195,32 @@ def main(argv=None):
         else:
             os.makedirs(os.path.dirname(os.path.dirname(path)), exist_ok=True)
             todo.append(job)
+    order = {job: i for i, job in enumerate(jobs)}
+
+    def write_records():
+        """results.json (and --export-study) with every result so far, rewritten after each model."""
+        results.sort(key=lambda r: order[(r["data"], r["objective"], r["seed"])])
+        record = {"recipe": RECIPE, "epochs": EPOCHS, "objectives": {n: OBJECTIVES[n] for n in args.objectives},
+                  "tiny": args.tiny, "results": results}
+        with open(os.path.join(out, "results.json"), "w") as f:
+            json.dump(record, f, indent=1)
+        if args.export_study:
+            keep = ("data", "objective", "seed", "seconds", "mig", "factorvae", "factorvae_active", "active_latents",
+                    "recon", "kl", "kl_mi", "kl_tc", "kl_dimwise", "mig_gap", "mig_best_latent", "factor_names")
+            with open(args.export_study + ".tmp", "w") as f:
+                json.dump(dict(record, results=[{k: r[k] for k in keep if k in r} for r in results]), f, indent=1)
+            os.replace(args.export_study + ".tmp", args.export_study)
+
     t0 = time.perf_counter()
     for result in _dispatch(todo, out, args.tiny, args.jobs, args.cluster):
         results.append(result)
         print(model_line(result) + f"  ({result['seconds']:.0f} s)", flush=True)
-    order = {job: i for i, job in enumerate(jobs)}
-    results.sort(key=lambda r: order[(r["data"], r["objective"], r["seed"])])
+        write_records()
+    write_records()
     for line in summary(results, args.data, args.objectives):
         print(line)
     print(f"\n{len(todo)} models trained in {time.perf_counter() - t0:.0f} s; {len(results)} of {len(jobs)} done")
-    record = {"recipe": RECIPE, "epochs": EPOCHS, "objectives": {n: OBJECTIVES[n] for n in args.objectives},
-              "tiny": args.tiny, "results": results}
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(record, f, indent=1)
     if args.export_study:
-        keep = ("data", "objective", "seed", "seconds", "mig", "factorvae", "factorvae_active", "active_latents",
-                "recon", "kl", "kl_mi", "kl_tc", "kl_dimwise", "mig_gap", "mig_best_latent", "factor_names")
-        with open(args.export_study, "w") as f:
-            json.dump(dict(record, results=[{k: r[k] for k in keep if k in r} for r in results]), f, indent=1)
         print(f"wrote {args.export_study}")
     if args.export:
         from tinyvae.app.reference import export
