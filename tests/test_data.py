@@ -7,8 +7,10 @@ cannot reach the real data.
 import functools
 import hashlib
 import http.server
+import re
 import socket
 import threading
+import time
 import types
 
 import numpy as np
@@ -21,6 +23,8 @@ from tinyvae.data.dataset import Dataset
 from tinyvae.errors import DataError, UsageError
 from tinyvae.noise import binarize
 from tinyvae.data.idx import write_idx
+
+from download_server import mirror
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -232,6 +236,61 @@ def test_mirror_override_without_trailing_slash_still_works(monkeypatch, server)
     arrays = serve_fake_mnist(monkeypatch, server)
     monkeypatch.setenv("TINYVAE_MNIST_MIRROR", server[0].rstrip("/"))
     assert_loaded(data.load("mnist"), arrays)
+
+
+# --- slow but steady, stalled and dying connections (tests/download_server.py) -----------
+
+def serve_modes(monkeypatch, tmp_path, n_train=150, stall="1"):
+    """Four fake files of which the training images are about 118 kB; checksums set, stall window
+    ``stall`` seconds.  Returns the folder the mirror serves."""
+    www = tmp_path / "www"
+    fake_idx_files(www, n_train=n_train, H=28, W=28)
+    md5 = {f + ".gz": hashlib.md5((www / (f + ".gz")).read_bytes()).hexdigest() for f in FILES}
+    monkeypatch.setitem(download.CHECKSUMS, "mnist", md5)
+    monkeypatch.setenv("TINYVAE_DOWNLOAD_STALL", stall)
+    return www
+
+
+def test_a_slow_but_steady_mirror_is_never_cut_however_long_the_file_takes(tmp_path, monkeypatch):
+    # 118 kB at 40 kB/s: three stall windows of 1 s, each well above MIN_RATE (10 KiB/s).  Before the
+    # fix the byte count was reset every window and compared with Content-Length at the end.
+    www = serve_modes(monkeypatch, tmp_path)
+    assert (www / "train-images-idx3-ubyte.gz").stat().st_size > 100_000
+    with mirror(www) as (base, hits):
+        monkeypatch.setenv("TINYVAE_MNIST_MIRROR", base + "steady/40000/")
+        t0 = time.monotonic()
+        ds = data.load("mnist")
+        assert time.monotonic() - t0 > 2.5                      # it did take several windows
+    assert ds.x_train.shape == (150, 784)
+    assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted(f + ".gz" for f in FILES)
+
+
+@pytest.mark.parametrize("mode, said", [("stall/1000/", "timed out"), ("die/1000/", "closed after 1000 of"),
+                                        ("dribble/", "stalled")])
+def test_a_stalled_or_dying_or_dribbling_mirror_is_given_up_in_one_line_leaving_no_file(tmp_path, monkeypatch,
+                                                                                           mode, said):
+    www = serve_modes(monkeypatch, tmp_path, stall="0.5")
+    with mirror(www) as (base, hits):
+        monkeypatch.setenv("TINYVAE_MNIST_MIRROR", base + mode)
+        t0 = time.monotonic()
+        with pytest.raises(DataError, match="cannot download train-images-idx3-ubyte.gz") as info:
+            data.load("mnist")
+        assert time.monotonic() - t0 < 10                       # a window or two, not for ever
+    assert said in str(info.value) and "\n" not in str(info.value)
+    assert list((tmp_path / "cache" / "mnist").iterdir()) == []
+
+
+def test_a_mirror_without_a_scheme_is_refused_naming_the_variable_and_the_fix_works(tmp_path, monkeypatch):
+    www = serve_modes(monkeypatch, tmp_path, n_train=12)
+    with mirror(www) as (base, hits):
+        bare = base[len("http://"):] + "plain/"
+        monkeypatch.setenv("TINYVAE_MNIST_MIRROR", bare)
+        with pytest.raises(DataError, match="TINYVAE_MNIST_MIRROR") as info:
+            data.load("mnist")
+        assert "\n" not in str(info.value) and not hits          # refused before any connection
+        fixed = re.search(r"'(http://[^']+)'", str(info.value))[1]   # the message's http:// form
+        monkeypatch.setenv("TINYVAE_MNIST_MIRROR", fixed)
+        assert data.load("mnist").x_train.shape == (12, 784)
 
 
 def test_published_checksums_are_torchvisions():

@@ -110,7 +110,7 @@ def _cmd_eval(args):
         def iw(k):
             return memory.iw_bytes(k, min(500, len(data.x_test)), model.D, model.hidden, model.Z)
         memory.require(iw(args.iw_samples), f"--iw-samples {args.iw_samples}",
-                       lambda free: _fewer("--iw-samples", memory.largest(iw, free // 2)))
+                       lambda free: _fewer("--iw-samples", memory.largest(iw, free // 2), 200))
         result = evaluate.evaluate_vae(model, data.x_test, K=args.iw_samples, seed=args.seed)
     else:
         result = evaluate.evaluate_autoencoder(model, data.x_test, seed=args.seed)
@@ -132,11 +132,13 @@ def _cmd_eval(args):
     return 0
 
 
-def _fewer(flag, most):
-    """The advice of a memory error whose size is one flag's: the largest value that fits."""
+def _fewer(flag, most, default):
+    """The advice of a memory error whose size is one flag's: the default, or the most that fits."""
     if most < 1:
         return "free some memory (close other programs) and run it again"
-    return f"choose {flag} {most} or fewer (what fits in half the free memory)"
+    if most < default:
+        return f"choose {flag} {most} or fewer (what fits in half the free memory)"
+    return f"choose fewer, such as {flag} {default} (the default); at most about {most:,} fit in half the free memory"
 
 
 def _require_finite(values, what):
@@ -173,7 +175,8 @@ def _cmd_sample(args):
     shape = meta["image_shape"]
     def sampling(n):
         return memory.sampling_bytes(n, model.D, model.hidden, model.Z)
-    memory.require(sampling(args.n), f"-n {args.n}", lambda free: _fewer("-n", memory.largest(sampling, free // 2)))
+    memory.require(sampling(args.n), f"-n {args.n}",
+                   lambda free: _fewer("-n", memory.largest(sampling, free // 2), 64))
     from .. import plots
     with np.errstate(all="ignore"):
         samples = model.sample(args.n, np.random.default_rng(args.seed))

@@ -92,17 +92,17 @@ def require_run_dir(run_dir):
                               f"{command('tinyvae', 'train', '--out', free_name(run_dir))}")
 
 
-def open_regular(path, what):
+def open_regular(path, what, fix="move it away and put the run's own file there"):
     """Open ``path`` for reading if it is a regular file; a pipe, device or folder is refused in
-    one line (opened without blocking, so a FIFO with no writer cannot hang the command)."""
+    one line ending in ``fix`` (opened without blocking, so a FIFO with no writer cannot hang the
+    command)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         raise CheckpointError(f"cannot read {what} {path} ({err.strerror}); check its permissions") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise CheckpointError(f"{what} {path} is not a regular file (a pipe, device or folder); "
-                              f"move it away and put the run's own file there")
+        raise CheckpointError(f"{what} {path} is not a regular file (a pipe, device or folder); {fix}")
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
@@ -266,11 +266,11 @@ def check_config_copy(run_dir, meta):
         return
     fix = (f"config.json is only a copy of the checkpoint's settings and cannot change a run (for other "
            f"settings, train a new run); delete it, and the next resume writes it again: rm {command(path)}")
+    with open_regular(path, "the copy of the settings", fix) as f:
+        text = f.read(JSON_LIMIT + 1)
     try:
-        with open_regular(path, "settings file") as f:
-            text = f.read(JSON_LIMIT + 1)
         copy = _json(text.decode("utf-8")) if len(text) <= JSON_LIMIT else None
-    except (CheckpointError, ValueError) as err:
+    except ValueError as err:
         raise CheckpointError(f"{path} cannot be read ({one_line(err, 80)}); {fix}") from None
     if copy != meta["config"]:
         config = meta["config"]

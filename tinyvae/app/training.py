@@ -230,8 +230,8 @@ def _require_memory(cfg, dataset, resumed_dir):
              "--latent": (cfg.latent, plain.latent, plain.latent),
              "--batch-size": (cfg.batch_size, plain.batch_size, plain.batch_size)}
     big = [f"{flag} {default}" for flag, (now, largest, default) in sizes.items() if now > largest]
-    memory.require(nbytes, f"training this {cfg.model} (D={dataset.D}, --hidden {' '.join(map(str, cfg.hidden))}, "
-                           f"--latent {cfg.latent}, --batch-size {cfg.batch_size})",
+    memory.require(nbytes, f"training this {cfg.model} (D={dataset.D}, hidden {' '.join(map(str, cfg.hidden))}, "
+                           f"latent {cfg.latent}, batch {cfg.batch_size})",
                    f"choose smaller sizes, such as the defaults {', '.join(big)}" if big else
                    "free some memory (close other programs), or train on a smaller data set")
 

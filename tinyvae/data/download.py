@@ -73,8 +73,9 @@ def mirrors(name):
     override = os.environ.get("TINYVAE_MNIST_MIRROR")
     if override:
         if not override.lower().startswith(("http://", "https://", "file://")):
-            raise DataError(f"TINYVAE_MNIST_MIRROR={override!r} is not a URL with a scheme; set it to one such as "
-                            f"'https://{override.split('://')[-1].lstrip('/')}', or unset it")
+            bare = override.split("://")[-1].lstrip("/")
+            raise DataError(f"TINYVAE_MNIST_MIRROR={override!r} is not a URL with a scheme; set it to "
+                            f"'https://{bare}' (or 'http://{bare}'), or unset it for the standard mirrors")
         return (override if override.endswith("/") else override + "/",)
     return MIRRORS[name]
 
