@@ -442,6 +442,8 @@ def test_eval_after_the_data_moved_says_what_to_do_and_takes_data_dir(tmp_path):
     result = tinyvae("eval", out, "--iw-samples", "2")
     assert result.fails_in_one_line(str(data), "--data-dir", code=1), result.err
     assert tinyvae("eval", out, "--iw-samples", "2", "--data-dir", tmp_path / "moved").code == 0
+    assert tinyvae("plot", out).fails_in_one_line(str(data), "--data-dir", code=1)        # README: plot too
+    assert tinyvae("plot", out, "--data-dir", tmp_path / "moved").code == 0
 
 
 def test_eval_json_records_the_epoch_it_evaluated(run_dir):
