@@ -500,3 +500,13 @@ def test_a_resume_runs_under_the_runs_own_thread_count_and_says_how_far_another_
     # the note's figure (4e-8 of the norm after 4 epochs, measured on seeds 0-2): float32 rounding
     # (6e-8 a sum) carried through two epochs; 25 times that bounds it, and it is not 0
     assert 0 < drift < 1e-6, drift
+
+
+def test_a_resume_on_another_blas_says_in_one_line_that_the_result_will_drift(run_dir):
+    """As if the run had been copied from a machine with another BLAS: the recorded library differs."""
+    _rewrite_checkpoint(run_dir, lambda arrays, meta: meta["blas"].__setitem__("library", "mkl 2024.0 (skylake)"))
+    result = tinyvae("train", "--resume", run_dir, "--epochs", "3")
+    lines = result.error_lines
+    assert result.code == 0 and len(lines) == 1 and lines[0].startswith("note:"), result.err
+    assert "mkl 2024.0 (skylake)" in lines[0] and "will differ" in lines[0] and "4e-8" in lines[0]
+    assert _meta(run_dir)["blas"]["library"] == "mkl 2024.0 (skylake)"      # the run keeps its own record
