@@ -44,7 +44,9 @@ Run::
     ... throughput.py --batch-size 32 128 512 --rounds 7 --steps 100
 
 It prints one line per contender and batch size, ``tinyvae B=<B> samples/s <N>`` (and
-``torch ...``, ``jax ...``, ``limit ...``), the ratios, then a Markdown table.
+``torch ...``, ``jax ...``, ``limit ...``), the ratios, then a Markdown table headed by the
+machine: the CPU model (from /proc/cpuinfo), the core count, NumPy's version and its BLAS's
+name, version and kernel as threadpoolctl reports them (a ratio means little without them).
 """
 import argparse
 import json
@@ -336,6 +338,27 @@ class Worker:
         self.proc.wait(timeout=60)
 
 
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo ("unknown" where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def machine_line():
+    """CPU model, core count, NumPy and its BLAS (name, version, kernel) as threadpoolctl reports them."""
+    from threadpoolctl import threadpool_info
+    blas = [f"{i.get('internal_api')} {i.get('version')} kernel {i.get('architecture')}"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return (f"CPU {cpu_model()}, {os.cpu_count()} cores; NumPy {np.__version__}, "
+            f"BLAS {', '.join(blas) or 'not reported'}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="Samples/s of a full VAE training step: tinyvae, torch, jax, GEMM limit.")
     p.add_argument("--batch-size", type=int, nargs="+", default=[32, 128, 512], metavar="B")
@@ -366,6 +389,7 @@ def main(argv=None):
             workers.append(w)
     names = [w.name for w in workers]
     steps_of = {B: args.steps or max(20, 16384 // B) for B in args.batch_size}
+    print(f"# {machine_line()}", file=sys.stderr)
     print(f"# 784-400-20 VAE, float32, Adam {LR:g}; threads {args.threads or 'library default'}; "
           f"{args.rounds} rounds; steps/round {steps_of}; load average {os.getloadavg()[0]:.2f}",
           file=sys.stderr)
@@ -418,6 +442,7 @@ def main(argv=None):
         if ratios:
             print(f"ratios B={B}: " + "  ".join(ratios))
 
+    print(f"\n{machine_line()}; threads {args.threads or 'library default'}")
     print("\n| samples/s (median of %d rounds) | " % args.rounds +
           " | ".join(f"B={B}" for B in args.batch_size) + " |")
     print("|---|" + "---|" * len(args.batch_size))
