@@ -361,14 +361,18 @@ for ax, d in zip(axes, DATASETS):
         if len(m) > 1:
             ax.errorbar(i + 0.3, np.mean(m), yerr=np.std(m, ddof=1), fmt="s", color=f"C{i}", capsize=4)
         if not m:
-            ax.text(i, 0.02, "not run", ha="center", fontsize=8, color="0.4")
+            ax.text(i, 0.02, "not run yet", ha="center", fontsize=8, color="0.4")
     ax.set_xticks(range(len(SETTINGS)), [label for _, label in SETTINGS], fontsize=8)
-    ax.set(xlabel="objective", title=f"{d}: MIG per reporting seed (dots), mean +- sd (squares)")
+    ax.set(xlabel="objective", title={"shapes": "shapes (y on half x's range)",
+                                      "shapes-equal": "shapes-equal (x, y on one range)"}[d])
+    ax.set_xlim(-0.6, len(SETTINGS) - 0.2)
     ax.grid(alpha=0.3, axis="y")
 axes[0].set_ylabel("MIG (fraction of the factor's entropy)")
-axes[0].set_ylim(0, max(0.6, max((max(v) for v in mig_of.values() if v), default=0) + 0.05))
-fig.suptitle("MIG over the reporting seeds 20-24" + ("" if n_done == len(REPORTING_SEEDS) else " (study incomplete)"),
-             fontsize=11)
+top = max([max(v) for v in mig_of.values() if v] + [np.mean(v) + np.std(v, ddof=1) for v in mig_of.values() if len(v) > 1]
+          + [0.55])
+axes[0].set_ylim(0, top + 0.05)
+fig.suptitle("MIG over the reporting seeds 20-24: each seed (dots), mean +- sd (squares)"
+             + ("" if n_done == len(REPORTING_SEEDS) else "; the study is incomplete"), fontsize=11)
 fig.tight_layout()
 lesson.save(fig, "mig_by_beta.png")
 

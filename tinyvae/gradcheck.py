@@ -138,7 +138,7 @@ def check_objective(model, objective, t, x, h=1e-6, **fixed):
         return step_loss(objective, recon, kl, t, model.latents())
 
     _, kl_weight, latent_grads = total()
-    model.backward(kl_weight, latent_grads)
+    model.backward(kl_weight, *([] if latent_grads is None else [latent_grads]))
     analytic = model.grad.copy()
     numeric = numerical_gradient(lambda: total()[0], model.theta, h)
     return rel_error(analytic, numeric)

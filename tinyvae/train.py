@@ -56,7 +56,10 @@ class Trainer:
         # recon + beta_t kl, or another form; beta-TCVAE adds a term in the latents
         total, kl_weight, latent_grads = step_loss(self.objective, recon, kl, self.t, self.model.latents())
         if math.isfinite(total):
-            self.model.backward(kl_weight, latent_grads)
+            if latent_grads is None:                                  # every objective but beta-TCVAE
+                self.model.backward(kl_weight)
+            else:
+                self.model.backward(kl_weight, latent_grads)
             self.optimizer.step()
         return Loss(recon, kl, kl_weight, total)
 
