@@ -40,5 +40,10 @@ def start(*argv, cwd=None, stdout=subprocess.PIPE, env=None, **kwargs):
 
 def tinyvae(*argv, cwd=None, timeout=120, stdout=subprocess.PIPE, env=None):
     proc = start(*argv, cwd=cwd, stdout=stdout, env=env)
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:              # a hung command fails its test and is not left behind
+        proc.kill()
+        proc.communicate()
+        raise
     return Result(proc.returncode, out or "", err)

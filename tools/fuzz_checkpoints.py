@@ -200,6 +200,8 @@ def mutate_zip(rng, run):
 def mutate_text(rng, run):
     name = rng.choice(["config.json", "metrics.jsonl"])
     path = run / name
+    if not path.is_file():                              # an earlier mutation deleted it or made it a FIFO
+        return f"{name} left as it was"
     choice = rng.randrange(8)
     if choice == 7:
         if rng.random() < 0.5:

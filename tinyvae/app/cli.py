@@ -357,7 +357,10 @@ def main(argv=None):
         if interrupt_behind(err) is None:
             raise
         what, code = stopped_by(interrupt_behind(err))
-        return fail(f"{what} while starting; nothing was written", code)
+        code = fail(f"{what} while starting; nothing was written", code)
+        if argv is None:                           # a half-imported numpy can crash Python's own clean-up
+            os._exit(code)                         # (seen once in 100 Ctrl-Cs): leave without it
+        return code
     except BrokenPipeError:                        # `tinyvae train | head`: the reader left early
         silence_stdout()
         return 1
