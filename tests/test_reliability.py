@@ -160,6 +160,7 @@ def test_train_on_a_stalled_dying_or_dribbling_mirror_ends_in_one_line_naming_th
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_slow_but_steady_mirror_downloads_past_many_stall_windows_and_fails_only_its_checksum(tmp_path,
                                                                                                fake_mnist):
     # The real MD5 sums are fixed in the package, so fake files fail the checksum, which is checked on
@@ -294,7 +295,10 @@ DAMAGE = {
 }
 
 
-@pytest.mark.parametrize("damage", sorted(DAMAGE))
+QUICK = ("config.json of 100,000 nested brackets", "parameters of 1e30", "parameters stored as strings")
+
+
+@pytest.mark.parametrize("damage", [d if d in QUICK else pytest.param(d, marks=pytest.mark.slow) for d in sorted(DAMAGE)])
 def test_a_damaged_run_file_ends_every_command_in_one_line_never_a_traceback_or_nan(run_dir, damage):
     DAMAGE[damage](run_dir)
     before = _bytes(run_dir / "model.npz")
@@ -332,6 +336,7 @@ def test_a_fifo_where_a_run_file_should_be_is_refused_at_once(run_dir, name):
 
 
 # --- 6. start-up, signals, streams and names ----------------------------------------------------------
+@pytest.mark.slow
 def test_ctrl_c_at_any_moment_of_start_up_ends_without_a_traceback_from_tinyvae(tmp_path):
     """SIGINT at 25 moments of the first 0.3 s, while Python, numpy and the command's modules load.
     tinyvae guards from its first line (``tinyvae/__main__.py``); Python's own start-up before it
@@ -381,6 +386,7 @@ def test_a_closed_stderr_trains_all_the_same(tmp_path):
     assert _meta(out)["epoch"] == 2 and tinyvae("eval", out, "--iw-samples", "2").code == 0
 
 
+@pytest.mark.slow
 def test_a_folder_name_that_is_not_utf8_works_for_every_command_and_prints_as_its_bytes(tmp_path):
     name = os.fsdecode(b"run-\xff\xfe")
     out = os.path.join(os.fsdecode(bytes(tmp_path)), name)
@@ -457,13 +463,18 @@ def test_suggested_commands_are_shell_quoted_and_run_as_printed(tmp_path):
 
 
 # --- 8. flags the chosen model ignores are refused ----------------------------------------------------
+SLOW = pytest.mark.slow       # the rest of a parametrization, for CI: README's test command stays short
+
+
 @pytest.mark.parametrize("flags, ignored", [
-    (["--capacity", "5", "--beta", "4"], "--beta"), (["--model", "ae", "--beta", "4"], "--beta"),
-    (["--noise", "mask"], "--noise"), (["--noise-level", "0.3"], "--noise-level"),
-    (["--sigma", "0.1"], "--sigma"), (["--model", "dae", "--sigma", "0.1"], "--sigma"),
-    (["--gamma", "100"], "--gamma"), (["--capacity-steps", "100"], "--capacity-steps"),
-    (["--beta-lr", "0.1"], "--beta-lr"), (["--kl-target", "3", "--warmup-epochs", "2"], "--warmup-epochs"),
-    (["--model", "ae", "--warmup-epochs", "2"], "--warmup-epochs"), (["--data-dir", "/tmp"], "--data-dir"),
+    (["--capacity", "5", "--beta", "4"], "--beta"), pytest.param(["--model", "ae", "--beta", "4"], "--beta", marks=SLOW),
+    (["--noise", "mask"], "--noise"), pytest.param(["--noise-level", "0.3"], "--noise-level", marks=SLOW),
+    (["--sigma", "0.1"], "--sigma"), pytest.param(["--model", "dae", "--sigma", "0.1"], "--sigma", marks=SLOW),
+    (["--gamma", "100"], "--gamma"), pytest.param(["--capacity-steps", "100"], "--capacity-steps", marks=SLOW),
+    pytest.param(["--beta-lr", "0.1"], "--beta-lr", marks=SLOW),
+    pytest.param(["--kl-target", "3", "--warmup-epochs", "2"], "--warmup-epochs", marks=SLOW),
+    pytest.param(["--model", "ae", "--warmup-epochs", "2"], "--warmup-epochs", marks=SLOW),
+    pytest.param(["--data-dir", "/tmp"], "--data-dir", marks=SLOW),
 ])
 def test_a_flag_the_model_ignores_is_refused_and_dropping_it_trains(tmp_path, flags, ignored):
     refused = tinyvae("train", *TINY, "--epochs", "1", *flags, "--out", tmp_path / "run")
