@@ -5,9 +5,12 @@ so that a test can kill or interrupt it.  One BLAS thread and the Agg backend ke
 and free of a display; stdout is unbuffered so a test can wait for a line.
 """
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+
+import pytest
 
 #: a model small enough that a run of the embedded digits takes a fraction of a second
 TINY = ["--hidden", "16", "--latent", "2"]
@@ -47,3 +50,25 @@ def tinyvae(*argv, cwd=None, timeout=120, stdout=subprocess.PIPE, env=None):
         proc.communicate()
         raise
     return Result(proc.returncode, out or "", err)
+
+
+# --- a finished run to damage: shared by the fault tests -------------------------------------------
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """One two-epoch VAE run of the digits (Z = 2) per test module, trained by the real command."""
+    run_dir = tmp_path_factory.mktemp("template") / "run"
+    result = tinyvae("train", *TINY, "--epochs", "2", "--out", run_dir)
+    assert result.code == 0, result.err
+    return run_dir
+
+
+@pytest.fixture
+def run_dir(template, tmp_path):
+    """A finished two-epoch VAE run of the digits (Z = 2), a fresh copy for each test."""
+    return shutil.copytree(template, tmp_path / "run")
+
+
+def file_bytes(path):
+    """The whole content of the file at ``path``."""
+    with open(path, "rb") as f:
+        return f.read()

@@ -20,28 +20,9 @@ import time
 import numpy as np
 import pytest
 
-from subprocess_cli import TINY, start, tinyvae
+from subprocess_cli import TINY, start, tinyvae, file_bytes, run_dir, template  # noqa: F401 (fixtures)
 
 LONG = [*TINY, "--batch-size", "256", "--epochs", "60"]     # about a second of training
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("template") / "run"
-    result = tinyvae("train", *TINY, "--epochs", "2", "--out", run_dir)
-    assert result.code == 0, result.err
-    return run_dir
-
-
-@pytest.fixture
-def run_dir(template, tmp_path):
-    """A finished two-epoch VAE run of the digits, a fresh copy for each test."""
-    return shutil.copytree(template, tmp_path / "run")
-
-
-def _bytes(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def _epochs(run_dir):
@@ -119,10 +100,10 @@ def test_a_second_resume_of_a_running_resume_is_refused_and_no_row_is_repeated(r
 def test_no_command_but_train_writes_over_a_run_file_or_a_file_of_another_kind(run_dir, command, target):
     (run_dir / "notes.png").write_text("my notes, not a figure")
     (run_dir / "notes.html").write_text("<p>my notes, not tinyvae's page</p>")
-    before = _bytes(run_dir / target)
+    before = file_bytes(run_dir / target)
     result = tinyvae(command[0], run_dir, *command[1:], "--out", run_dir / target)
     assert result.fails_in_one_line("--out", code=2), result.err
-    assert _bytes(run_dir / target) == before
+    assert file_bytes(run_dir / target) == before
 
 
 def test_sample_may_replace_its_own_figure(run_dir):
@@ -164,7 +145,7 @@ def tmpfs(tmp_path):
 def test_a_read_only_file_system_fails_in_one_line_for_every_command(run_dir, tmpfs):
     mnt = tmpfs("size=4m")
     shutil.copytree(run_dir, mnt / "run")
-    before = _bytes(mnt / "run" / "model.npz")
+    before = file_bytes(mnt / "run" / "model.npz")
     tmpfs("ro")
     train = tinyvae("train", *TINY, "--epochs", "1", "--out", mnt / "new")
     resume = tinyvae("train", "--resume", mnt / "run", "--epochs", "3")
@@ -174,7 +155,7 @@ def test_a_read_only_file_system_fails_in_one_line_for_every_command(run_dir, tm
     for result in (train, resume, sample, plot, ev):
         assert result.fails_in_one_line(str(mnt), "read-only", code=1), result.err
     assert "neg_elbo" in ev.out                              # eval's result still reaches stdout
-    assert _bytes(mnt / "run" / "model.npz") == before
+    assert file_bytes(mnt / "run" / "model.npz") == before
 
 
 def test_a_full_disk_during_the_first_checkpoint_leaves_nothing_behind(tmpfs):
@@ -187,7 +168,7 @@ def test_a_full_disk_during_the_first_checkpoint_leaves_nothing_behind(tmpfs):
 def test_a_full_disk_while_resuming_keeps_the_last_good_checkpoint(run_dir, tmpfs):
     mnt = tmpfs("size=1m")
     shutil.copytree(run_dir, mnt / "run")
-    before = _bytes(mnt / "run" / "model.npz")
+    before = file_bytes(mnt / "run" / "model.npz")
     fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)   # fill the disk to the last block
     try:
         while os.write(fd, b"\0" * 4096):
@@ -198,7 +179,7 @@ def test_a_full_disk_while_resuming_keeps_the_last_good_checkpoint(run_dir, tmpf
         os.close(fd)
     result = tinyvae("train", "--resume", mnt / "run", "--epochs", "4")
     assert result.fails_in_one_line(str(mnt / "run"), "No space", code=1), result.err
-    assert _bytes(mnt / "run" / "model.npz") == before and not _temporary_files(mnt / "run")
+    assert file_bytes(mnt / "run" / "model.npz") == before and not _temporary_files(mnt / "run")
 
 
 def test_a_full_disk_while_drawing_the_figures_keeps_the_checkpoint(tmpfs):
@@ -275,12 +256,12 @@ def test_a_bad_value_in_config_json_names_the_file_and_the_field_not_a_flag(run_
     config = json.loads((run_dir / "config.json").read_text())
     config[field] = value
     (run_dir / "config.json").write_text(json.dumps(config))
-    before = _bytes(run_dir / "model.npz")
+    before = file_bytes(run_dir / "model.npz")
     argv = ["eval", run_dir, "--iw-samples", "2"] if command == "eval" else ["train", "--resume", run_dir]
     result = tinyvae(*argv)
     assert result.fails_in_one_line("config.json", repr(field), code=1), result.err
     assert "--" + field not in result.err
-    assert _bytes(run_dir / "model.npz") == before
+    assert file_bytes(run_dir / "model.npz") == before
 
 
 def _rewrite_checkpoint(run_dir, change_meta):

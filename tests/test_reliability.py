@@ -24,29 +24,10 @@ import numpy as np
 import pytest
 
 from download_server import mirror
-from subprocess_cli import ENV, TINY, start, tinyvae
+from subprocess_cli import ENV, TINY, start, tinyvae, file_bytes, run_dir, template  # noqa: F401 (fixtures)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tinyvae", "")
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("template") / "run"
-    result = tinyvae("train", *TINY, "--epochs", "2", "--out", run_dir)
-    assert result.code == 0, result.err
-    return run_dir
-
-
-@pytest.fixture
-def run_dir(template, tmp_path):
-    """A finished two-epoch VAE run of the digits (Z = 2), a fresh copy for each test."""
-    return shutil.copytree(template, tmp_path / "run")
-
-
-def _bytes(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def _meta(run_dir):
@@ -91,12 +72,12 @@ def test_an_edited_config_json_never_wins_every_command_refuses_it_and_the_check
     config = json.loads((run_dir / "config.json").read_text())
     config[field] = value
     (run_dir / "config.json").write_text(json.dumps(config))
-    before = _bytes(run_dir / "model.npz")
+    before = file_bytes(run_dir / "model.npz")
     for argv in (["eval", run_dir, "--iw-samples", "2"], ["sample", run_dir, "-n", "4"], ["plot", run_dir],
                  ["train", "--resume", run_dir, "--epochs", "3"]):
         result = tinyvae(*argv)
         assert result.fails_in_one_line("config.json", repr(field), "disagrees", code=1), (argv, result.err)
-    assert _bytes(run_dir / "model.npz") == before
+    assert file_bytes(run_dir / "model.npz") == before
     assert not (run_dir / "eval.json").exists()
 
 
@@ -212,7 +193,7 @@ def test_a_resume_while_the_first_run_still_draws_its_figures_is_refused(tmp_pat
     assert second.fails_in_one_line("in use", code=1), second.err
     assert _meta(out)["epoch"] == 2
     for png in ("reconstructions.png", "samples.png", "latent.png"):
-        assert _bytes(out / png).startswith(PNG_SIGNATURE)
+        assert file_bytes(out / png).startswith(PNG_SIGNATURE)
 
 
 # --- 4. nothing the user owns is touched --------------------------------------------------------------
@@ -224,7 +205,7 @@ def _user_png(path):
     fig = plt.figure(figsize=(1, 1))
     fig.savefig(path, format="png")
     plt.close(fig)
-    return _bytes(path)
+    return file_bytes(path)
 
 
 def test_sample_never_writes_over_a_png_tinyvae_did_not_write_but_replaces_its_own(run_dir, tmp_path):
@@ -232,11 +213,11 @@ def test_sample_never_writes_over_a_png_tinyvae_did_not_write_but_replaces_its_o
     before = _user_png(photo)
     result = tinyvae("sample", run_dir, "-n", "4", "--out", photo)
     assert result.fails_in_one_line("--out", "not a .png file tinyvae wrote", code=2), result.err
-    assert _bytes(photo) == before
+    assert file_bytes(photo) == before
     ours = tmp_path / "ours.png"
     assert tinyvae("sample", run_dir, "-n", "4", "--out", ours).code == 0
     assert tinyvae("sample", run_dir, "-n", "9", "--out", ours).code == 0       # its own: replaced
-    assert b"tEXtSoftware\x00tinyvae " in _bytes(ours)[:200]                    # the mark
+    assert b"tEXtSoftware\x00tinyvae " in file_bytes(ours)[:200]                    # the mark
 
 
 def test_sample_plot_and_eval_leave_the_users_files_in_the_run_folder_alone(run_dir, tmp_path):
@@ -249,8 +230,8 @@ def test_sample_plot_and_eval_leave_the_users_files_in_the_run_folder_alone(run_
     assert tinyvae("sample", run_dir).fails_in_one_line("samples-n64-seed0.png", code=2)
     assert tinyvae("eval", run_dir, "--iw-samples", "2").fails_in_one_line("eval.json", code=2)
     assert tinyvae("plot", run_dir, "--out", figures).fails_in_one_line("latent.png", code=2)
-    assert {name: _bytes(run_dir / name) for name in mine} == mine
-    assert _bytes(figures / "latent.png") == mine_fig and os.listdir(figures) == ["latent.png"]   # all or none
+    assert {name: file_bytes(run_dir / name) for name in mine} == mine
+    assert file_bytes(figures / "latent.png") == mine_fig and os.listdir(figures) == ["latent.png"]   # all or none
 
 
 def test_a_users_dot_tmp_files_in_a_run_folder_survive_every_start(run_dir):
@@ -265,10 +246,10 @@ def test_a_resume_whose_figure_names_hold_a_users_picture_keeps_it_and_the_advic
     before = _user_png(run_dir / "latent.png")
     result = tinyvae("train", "--resume", run_dir, "--epochs", "3")
     assert result.fails_in_one_line("the run is complete", "latent.png", code=2), result.err
-    assert _bytes(run_dir / "latent.png") == before and _meta(run_dir)["epoch"] == 3
+    assert file_bytes(run_dir / "latent.png") == before and _meta(run_dir)["epoch"] == 3
     os.rename(run_dir / "latent.png", run_dir.parent / "moved.png")               # "move it away"
     assert _run_suggested(_suggested(result.err, "with: ")).code == 0
-    assert b"tEXtSoftware\x00tinyvae " in _bytes(run_dir / "latent.png")[:200]
+    assert b"tEXtSoftware\x00tinyvae " in file_bytes(run_dir / "latent.png")[:200]
 
 
 # --- 5. every byte of every run file is untrusted ----------------------------------------------------
@@ -301,13 +282,13 @@ QUICK = ("config.json of 100,000 nested brackets", "parameters of 1e30", "parame
 @pytest.mark.parametrize("damage", [d if d in QUICK else pytest.param(d, marks=pytest.mark.slow) for d in sorted(DAMAGE)])
 def test_a_damaged_run_file_ends_every_command_in_one_line_never_a_traceback_or_nan(run_dir, damage):
     DAMAGE[damage](run_dir)
-    before = _bytes(run_dir / "model.npz")
+    before = file_bytes(run_dir / "model.npz")
     for argv in (["eval", run_dir, "--iw-samples", "2"], ["sample", run_dir, "-n", "4"], ["plot", run_dir],
                  ["train", "--resume", run_dir, "--epochs", "3"]):
         result = tinyvae(*argv)
         assert result.fails_in_one_line(code=1), (damage, argv, result.err)
         assert not re.search(r"\bnan\b", result.out, re.IGNORECASE), (damage, argv, result.out)
-    assert _bytes(run_dir / "model.npz") == before
+    assert file_bytes(run_dir / "model.npz") == before
 
 
 def test_one_changed_byte_of_an_npy_header_inside_model_npz_is_named_in_one_line(run_dir):
