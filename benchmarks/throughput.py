@@ -35,16 +35,21 @@ the ``--rounds`` rounds.
 Threads: ``--threads N`` (default: every core, 2 here) is given to every contender:
 ``threadpoolctl.threadpool_limits(N)`` in each worker process (NumPy's BLAS, whichever it
 is), ``torch.set_num_threads(N)``, and for N = 1 XLA's single-threaded Eigen; with N >= 2
-XLA keeps its default (all cores).
+XLA keeps its default (all cores).  ``--threads 1 2`` runs every contender at each thread
+count, each in its own worker, all interleaved in the same rounds, and adds a table of how
+much faster each contender is on N threads than on the first count given, per round: the
+scaling, measured under the same conditions for both.
 
 Run::
 
     python benchmarks/throughput.py                                   # tinyvae + limit
     benchmarks/.venv-frameworks/bin/python benchmarks/throughput.py   # + torch and jax
     ... throughput.py --batch-size 32 128 512 --rounds 7 --steps 100
+    ... throughput.py --threads 1 2 --only tinyvae torch limit        # and the 2-thread scaling
 
-It prints one line per contender and batch size, ``tinyvae B=<B> samples/s <N>`` (and
-``torch ...``, ``jax ...``, ``limit ...``), the ratios, then a Markdown table headed by the
+It prints one line per contender, thread count and batch size, ``tinyvae threads=<T> B=<B>
+samples/s <N>`` (and ``torch ...``, ``jax ...``, ``limit ...``), the ratios, then for each
+thread count a Markdown table headed by the
 machine: the CPU model (from /proc/cpuinfo), the core count, NumPy's version and its BLAS's
 name, version and kernel as threadpoolctl reports them (a ratio means little without them).
 """
@@ -303,7 +308,7 @@ class Worker:
                 env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
                                     " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
         env["PYTHONPATH"] = os.path.dirname(os.path.abspath(__file__)) + os.pathsep + env.get("PYTHONPATH", "")
-        self.name = name
+        self.name, self.threads = name, threads
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", name,
                                       "--threads", str(threads)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
@@ -366,8 +371,9 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=None,
                    help="training steps per round (default: 16384 / B, at least 20)")
     p.add_argument("--warmup", type=int, default=20, help="untimed steps before the first round")
-    p.add_argument("--threads", type=int, default=os.cpu_count(),
-                   help="threads for every contender (default: all cores; 0 = each library's default)")
+    p.add_argument("--threads", type=int, nargs="+", default=[os.cpu_count()], metavar="N",
+                   help="threads for every contender (default: all cores; 0 = each library's default); "
+                        "several counts run side by side, with the scaling from the first to the others")
     p.add_argument("--max-wait", type=float, default=120.0,
                    help="seconds to wait for other processes to go quiet before a round (0: don't wait)")
     p.add_argument("--max-total-wait", type=float, default=1800.0,
@@ -377,20 +383,24 @@ def main(argv=None):
     p.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.threads)
+        return worker(args.worker, args.threads[0])
+    if any(t < 0 for t in args.threads) or len(set(args.threads)) != len(args.threads):
+        p.error("--threads takes distinct counts >= 0")
 
     workers = []
-    for name in args.only:
-        w = Worker(name, args.threads)
-        if "error" in w.status:
-            print(f"# {w.status['error']}: skipped", file=sys.stderr)
-            w.close()
-        else:
-            workers.append(w)
-    names = [w.name for w in workers]
+    for threads in args.threads:
+        for name in args.only:
+            w = Worker(name, threads)
+            if "error" in w.status:
+                print(f"# {w.status['error']}: skipped", file=sys.stderr)
+                w.close()
+            else:
+                workers.append(w)
+    names = [n for n in args.only if any(w.name == n for w in workers)]
     steps_of = {B: args.steps or max(20, 16384 // B) for B in args.batch_size}
+    thread_text = lambda t: str(t) if t else "library default"        # noqa: E731
     print(f"# {machine_line()}", file=sys.stderr)
-    print(f"# 784-400-20 VAE, float32, Adam {LR:g}; threads {args.threads or 'library default'}; "
+    print(f"# 784-400-20 VAE, float32, Adam {LR:g}; threads {', '.join(map(thread_text, args.threads))}; "
           f"{args.rounds} rounds; steps/round {steps_of}; load average {os.getloadavg()[0]:.2f}",
           file=sys.stderr)
 
@@ -398,7 +408,7 @@ def main(argv=None):
         for w in workers:
             w.ask(f"warmup {B} {args.warmup}")
 
-    times = {(w.name, B): [] for w in workers for B in args.batch_size}
+    times = {(w.name, w.threads, B): [] for w in workers for B in args.batch_size}
     noisy = {key: 0 for key in times}
     waited = 0.0
     for r in range(args.rounds):
@@ -413,53 +423,74 @@ def main(argv=None):
                     seconds, foreign = w.timed_round(B, steps, start)
                     if foreign <= QUIET or waited >= args.max_total_wait:
                         break
+                key = (w.name, w.threads, B)
                 if foreign > QUIET:
-                    noisy[(w.name, B)] += 1
-                times[(w.name, B)].append(B * steps / seconds)
+                    noisy[key] += 1
+                times[key].append(B * steps / seconds)
                 if args.verbose:
-                    print(f"#   round {r + 1} B={B} {w.name}: {B * steps / seconds:.0f} samples/s "
-                          f"(other processes: {foreign:.2f} cores, attempt {attempt + 1})", file=sys.stderr)
+                    print(f"#   round {r + 1} B={B} {w.name} threads={w.threads}: {B * steps / seconds:.0f} "
+                          f"samples/s (other processes: {foreign:.2f} cores, attempt {attempt + 1})",
+                          file=sys.stderr)
         print(f"# round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}, "
               f"{waited:.0f} s waited so far for a quiet machine", file=sys.stderr)
     for w in workers:
         w.close()
 
-    med = {key: statistics.median(v) for key, v in times.items()}
+    med = {key: statistics.median(v) for key, v in times.items() if v}
+    per_round = lambda a, b: statistics.median(x / y for x, y in zip(times[a], times[b]))   # noqa: E731
     fpe = flops_per_example()
-    for B in args.batch_size:
-        for name in names:
-            print(f"{name} B={B} samples/s {med[(name, B)]:.0f}")
-        ratios = []
-        if "tinyvae" in names:
-            for other in ("torch", "jax", "limit"):
-                if other in names:
-                    paired = statistics.median(a / b for a, b in zip(times[("tinyvae", B)], times[(other, B)]))
-                    ratios.append(f"tinyvae/{other} {med[('tinyvae', B)] / med[(other, B)]:.2f} "
-                                  f"(per-round {paired:.2f})")
-        if "limit" in names:
-            gflops = med[("limit", B)] * fpe / 1e9
-            ratios.append(f"(limit = {fpe / 1e6:.2f} MFLOP/example at {gflops:.0f} GFLOP/s)")
-        if ratios:
-            print(f"ratios B={B}: " + "  ".join(ratios))
+    for T in args.threads:
+        for B in args.batch_size:
+            here = [n for n in names if (n, T, B) in med]
+            for name in here:
+                print(f"{name} threads={T} B={B} samples/s {med[(name, T, B)]:.0f}")
+            ratios = []
+            if "tinyvae" in here:
+                for other in ("torch", "jax", "limit"):
+                    if other in here:
+                        ratios.append(f"tinyvae/{other} {med[('tinyvae', T, B)] / med[(other, T, B)]:.2f} "
+                                      f"(per-round {per_round(('tinyvae', T, B), (other, T, B)):.2f})")
+            if "limit" in here:
+                gflops = med[("limit", T, B)] * fpe / 1e9
+                ratios.append(f"(limit = {fpe / 1e6:.2f} MFLOP/example at {gflops:.0f} GFLOP/s)")
+            if ratios:
+                print(f"ratios threads={T} B={B}: " + "  ".join(ratios))
 
-    print(f"\n{machine_line()}; threads {args.threads or 'library default'}")
-    print("\n| samples/s (median of %d rounds) | " % args.rounds +
-          " | ".join(f"B={B}" for B in args.batch_size) + " |")
-    print("|---|" + "---|" * len(args.batch_size))
     labels = {"tinyvae": "tinyvae (Trainer.train_epoch)", "torch": "PyTorch eager",
               "jax": "JAX jit, whole step", "limit": "GEMM-bound limit"}
-    for name in names:
-        cells = []
-        for B in args.batch_size:
-            v = times[(name, B)]
-            flag = "*" if noisy[(name, B)] else ""
-            cells.append(f"{med[(name, B)] / 1e3:.1f}k ({min(v) / 1e3:.1f}-{max(v) / 1e3:.1f}){flag}")
-        print(f"| {labels[name]} | " + " | ".join(cells) + " |")
-    if "tinyvae" in names:
+    header = " | ".join(f"B={B}" for B in args.batch_size)
+    for T in args.threads:
+        print(f"\n{machine_line()}; threads {thread_text(T)}")
+        print(f"\n| samples/s (median of {args.rounds} rounds) | {header} |")
+        print("|---|" + "---|" * len(args.batch_size))
+        for name in names:
+            cells = []
+            for B in args.batch_size:
+                v = times.get((name, T, B))
+                if not v:
+                    cells.append("-")
+                    continue
+                flag = "*" if noisy[(name, T, B)] else ""
+                cells.append(f"{med[(name, T, B)] / 1e3:.1f}k ({min(v) / 1e3:.1f}-{max(v) / 1e3:.1f}){flag}")
+            print(f"| {labels[name]} | " + " | ".join(cells) + " |")
         for other in ("torch", "jax", "limit"):
-            if other in names:
-                print(f"| tinyvae / {other} | " + " | ".join(
-                    f"{med[('tinyvae', B)] / med[(other, B)]:.2f}" for B in args.batch_size) + " |")
+            if "tinyvae" in names and other in names:
+                print(f"| tinyvae / {other}, median (per-round) | " + " | ".join(
+                    f"{med[('tinyvae', T, B)] / med[(other, T, B)]:.2f} "
+                    f"({per_round(('tinyvae', T, B), (other, T, B)):.2f})"
+                    if (other, T, B) in med and ("tinyvae", T, B) in med else "-"
+                    for B in args.batch_size) + " |")
+    if len(args.threads) > 1:
+        base = args.threads[0]
+        print(f"\n| scaling: samples/s on N threads / on {thread_text(base)}, median (per-round) | {header} |")
+        print("|---|" + "---|" * len(args.batch_size))
+        for T in args.threads[1:]:
+            for name in names:
+                print(f"| {labels[name]}, {thread_text(T)} / {thread_text(base)} | " + " | ".join(
+                    f"{med[(name, T, B)] / med[(name, base, B)]:.2f} "
+                    f"({per_round((name, T, B), (name, base, B)):.2f})"
+                    if (name, T, B) in med and (name, base, B) in med else "-"
+                    for B in args.batch_size) + " |")
     print("\n(median, with the range over rounds in brackets; * = some rounds stayed contended "
           "by other processes after retries.  'per-round' ratios are the median of the ratios "
           "within each round, which cancels slow spells that hit a whole round.)")
