@@ -6,11 +6,12 @@ function the step calls wrapped by a timer: the Linear layers' forward and backw
 products, bias, the addition into the gradient), the ReLUs, the Bernoulli loss, the KL, the
 reparameterization, eps, zeroing the gradient and Adam.  What no wrapper covers (gathering
 the minibatch, Python between the calls) is "the rest".  A wrapper costs about a microsecond
-a call, some 30 calls a step.
+a call, some 20 calls a step.  The table counts each part's calls per step, so a part the
+step stopped calling (renamed, moved) shows as 0 instead of vanishing.
 
-Beside each part it prints how much of it is matrix products: the same products at the same
-shapes, timed alone (``np.matmul`` into preallocated outputs, as throughput.py's limit does),
-so "elementwise" = the part minus its products.
+Below the table it prints the step's matrix products timed alone, at the same shapes
+(``np.matmul`` into preallocated outputs, as throughput.py's limit does), and so the time of
+everything that is not a matrix product: the elementwise passes and the rest.
 
 Run::
 
@@ -34,8 +35,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from throughput import D, H, LAYERS, Z, LimitBench, machine_line, synthetic_binary_mnist  # noqa: E402
 
 
-def wrap(owner, name, label, times):
-    """Replace ``owner.name`` by a copy that adds its wall time to ``times[label]``."""
+def wrap(owner, name, label, times, calls):
+    """Replace ``owner.name`` by a copy that adds its wall time to ``times[label]`` and counts
+    its calls in ``calls[label]``."""
     original = getattr(owner, name)
 
     @functools.wraps(original)
@@ -45,11 +47,12 @@ def wrap(owner, name, label, times):
             return original(*args, **kwargs)
         finally:
             times[label] += time.perf_counter() - t0
+            calls[label] += 1
 
     setattr(owner, name, timed)
 
 
-def instrument(times):
+def instrument(times, calls):
     """Wrap every function a VAE training step calls; returns the labels in step order."""
     from tinyvae import layers, models, optim
     parts = [
@@ -66,7 +69,7 @@ def instrument(times):
         (optim.Adam, "step", "Adam"),
     ]
     for owner, name, label in parts:
-        wrap(owner, name, label, times)
+        wrap(owner, name, label, times, calls)
     return [label for _, _, label in parts]
 
 
@@ -102,8 +105,8 @@ def main(argv=None):
     model = VAE(D, (H,), Z, likelihood="bernoulli", beta=1.0, rng=np.random.default_rng(0))
     trainer = Trainer(model, np.random.default_rng(1), batch_size=B)
     trainer.train_epoch(x[:20 * B])                       # warm up, untimed
-    times = defaultdict(float)
-    labels = instrument(times)
+    times, calls = defaultdict(float), defaultdict(int)
+    labels = instrument(times, calls)
     _, seconds = trainer.train_epoch(x[20 * B:20 * B + steps * B])
     mm_fwd, mm_bwd = matmul_seconds(B, steps)
 
@@ -111,13 +114,13 @@ def main(argv=None):
     print(f"# {machine_line()}; threads {args.threads}; B={B}; {steps} steps; "
           f"load average {os.getloadavg()[0]:.2f}")
     print()
-    print("| part | ms per step | share |")
-    print("|---|---|---|")
-    print(f"| the step (Trainer.train_epoch's own time) | {ms(seconds):.2f} | 100% |")
+    print("| part | calls per step | ms per step | share |")
+    print("|---|---|---|---|")
+    print(f"| the step (Trainer.train_epoch's own time) | 1 | {ms(seconds):.2f} | 100% |")
     for label in labels:
-        print(f"| {label} | {ms(times[label]):.2f} | {times[label] / seconds:.0%} |")
+        print(f"| {label} | {calls[label] / steps:g} | {ms(times[label]):.2f} | {times[label] / seconds:.0%} |")
     rest = seconds - sum(times.values())
-    print(f"| the rest (gather the minibatch, Python) | {ms(rest):.2f} | {rest / seconds:.0%} |")
+    print(f"| the rest (gather the minibatch, Python) | | {ms(rest):.2f} | {rest / seconds:.0%} |")
     fwd_ew = times["Linear forward (matmul + bias)"] - mm_fwd
     bwd_ew = times["Linear backward (matmuls, bias sum, += into the gradient)"] - mm_bwd
     elementwise = seconds - mm_fwd - mm_bwd

@@ -356,12 +356,18 @@ def cpu_model():
 
 
 def machine_line():
-    """CPU model, core count, NumPy and its BLAS (name, version, kernel) as threadpoolctl reports them."""
+    """CPU model, core count, NumPy with the SIMD levels it dispatches to, its BLAS (name,
+    version, kernel) as threadpoolctl reports them, and any override of NumPy's or PyTorch's
+    CPU dispatch in the environment (``NPY_DISABLE_CPU_FEATURES``, ``ATEN_CPU_CAPABILITY``:
+    with them an AVX-512 machine runs the AVX2 code an AVX2-only CPU would)."""
     from threadpoolctl import threadpool_info
     blas = [f"{i.get('internal_api')} {i.get('version')} kernel {i.get('architecture')}"
             for i in threadpool_info() if i.get("user_api") == "blas"]
-    return (f"CPU {cpu_model()}, {os.cpu_count()} cores; NumPy {np.__version__}, "
-            f"BLAS {', '.join(blas) or 'not reported'}")
+    simd = np.show_config(mode="dicts").get("SIMD Extensions", {}).get("found") or ["not reported"]
+    forced = [f"{k}={os.environ[k]}" for k in ("NPY_DISABLE_CPU_FEATURES", "ATEN_CPU_CAPABILITY")
+              if os.environ.get(k)]
+    return (f"CPU {cpu_model()}, {os.cpu_count()} cores; NumPy {np.__version__} (SIMD {' '.join(simd)}), "
+            f"BLAS {', '.join(blas) or 'not reported'}" + "".join(f"; {f}" for f in forced))
 
 
 def main(argv=None):
