@@ -91,9 +91,10 @@ def bernoulli_nll(logits, x):
 
     ``log(1 + e)`` is taken as written, not as ``log1p(e)``: NumPy has a vectorised float32
     log on AVX2 CPUs but calls the C library's log1p one element at a time there (2.0 ms
-    against 0.3 ms for 512 x 784 logits; on AVX-512 both are vectorised), and for e in
-    (0, 1] the two differ by at most a rounding of 1 + e, 6e-8 nats per element in float32
-    (benchmarks/README.md, issue 23).  Every step is finite for any logit, +-1e4 included.
+    against 0.3 ms for 512 x 784 logits; on AVX-512 both are vectorised).  For e in (0, 1]
+    the two differ by the rounding of 1 + e and of the log, at most 1.3e-7 nats per element
+    in float32 (``tests/test_losses.py``; benchmarks/README.md, issue 23).  Every step is
+    finite for any logit, +-1e4 included.
 
     Returns
     -------
