@@ -109,7 +109,7 @@ def run_tinyvae(x, hidden, Z, batch_size, lr, seed):
     from tinyvae.models import VAE
     from tinyvae.train import Trainer
 
-    model = VAE(x.shape[1], hidden, Z, likelihood="bernoulli", beta=1.0, rng=np.random.default_rng(seed),
+    model = VAE(x.shape[1], hidden, Z, likelihood="bernoulli", rng=np.random.default_rng(seed),
                 dtype=x.dtype)
     theta0 = model.theta.copy()
     trainer = Trainer(model, np.random.default_rng(seed + 1), batch_size=batch_size, lr=lr)

@@ -2,7 +2,7 @@
 
 Issue 19 asks that ``tinyvae explore`` and ``tinyvae plot`` each take under 5 s on 2 cores
 with 60,000 training codes (before, 23 s and 38 s, nearly all of it the nearest-code search
-of ``tinyvae/holes.py``); issue 13 asks for a page under 5 MB for the 784-400-20 model and a
+of ``tinyvae/studies/holes.py``); issue 13 asks for a page under 5 MB for the 784-400-20 model and a
 decode under the pointer "well under one frame" (16.7 ms at 60 Hz).  Nothing is downloaded:
 
 * **the data** are MNIST-sized (60,000 training and 10,000 test images of 28 x 28 pixels,

@@ -79,7 +79,7 @@ def train_tinyvae(x_train, epochs, seed):
     from tinyvae.train import Trainer
 
     rng = np.random.default_rng(seed)
-    model = VAE(x_train.shape[1], (H,), Z, likelihood="bernoulli", beta=1.0, rng=rng)
+    model = VAE(x_train.shape[1], (H,), Z, likelihood="bernoulli", rng=rng)
     trainer = Trainer(model, rng, batch_size=B, lr=LR)
     for _ in range(epochs):
         trainer.train_epoch(x_train)

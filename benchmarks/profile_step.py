@@ -102,7 +102,7 @@ def main(argv=None):
     from tinyvae.train import Trainer
     B, steps = args.batch_size, args.steps
     x = synthetic_binary_mnist(max(B * (steps + 20), 2 * B))
-    model = VAE(D, (H,), Z, likelihood="bernoulli", beta=1.0, rng=np.random.default_rng(0))
+    model = VAE(D, (H,), Z, likelihood="bernoulli", rng=np.random.default_rng(0))
     trainer = Trainer(model, np.random.default_rng(1), batch_size=B)
     trainer.train_epoch(x[:20 * B])                       # warm up, untimed
     times, calls = defaultdict(float), defaultdict(int)

@@ -4,7 +4,7 @@ Targets (issue 7): ``python -c "import tinyvae"`` under 0.3 s and ``tinyvae --he
 0.5 s, wall clock, each the median of ``--runs`` fresh processes.  For reference it also
 times a bare ``python -c pass`` (the interpreter's own start-up), and it checks which heavy
 modules ``import tinyvae`` pulls in: matplotlib must not be among them (it belongs to
-``tinyvae.plots`` alone).
+``tinyvae.studies.plots`` alone).
 
 Run with the Python whose environment has tinyvae installed::
 

@@ -99,7 +99,7 @@ class TinyvaeBench:
         self.trainers = {}
 
     def setup(self, B):
-        model = self.VAE(D, (H,), Z, likelihood="bernoulli", beta=1.0, rng=np.random.default_rng(0))
+        model = self.VAE(D, (H,), Z, likelihood="bernoulli", rng=np.random.default_rng(0))
         self.trainers[B] = self.Trainer(model, np.random.default_rng(1), batch_size=B, lr=LR)
 
     def run(self, B, steps, start):

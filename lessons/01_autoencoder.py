@@ -24,7 +24,8 @@ import _common
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tinyvae import data, plots
+from tinyvae import data
+from tinyvae.studies import plots
 from tinyvae.losses import bernoulli_nll, mse
 from tinyvae.models import Autoencoder
 from tinyvae.train import Trainer, fit

@@ -5,13 +5,13 @@ occupy disconnected regions, large empty regions ("holes") appear between them, 
 the holes do not decode to valid data, and sampling often passes through the holes and fails.
 
 Every decode here is judged twice:
-  * by a digit classifier trained on the training images (tinyvae.classifier; its test
+  * by a digit classifier trained on the training images (tinyvae.studies.classifier; its test
     accuracy is printed): a decode is *valid* when the classifier gives one digit a
     probability of at least 0.9 (classifier.VALID_PROBABILITY, fixed before any decode was
     judged);
   * by its pixel distance to the nearest training image (Euclidean, pixels in [0, 1]).
 
-A *hole* is what tinyvae.holes calls one: a latent point farther than r from every training
+A *hole* is what tinyvae.studies.holes calls one: a latent point farther than r from every training
 code, r the 99th percentile of the code-to-nearest-code distances.  The AE's "prior" is the
 Gaussian fitted to its codes; the VAE's is N(0, I).  A hole is a *gap* when it lies inside the
 convex hull of the codes (codes on every side of it) and a *tail* when it lies outside (beyond
@@ -39,7 +39,8 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tinyvae import classifier, data, holes, plots
+from tinyvae.studies import classifier, holes, plots
+from tinyvae import data
 from tinyvae.app import explore
 from tinyvae.models import VAE, Autoencoder
 from tinyvae.train import fit

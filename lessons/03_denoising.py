@@ -28,7 +28,8 @@ import _common
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tinyvae import data, plots
+from tinyvae import data
+from tinyvae.studies import plots
 from tinyvae.losses import mse
 from tinyvae.models import Autoencoder, DenoisingAutoencoder
 from tinyvae.noise import corrupt

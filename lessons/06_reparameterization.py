@@ -36,7 +36,8 @@ import _common
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tinyvae import data, gradcheck, plots
+from tinyvae import data, gradcheck
+from tinyvae.studies import plots
 from tinyvae.losses import bernoulli_log_likelihood, bernoulli_nll, kl_normal_std_normal
 from tinyvae.models import VAE
 from tinyvae.reparam import reparameterize, reparameterize_backward

@@ -26,7 +26,8 @@ import os
 
 import numpy as np
 
-from tinyvae import data, evaluate, holes, plots
+from tinyvae import data, evaluate
+from tinyvae.studies import holes, plots
 from tinyvae.app import explore
 from tinyvae.losses import kl_per_dimension, log_normal
 from tinyvae.models import VAE, Autoencoder

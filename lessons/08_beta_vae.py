@@ -49,13 +49,14 @@ import numpy as np
 
 import json
 
-from tinyvae import data, disentanglement, plots
+from tinyvae import data
+from tinyvae.studies import disentanglement, plots
 from tinyvae.app import reference
 from tinyvae.data import shapes
 from tinyvae.kl_decomposition import kl_decomposition
 from tinyvae.losses import kl_per_dimension
 from tinyvae.models import VAE
-from tinyvae.objectives import Capacity, KLTarget
+from tinyvae.objectives import Capacity, FixedBeta, KLTarget
 from tinyvae.train import Trainer
 
 lesson = _common.Lesson("08_beta_vae", __doc__)
@@ -84,8 +85,8 @@ lesson.save(plots.plot_grid(x[:32], ds.image_shape, "training images (white shap
 
 def train(beta, objective=None, watch=None):
     """A VAE trained live on x with KL weight beta (or a schedule); its per-epoch losses."""
-    model = VAE(ds.D, HIDDEN, Z, beta=beta, rng=np.random.default_rng(lesson.seed))
-    trainer = Trainer(model, np.random.default_rng(lesson.seed), BATCH, LR, objective)
+    model = VAE(ds.D, HIDDEN, Z, rng=np.random.default_rng(lesson.seed))
+    trainer = Trainer(model, np.random.default_rng(lesson.seed), BATCH, LR, objective or FixedBeta(beta))
     history = []
     for epoch in range(EPOCHS):
         history.append(trainer.train_epoch(x)[0])

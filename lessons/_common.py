@@ -51,7 +51,7 @@ class Lesson:
 
     def save(self, fig, filename):
         """Write a figure into the output folder and say where it went."""
-        from tinyvae.plots import save_figure
+        from tinyvae.studies.plots import save_figure
 
         path = save_figure(fig, os.path.join(self.out, filename))
         self.figures.append(path)
@@ -66,7 +66,7 @@ class Lesson:
 
     def done(self):
         """Print the key numbers in one parseable line and write them to ``summary.json``."""
-        from tinyvae.atomic import save_json
+        from tinyvae.base.atomic import save_json
 
         seconds = time.perf_counter() - self._t0
         self.numbers["seconds"] = round(seconds, 2)

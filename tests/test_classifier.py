@@ -4,8 +4,8 @@ facts its docstring states (it learns the digits; a blend of two digits is valid
 import numpy as np
 from hypothesis import assume, given, settings, strategies as st
 
-from tinyvae import classifier
-from tinyvae.classifier import Classifier, softmax, softmax_cross_entropy
+from tinyvae.studies import classifier
+from tinyvae.studies.classifier import Classifier, softmax, softmax_cross_entropy
 from tinyvae.data import load
 from tinyvae.gradcheck import TOLERANCE, check_loss, numerical_gradient, rel_error
 

@@ -20,7 +20,7 @@ from hypothesis import given, settings, strategies as st
 from tinyvae import data
 from tinyvae.data import download
 from tinyvae.data.dataset import Dataset
-from tinyvae.errors import DataError, UsageError
+from tinyvae.base.errors import DataError, UsageError
 from tinyvae.noise import binarize
 from tinyvae.data.idx import write_idx
 

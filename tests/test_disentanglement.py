@@ -1,4 +1,4 @@
-"""Tests for the disentanglement metrics (tinyvae/disentanglement.py).
+"""Tests for the disentanglement metrics (tinyvae/studies/disentanglement.py).
 
 Each metric is run on codes whose answer we know:
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tinyvae import disentanglement as dis
+from tinyvae.studies import disentanglement as dis
 from tinyvae.data import shapes
 
 SIZES = shapes.FACTOR_SIZES                                       # (3, 4, 8, 12, 6)

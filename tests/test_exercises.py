@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tinyvae.app import exercises as E
+from tinyvae.course import catalogue as E
 from tinyvae.app.cli import main
-from tinyvae.app.exercises_grade import check
+from tinyvae.course.grade import check
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted({ex.file for ex in E.CATALOGUE})

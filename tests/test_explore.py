@@ -1,11 +1,11 @@
 """The explorer page without a browser: self-contained, faithful to the checkpoint, small, and
-its holes are tinyvae.holes's.  (tests/test_explore_browser.py runs the page in Chromium.)"""
+its holes are tinyvae.studies.holes's.  (tests/test_explore_browser.py runs the page in Chromium.)"""
 import re
 
 import numpy as np
 import pytest
 
-from tinyvae import holes
+from tinyvae.studies import holes
 from tinyvae.app import cli, explore, explore_data
 from tinyvae.data import load
 from tinyvae.data.dataset import Dataset
@@ -56,7 +56,7 @@ def test_the_embedded_decoder_weights_are_the_checkpoints_bit_for_bit(run_dir):
 
 @pytest.mark.parametrize("kind", ["ae", "vae"])
 def test_the_pages_hole_cells_are_the_holes_maps(kind):
-    # the same definition and radius as tinyvae.holes: on a 2-D model the page's cells
+    # the same definition and radius as tinyvae.studies.holes: on a 2-D model the page's cells
     # must be exactly the holes map's, computed over the same grid
     digits = load("digits")
     model = (Autoencoder if kind == "ae" else VAE)(digits.D, (16,), 2, rng=np.random.default_rng(1))

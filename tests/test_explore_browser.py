@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # tools/: development only, not installed
 from tools import browser  # noqa: E402
-from tinyvae import classifier, holes  # noqa: E402
+from tinyvae.studies import classifier, holes  # noqa: E402
 from tinyvae.app import cli, explore  # noqa: E402
 from tinyvae.data import load  # noqa: E402
 from tinyvae.data.dataset import Dataset  # noqa: E402
@@ -503,7 +503,7 @@ def test_a_click_on_empty_space_says_so_and_a_later_action_clears_the_compare_pa
 
 
 def page_classifier(judge):
-    """The page's classifier as a tinyvae.classifier.Classifier, its weights read back from the page."""
+    """The page's classifier as a tinyvae.studies.classifier.Classifier, its weights read back from the page."""
     net = classifier.Classifier(judge["sizes"][0], judge["sizes"][1:-1], judge["sizes"][-1])
     for layer, saved in zip([l for l in net.net.layers if l.params], [l for l in judge["layers"] if l["kind"] == "Linear"]):
         layer.params["W"][...] = explore.from_base64(saved["W"]).reshape(saved["D_in"], saved["D_out"])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tinyvae import holes
+from tinyvae.studies import holes
 from tinyvae.data import load
 from tinyvae.models import VAE, Autoencoder
 from tinyvae.train import fit

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tinyvae.errors import DataError
+from tinyvae.base.errors import DataError
 from tinyvae.data.idx import read_idx, write_idx
 
 

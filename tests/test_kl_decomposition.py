@@ -112,7 +112,7 @@ def test_tcvae_resumes_bit_for_bit():
                                             (dict(tc_weight=-1.0), "--tc-weight")])
 def test_tc_weight_is_refused_where_no_tcvae_would_use_it(settings, flag):
     from tinyvae.app.config import TrainConfig
-    from tinyvae.errors import UsageError
+    from tinyvae.base.errors import UsageError
     with pytest.raises(UsageError, match=flag):
         TrainConfig(**settings).validate()
 

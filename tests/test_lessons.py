@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinyvae import disentanglement
+from tinyvae.studies import disentanglement
 from tinyvae.app import reference
 from tinyvae.data import shapes
 

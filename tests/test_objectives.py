@@ -52,16 +52,17 @@ def test_capacity_gradient_is_the_gradient_of_recon_plus_gamma_times_the_kl_gap(
 
 
 def test_the_objectives_never_change_the_model():
-    # the trainer passes each objective's KL weight to model.backward; the model's own beta and
-    # every attribute of it stay as they were built
+    # the trainer passes each objective's KL weight to model.backward; beta lives in the objective
+    # alone, and every attribute of the model stays as it was built
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (32, 10)).astype(np.float32)
     for objective in (FixedBeta(4.0, warmup_steps=3), KLTarget(0.5, eta=0.5), Capacity(2.0, steps=5, gamma=9.0)):
-        model = VAE(10, (6,), 3, beta=1.0, rng=np.random.default_rng(1))
+        model = VAE(10, (6,), 3, rng=np.random.default_rng(1))
         settings = {k: v for k, v in vars(model).items() if isinstance(v, (int, float, str))}
         trainer = Trainer(model, rng, batch_size=8, objective=objective)
         loss, _ = trainer.train_epoch(x)
-        assert loss.kl_weight != 1.0                        # the objective's weight, not the model's beta
+        assert loss.kl_weight != 1.0                        # the objective's weight, not the default 1
+        assert not hasattr(model, "beta")
         assert {k: v for k, v in vars(model).items() if isinstance(v, (int, float, str))} == settings
 
 

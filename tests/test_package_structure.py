@@ -1,11 +1,14 @@
 """The package's shape: the subject at the top, imports that point only down, no circles, no
 home-made concurrency or foreign-function hooks, no module longer than a reader takes in.
 
-The layers, from the bottom up::
+The layers, from the bottom up (``tinyvae.LAYERS``)::
 
-    core   tinyvae/*.py         the lecture's subject: layers, losses, models, objectives, ...
-    data   tinyvae/data/*.py    the data sets; may use the core
-    app    tinyvae/app/*.py     the command line, run folders, the page; may use data and core
+    base     tinyvae/base/*.py     plumbing: errors, choices, atomic; imports nothing of tinyvae
+    lecture  tinyvae/*.py          the lecture's subject: layers, losses, models, objectives, ...
+    data     tinyvae/data/*.py     the data sets; may use the lecture
+    studies  tinyvae/studies/*.py  measurements and figures beyond the equations
+    course   tinyvae/course/*.py   the exercise catalogue, checks and grader
+    app      tinyvae/app/*.py      the command line, run folders, the page
 
 A module may import its own layer and the layers below it, never one above.  Development
 tools (``tools/``) are outside the package, and nothing in it imports them.
@@ -23,11 +26,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "tinyvae"
-LAYERS = {"core": 0, "data": 1, "app": 2}
+import tinyvae
+
+LAYERS = {name: rank for rank, name in enumerate(tinyvae.LAYERS)}
+SUBPACKAGES = set(tinyvae.LAYERS) - {"lecture"}
 FORBIDDEN = {"mmap", "ctypes", "subprocess", "multiprocessing", "threading", "concurrent"}
 MAX_LINES = 450
 #: the leaves of the core: they import nothing of tinyvae, so anything may use them
-LEAVES = {"tinyvae.errors", "tinyvae.choices", "tinyvae.atomic"}
+LEAVES = {"tinyvae.base.errors", "tinyvae.base.choices", "tinyvae.base.atomic"}
 #: the core modules that teach, and so are named by the lecture
 TEACHING = {"layers", "losses", "reparam", "noise", "models", "objectives", "optim", "gradcheck"}
 
@@ -46,12 +52,12 @@ def modules(package=PACKAGE):
 
 
 def layer_of(name):
-    """core, data or app: the sub-package a module lives in (the top level is the core, but for
+    """The layer a module lives in: its subpackage, or "lecture" for the top level (but for
     ``python -m tinyvae``'s ``__main__``, which is the command line's door)."""
     parts = name.split(".")
     if len(parts) > 1 and parts[1] == "__main__":
         return "app"
-    return parts[1] if len(parts) > 1 and parts[1] in ("data", "app") else "core"
+    return parts[1] if len(parts) > 1 and parts[1] in SUBPACKAGES else "lecture"
 
 
 def imported_names(path, name):
@@ -114,23 +120,29 @@ def find_circle(graph):
 GRAPH = package_graph()
 
 
-def test_imports_point_only_down_app_to_data_to_core():
+def test_imports_point_only_down_app_course_studies_data_lecture_base():
     assert upward_imports(GRAPH) == []
 
 
 def test_the_direction_check_catches_a_planted_upward_import(tmp_path):
-    # a copy of the package's shape with one core module reaching up into the app
+    # a copy of the package's shape with one lecture module reaching up into the data
     pkg = tmp_path / "tinyvae"
-    for sub in ("", "data", "app"):
+    for sub in ("", "base", "data", "studies", "course", "app"):
         (pkg / sub).mkdir(parents=True, exist_ok=True)
         (pkg / sub / "__init__.py").write_text("")
     (pkg / "models.py").write_text("import numpy\n")
     (pkg / "app" / "runs.py").write_text("from ..models import make_model\n")       # down: allowed
     (pkg / "data" / "idx.py").write_text("def read():\n    from ..app import runs\n")  # up, in a function
-    (pkg / "holes.py").write_text("from .data import idx\n")                        # core -> data: up
+    (pkg / "evaluate.py").write_text("from .data import idx\n")                     # lecture -> data: up
+    (pkg / "studies" / "holes.py").write_text("from ..models import make_model\n")   # down: allowed
+    (pkg / "base" / "errors.py").write_text("from ..studies import holes\n")         # base -> studies: up
+    (pkg / "course" / "grade.py").write_text("from ..app import cli\n")              # course -> app: up
     graph = package_graph(pkg)
-    assert upward_imports(graph) == [("tinyvae.data.idx", "tinyvae.app"), ("tinyvae.data.idx", "tinyvae.app.runs"),
-                                     ("tinyvae.holes", "tinyvae.data"), ("tinyvae.holes", "tinyvae.data.idx")]
+    assert upward_imports(graph) == [("tinyvae.base.errors", "tinyvae.studies"),
+                                     ("tinyvae.base.errors", "tinyvae.studies.holes"),
+                                     ("tinyvae.course.grade", "tinyvae.app"), ("tinyvae.data.idx", "tinyvae.app"),
+                                     ("tinyvae.data.idx", "tinyvae.app.runs"),
+                                     ("tinyvae.evaluate", "tinyvae.data"), ("tinyvae.evaluate", "tinyvae.data.idx")]
 
 
 def test_no_tinyvae_module_imports_one_that_imports_it_back():
@@ -147,14 +159,19 @@ def test_the_circle_finder_finds_a_circle_through_a_function_body(tmp_path):
     assert find_circle(package_graph(pkg)) == ["tinyvae.a", "tinyvae.b", "tinyvae.a"]
 
 
-def test_the_leaves_import_nothing_of_tinyvae():
-    assert {leaf: GRAPH[leaf] for leaf in LEAVES} == {leaf: set() for leaf in LEAVES}
+def test_the_base_imports_nothing_of_tinyvae():
+    base = [name for name in GRAPH if layer_of(name) == "base"]
+    assert len(base) >= 3
+    assert {name: GRAPH[name] for name in base} == {name: set() for name in base}
 
 
-def test_the_teaching_core_sits_flat_at_the_top_of_the_package():
-    top = {p.stem for p in PACKAGE.glob("*.py")}
-    assert TEACHING <= top
-    assert {"data", "app"} <= {p.name for p in PACKAGE.iterdir() if p.is_dir()}
+def test_ls_tinyvae_shows_the_lecture_and_one_folder_per_product():
+    top = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
+    assert top == set(tinyvae.LECTURE)
+    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} == SUBPACKAGES
+    # each module of the lecture and each product is named in the package's docstring
+    for name in tinyvae.LECTURE + tuple(SUBPACKAGES):
+        assert f"\n    {name} " in tinyvae.__doc__, name
     # development tools live outside the package, and nothing in it imports them
     assert not (PACKAGE / "gallery.py").exists() and not (PACKAGE / "browser.py").exists()
     imports = {n for path in PACKAGE.rglob("*.py") for n in imported_names(path, module_name(path))}
@@ -165,7 +182,7 @@ def test_reading_an_idx_file_loads_no_model_code():
     # `import tinyvae` must not pull in the models, so the data layer stands on its own
     probe = ("import sys, tinyvae.data.idx, tinyvae.data.digits; "
              "print(sorted(m for m in sys.modules if m.startswith('tinyvae.') and m.split('.')[1] "
-             "in ('models', 'layers', 'app', 'train', 'plots')))")
+             "in ('models', 'layers', 'app', 'train', 'studies', 'course')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
 

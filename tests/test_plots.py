@@ -21,7 +21,7 @@ import pytest
 matplotlib.use("Agg")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # tools/: development only, not installed
-from tinyvae import holes, plots  # noqa: E402
+from tinyvae.studies import holes, plots  # noqa: E402
 from tinyvae.app.config import TrainConfig  # noqa: E402
 from tinyvae.app.run_figures import plot_run  # noqa: E402
 from tinyvae.app.training import run  # noqa: E402

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from tinyvae import choices
+from tinyvae.base import choices
 from tinyvae.app import cli, runs
 from tinyvae.app.runs import load_run
 from tinyvae.data import load

@@ -13,8 +13,6 @@ test split; "nll" and "neg_elbo" are the negatives, so lower is better and iw_nl
 """
 import numpy as np
 
-from . import disentanglement
-from .kl_decomposition import kl_decomposition
 from .losses import kl_per_dimension, log_normal
 from .models import DenoisingAutoencoder
 from .reparam import draw_eps, reparameterize
@@ -94,53 +92,3 @@ def evaluate_autoencoder(model, x, seed=0):
             "recon_corrupted": m64.forward_loss(x, rng=np.random.default_rng(seed)).recon,
             "n_examples": int(x.shape[0])}
 
-
-#: a latent whose KL, averaged over the data, is below this is dead (nats): it carries nothing
-DEAD_KL = 0.01
-#: FactorVAE votes as published (Kim & Mnih 2018; disentanglement_lib): training, evaluation
-FACTORVAE_VOTES = (10000, 5000)
-
-
-def disentanglement_scores(model, dataset, seed=0, votes=FACTORVAE_VOTES, decomposition_samples=1000):
-    """MIG, the FactorVAE score and the KL decomposition on data with known factors, drawn by
-    code (the shapes: every factor combination is one image of the data set).
-
-    The MIG is estimated from the posterior means of *every* image of the data set (train
-    and test together, as Chen et al. do): its plug-in bias, about
-    ``(n_bins - 1)(m - 1) / 2N`` nats per factor, is then small.  Besides the two scores
-    the result names, for each factor, the latent that knows most about it
-    (``mig_best_latent``, 0-based) and its normalised gap to the runner-up (``mig_gap``).
-
-    FactorVAE at the published ``votes`` (10,000 / 5,000), codes looked up from the images'
-    (:func:`tinyvae.disentanglement.grid_representation`): ``factorvae`` under
-    disentanglement_lib's rule (latents with std >= 0.05 vote), ``factorvae_active`` with the
-    dead latents (KL < ``DEAD_KL``) dropped instead, and ``active_latents`` their count.
-    ``kl_mi``, ``kl_tc``, ``kl_dimwise`` (and ``_se``): the KL's three terms,
-    :func:`tinyvae.kl_decomposition.kl_decomposition`.
-    """
-    x = np.concatenate([dataset.x_train, dataset.x_test])                 # (N, D) every image
-    factors = np.concatenate([dataset.factors_train, dataset.factors_test])
-    codes = model.code(x)                                                   # (N, Z) mu(x), float64
-    mig, details = disentanglement.mig(codes, factors)
-    try:
-        represent = disentanglement.grid_representation(codes, factors, dataset.factor_sizes)
-    except ValueError:                                                      # not the full grid: render
-        represent = disentanglement.representation(model.code, dataset.render)
-    n_train, n_eval = votes
-    fvae, fdetails = disentanglement.factorvae_score(represent, dataset.factor_sizes, np.random.default_rng(seed),
-                                                     n_train=n_train, n_eval=n_eval)
-    out = {"mig": float(mig), "factorvae": float(fvae), "factorvae_voting_latents": int(fdetails["active"].sum()),
-           "factorvae_votes": [int(n_train), int(n_eval)]}
-    if model.kind == "vae":                        # a posterior: dead latents and the KL's three terms
-        mu, logvar = (np.asarray(a) for a in model.astype(np.float64).encode(np.asarray(x, np.float64)))
-        alive = kl_per_dimension(mu, logvar) >= DEAD_KL                     # (Z,)
-        out["factorvae_active"], _ = disentanglement.factorvae_score(
-            represent, dataset.factor_sizes, np.random.default_rng(seed), n_train=n_train, n_eval=n_eval, active=alive)
-        out["active_latents"] = int(alive.sum())
-        parts = kl_decomposition(mu, logvar, np.random.default_rng(seed), n_samples=decomposition_samples)
-        out.update({f"kl_{name}{se}": parts[f"{term}{se}"] for name, term in
-                    (("mi", "mi"), ("tc", "tc"), ("dimwise", "dimwise_kl")) for se in ("", "_se")})
-    return dict(out, factor_names=list(dataset.factor_names),
-                mig_gap=[float(g) for g in details["gap"]],
-                mig_best_latent=[int(j) for j in details["best_latent"]],
-                mig_examples=int(len(x)))

@@ -119,7 +119,8 @@ def check_model(model, x, h=1e-6, **fixed):
     """Relative error of all of a model's parameter gradients on minibatch ``x``.
 
     ``fixed`` holds the model's randomness fixed (``eps=`` for a VAE, ``x_tilde=`` for a
-    DAE), so the loss is a deterministic function of the parameters.  The model must be
+    DAE), so the loss is a deterministic function of the parameters; a VAE's may name its
+    ``beta`` too.  The model must be
     float64 (``model.astype(np.float64)``).
     """
     model.loss_and_grad(x, **fixed)
@@ -209,8 +210,8 @@ def run_all(seed=0):
     eps = rng.standard_normal((N, Z))
     for name, lik, beta in [("VAE (Bernoulli)", "bernoulli", 1.0), ("VAE (Gaussian)", "gaussian", 1.0),
                             ("beta-VAE (beta=4, Bernoulli)", "bernoulli", 4.0)]:
-        vae = VAE(D, (H, H), Z, likelihood=lik, beta=beta, sigma=0.5, rng=rng, dtype=f64)
-        models.append((name, vae, {"eps": eps}))
+        vae = VAE(D, (H, H), Z, likelihood=lik, sigma=0.5, rng=rng, dtype=f64)
+        models.append((name, vae, {"eps": eps, "beta": beta}))
     for name, model, fixed in models:
         rows.append((f"{name}: all parameters", check_model(model, x, **fixed)))
     # the beta-VAE objectives of tinyvae.objectives, each at one step of its schedule

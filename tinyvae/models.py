@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import choices
+from .base import choices
 from . import noise as noise_lib
 from .layers import flatten_parameters, mlp, sigmoid
 from .losses import (bernoulli_log_likelihood, bernoulli_nll, gaussian_log_likelihood, gaussian_nll,
@@ -163,7 +163,7 @@ class Autoencoder(_EncoderDecoder):
 
     kind = "ae"
 
-    def __init__(self, D, hidden=(128,), Z=2, likelihood="gaussian", rng=None, dtype=np.float32):
+    def __init__(self, D, hidden, Z, likelihood=choices.DEFAULT_LIKELIHOOD["ae"], rng=None, dtype=np.float32):
         super().__init__(D, hidden, Z, likelihood, 1.0, rng, dtype)
 
     def config(self):
@@ -226,7 +226,7 @@ class DenoisingAutoencoder(Autoencoder):
 
     kind = "dae"
 
-    def __init__(self, D, hidden=(128,), Z=2, likelihood="gaussian", noise="mask", noise_level=0.3,
+    def __init__(self, D, hidden, Z, likelihood=choices.DEFAULT_LIKELIHOOD["dae"], noise="mask", noise_level=0.3,
                  rng=None, dtype=np.float32):
         if noise not in choices.NOISES:
             raise ValueError(f"unknown noise {noise!r}; choose one of {', '.join(choices.NOISES)}")
@@ -263,15 +263,14 @@ class VAE(_EncoderDecoder):
     .. math:: L = -E_q[log p_theta(x|z)] + beta * KL(q_phi(z|x) || p(z))
 
     estimated with one reparameterized sample z = mu + sigma * eps.  beta = 1 gives the
-    negative ELBO; beta = 0 gives the reconstruction term alone.
+    negative ELBO; beta = 0 gives the reconstruction term alone.  beta is not the model's: it
+    is the objective's (:mod:`tinyvae.objectives`), passed to ``backward`` as ``kl_weight`` or to
+    ``loss_and_grad`` as ``beta``, so a beta-VAE is this same model trained with another beta.
 
     Parameters
     ----------
     D, hidden, Z : as :class:`Autoencoder`.
     likelihood : {"bernoulli", "gaussian"}
-    beta : float >= 0
-        The KL's weight when ``loss_and_grad`` is given none; a trainer passes its own
-        (warm-up, or the Lagrange multiplier of the constrained form, :mod:`tinyvae.objectives`).
     sigma : float
         Standard deviation of the Gaussian likelihood (unused for Bernoulli).  Fixed, not
         learned; 0.1 keeps the reconstruction term strong on [0, 1] pixels.
@@ -280,16 +279,12 @@ class VAE(_EncoderDecoder):
 
     kind = "vae"
 
-    def __init__(self, D, hidden=(400,), Z=20, likelihood="bernoulli", beta=1.0, sigma=0.1,
-                 rng=None, dtype=np.float32):
-        if not beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
-        self.beta = float(beta)
+    def __init__(self, D, hidden, Z, likelihood=choices.DEFAULT_LIKELIHOOD["vae"], sigma=0.1, rng=None,
+                 dtype=np.float32):
         super().__init__(D, hidden, Z, likelihood, sigma, rng, dtype)
 
     def config(self):
-        return dict(D=self.D, hidden=self.hidden, Z=self.Z, likelihood=self.likelihood,
-                    beta=self.beta, sigma=self.sigma)
+        return dict(D=self.D, hidden=self.hidden, Z=self.Z, likelihood=self.likelihood, sigma=self.sigma)
 
     def encode(self, x):
         """q_phi(z|x): (N, D) -> mu (N, Z), logvar (N, Z)."""
@@ -369,11 +364,13 @@ class VAE(_EncoderDecoder):
         ### END SOLUTION
         self.encoder.backward(dh, need_dx=False)      # no gradient w.r.t. the data
 
-    def loss_and_grad(self, x, rng=None, eps=None, beta=None, backward=True):
-        """The beta-VAE's loss of a minibatch ``x`` (N, D), ``recon + beta * kl`` (beta: the
-        model's own unless given), as a Loss; sets ``self.grad`` unless ``backward=False``."""
+    def loss_and_grad(self, x, rng=None, eps=None, beta=1.0, backward=True):
+        """The beta-VAE's loss of a minibatch ``x`` (N, D), ``recon + beta * kl`` (beta = 1: the
+        VAE's negative ELBO), as a Loss; sets ``self.grad`` unless ``backward=False``."""
+        if not beta >= 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
         recon, kl = self.forward(x, rng, eps)
-        beta = self.beta if beta is None else float(beta)
+        beta = float(beta)
         if backward:
             self.backward(beta)
         return Loss(recon, kl, beta, recon + beta * kl)
@@ -383,11 +380,12 @@ def make_model(cfg, D, rng=None, dtype=np.float32):
     """The one model factory: the model a run's settings ``cfg`` describe, for inputs of size D.
 
     ``cfg`` is a :class:`tinyvae.app.config.TrainConfig` (or anything with its attributes
-    ``model, hidden, latent, likelihood, sigma, beta, noise, noise_level``).
+    ``model, hidden, latent, likelihood, sigma, noise, noise_level``); the KL's weight is the
+    objective's (:func:`tinyvae.app.training.make_objective`).
     """
     hidden = tuple(cfg.hidden)
     if cfg.model == "vae":
-        return VAE(D, hidden, cfg.latent, likelihood=cfg.likelihood, beta=cfg.beta, sigma=cfg.sigma,
+        return VAE(D, hidden, cfg.latent, likelihood=cfg.likelihood, sigma=cfg.sigma,
                    rng=rng, dtype=dtype)
     if cfg.model == "dae":
         return DenoisingAutoencoder(D, hidden, cfg.latent, likelihood=cfg.likelihood, noise=cfg.noise,

@@ -8,7 +8,7 @@ minibatch (``--binarize dynamic``, in the trainer).
 """
 import numpy as np
 
-from .choices import NOISES
+from .base.choices import NOISES
 
 
 def masking(x, rate, rng):

@@ -114,11 +114,14 @@ class Objective:
 
 
 class FixedBeta(Objective):
-    """L = recon + beta_t KL, with an optional linear warm-up beta_t = beta min(1, t / W)."""
+    """L = recon + beta_t KL, with an optional linear warm-up beta_t = beta min(1, (t + 1) / W)
+    at step t = 0, 1, ... (so the first step already has a weight, beta / W)."""
 
     name = "beta"
 
     def __init__(self, beta=1.0, warmup_steps=0):
+        if not float(beta) >= 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
         self.beta, self.warmup_steps = float(beta), int(warmup_steps)
 
     def beta_at(self, t):

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from .errors import DivergenceError
+from .base.errors import DivergenceError
 from .models import Loss
 from .noise import binarize
 from .objectives import FixedBeta, step_loss
@@ -44,7 +44,7 @@ class Trainer:
     def __init__(self, model, rng, batch_size=128, lr=1e-3, objective=None, binarize_dynamic=False):
         self.model, self.rng, self.batch_size = model, rng, int(batch_size)
         self.optimizer = Adam(model.theta, model.grad, lr=lr)
-        self.objective = objective or FixedBeta(getattr(model, "beta", 0.0))
+        self.objective = objective or FixedBeta()                  # beta = 1: the VAE (an AE's KL is 0)
         self.binarize_dynamic = binarize_dynamic
         self.t = 0                                       # optimizer steps taken
         self.epoch = 0                                   # epochs finished

@@ -26,7 +26,8 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tinyvae import data, disentanglement, holes, plots
+from tinyvae import data
+from tinyvae.studies import disentanglement, holes, plots
 from tinyvae.app import explore, reference
 from tinyvae.app.config import TrainConfig
 from tinyvae.app.runs import load_run

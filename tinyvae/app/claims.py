@@ -4,10 +4,10 @@
   :func:`claim_run`) with an exclusive ``flock`` on the folder itself, held for the run's
   life and released by the kernel when the process ends, however it ends.  A second
   training of the same folder is refused with one line.  Each claim first removes the
-  temporary files a killed writer left behind (:func:`tinyvae.atomic.remove_dead_temporary_files`).
+  temporary files a killed writer left behind (:func:`tinyvae.base.atomic.remove_dead_temporary_files`).
 * **No overwriting.**  Every other command writes a new file, or over an earlier file of the
   same kind that tinyvae wrote and marked (:func:`check_output`,
-  :func:`tinyvae.atomic.written_by_tinyvae`); none writes over a run's own files.
+  :func:`tinyvae.base.atomic.written_by_tinyvae`); none writes over a run's own files.
 """
 import errno
 import os
@@ -17,14 +17,14 @@ try:
 except ImportError:                             # Windows has no flock: the claim is then only the
     fcntl = None                                # atomic mkdir / empty-folder check, and is not held
 
-from ..atomic import remove_dead_temporary_files, temporary_name, written_by_tinyvae
-from ..errors import CheckpointError, UsageError, command
+from ..base.atomic import remove_dead_temporary_files, temporary_name, written_by_tinyvae
+from ..base.errors import CheckpointError, UsageError, command
 from .runs import CHECKPOINT, OWN_FILES, free_name, require_run_dir
 
 
 # --- what other commands may write ---------------------------------------------------------------
 #: the first bytes of an explorer page (templates/explorer.html), its mark; PNGs and JSON files
-#: carry theirs inside (:func:`tinyvae.atomic.written_by_tinyvae`)
+#: carry theirs inside (:func:`tinyvae.base.atomic.written_by_tinyvae`)
 SIGNATURES = {".html": b"<!DOCTYPE html>\n<!-- The tinyvae latent-space explorer."}
 
 

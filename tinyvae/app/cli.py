@@ -17,18 +17,18 @@ Each command imports what it uses inside its own function: ``tinyvae --help`` th
 neither the trainer nor matplotlib, and stays fast (``benchmarks/startup.py``).
 """
 import argparse
+import dataclasses
 import os
 import sys
+import typing
 
-from .. import choices
-from ..choices import SEED_MAX
-from ..errors import CheckpointError, TinyVAEError, UsageError, command, describe_os_error, stopped_by
+from ..base import choices
+from ..base.choices import SEED_MAX
+from ..base.errors import CheckpointError, TinyVAEError, UsageError, command, describe_os_error, stopped_by
 from .terminal import fail, interrupt_behind, memory_fix, signals_as_interrupts, silence_stdout, steady_streams
 
-#: train flags that describe the run, and so cannot change on --resume
-RUN_FLAGS = ("model", "data", "binarize", "batch_size", "lr", "hidden", "latent", "likelihood",
-             "sigma", "beta", "kl_target", "beta_lr", "capacity", "capacity_steps", "gamma",
-             "tc_weight", "warmup_epochs", "noise", "noise_level", "seed", "out")
+#: the settings a resume may change: how long, and where the data now are; the rest describe the run
+RESUMABLE = ("epochs", "data_dir")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,21 +48,22 @@ def _cmd_gradcheck(args):
 
 def _cmd_exercises(args):
     if args.action == "make":
-        from .exercises import make_command
+        from ..course.catalogue import make_command
         return make_command(args.dir)
-    from .exercises_grade import check
+    from ..course.grade import check
     return check(args.dir, time_limit=args.time_limit)
 
 
 def _cmd_train(args):
-    from .config import TrainConfig
+    from .config import TrainConfig, flag
     from .training import run
 
-    given = {k: v for k, v in vars(args).items() if k in RUN_FLAGS + ("epochs", "data_dir") and v is not None}
+    names = [f.name for f in dataclasses.fields(TrainConfig)] + ["out"]
+    given = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.resume is not None:
-        fixed = sorted(k for k in given if k in RUN_FLAGS)
+        fixed = sorted(k for k in given if k not in RESUMABLE)
         if fixed:
-            flags = ", ".join("--" + k.replace("_", "-") for k in fixed)
+            flags = ", ".join(flag(k) for k in fixed)
             raise UsageError(f"{flags} cannot change when resuming; pass only --epochs (and --data-dir) with --resume")
         run_args = dict(resume=args.resume, epochs=args.epochs, data_dir=args.data_dir)
     else:
@@ -78,8 +79,8 @@ def _cmd_train(args):
 
 def _draw_run_figures(run_dir, trainer, dataset):
     """The figures every run gets, written at the end of training over tinyvae's own only."""
-    from .. import plots
-    from ..atomic import written_by_tinyvae
+    from ..studies import plots
+    from ..base.atomic import written_by_tinyvae
     from .run_figures import run_figures
 
     figs = {os.path.join(run_dir, name): fig for name, fig in run_figures(trainer.model, dataset).items()}
@@ -94,7 +95,8 @@ def _draw_run_figures(run_dir, trainer, dataset):
 
 def _cmd_eval(args):
     from .. import evaluate
-    from ..atomic import save_json
+    from ..studies import disentanglement
+    from ..base.atomic import save_json
     from ..models import VAE
     from . import memory
     from .claims import check_output
@@ -115,7 +117,7 @@ def _cmd_eval(args):
     else:
         result = evaluate.evaluate_autoencoder(model, data.x_test, seed=args.seed)
     if data.factors_test is not None:
-        result.update(evaluate.disentanglement_scores(model, data, seed=args.seed))
+        result.update(disentanglement.disentanglement_scores(model, data, seed=args.seed))
     _require_finite(result, f"evaluating {args.run_dir}")
     result = dict(written_by="tinyvae eval", model=cfg.model, data=cfg.data, epoch=meta["epoch"], split="test",
                   units="nats per example", **result)
@@ -177,7 +179,7 @@ def _cmd_sample(args):
         return memory.sampling_bytes(n, model.D, model.hidden, model.Z)
     memory.require(sampling(args.n), f"-n {args.n}",
                    lambda free: _fewer("-n", memory.largest(sampling, free // 2), 64))
-    from .. import plots
+    from ..studies import plots
     with np.errstate(all="ignore"):
         samples = model.sample(args.n, np.random.default_rng(args.seed))
     _require_finite(samples, f"sampling {args.run_dir}")
@@ -229,32 +231,7 @@ def build_parser():
     t = sub.add_parser("train", help="train a model (a VAE on the embedded digits by default)",
                        description="Train an AE, DAE or (beta-)VAE. With no flags: a VAE on the embedded "
                                    "UCI digits, written to runs/<name>.")
-    t.add_argument("--model", choices=choices.MODELS, help="default vae")
-    t.add_argument("--data", choices=choices.DATASETS, help="default digits")
-    t.add_argument("--data-dir", metavar="DIR", help="read MNIST / Fashion-MNIST files from DIR instead of downloading")
-    t.add_argument("--binarize", choices=choices.BINARIZE, help="default none: Bernoulli on [0,1] intensities")
-    t.add_argument("--epochs", type=int, help="default 100 on digits, 20 on shapes, 10 on MNIST")
-    t.add_argument("--batch-size", type=int, help="default 128")
-    t.add_argument("--lr", type=float, help="Adam's learning rate, default 1e-3")
-    t.add_argument("--hidden", type=int, nargs="+", metavar="H", help="hidden sizes, default 400")
-    t.add_argument("--latent", type=int, metavar="Z", help="latent size, default 20")
-    t.add_argument("--likelihood", choices=choices.LIKELIHOODS,
-                   help="p(x|z): default bernoulli for a VAE; an AE or DAE scores with MSE (gaussian, "
-                        "the lecture's L_AE) unless given bernoulli (BCE)")
-    t.add_argument("--sigma", type=float, help="std of the Gaussian likelihood, default 0.1")
-    t.add_argument("--beta", type=float, help="weight of the KL, default 1 (the VAE)")
-    t.add_argument("--kl-target", type=float, metavar="DELTA",
-                   help="constrained form KL < DELTA, with beta a Lagrange multiplier")
-    t.add_argument("--beta-lr", type=float, metavar="ETA", help="dual-ascent step on beta, default 0.01")
-    t.add_argument("--capacity", type=float, metavar="C", help="Burgess et al.: gamma |KL - C(t)|")
-    t.add_argument("--capacity-steps", type=int, metavar="N", help="steps to raise C from 0, default 10000")
-    t.add_argument("--gamma", type=float, help="weight of |KL - C|, default 100")
-    t.add_argument("--tc-weight", type=float, metavar="W",
-                   help="beta-TCVAE (Chen et al. 2018): recon + KL + (W - 1) TC, TC by minibatch-weighted sampling")
-    t.add_argument("--warmup-epochs", type=int, metavar="W", help="linear KL warm-up, default 0")
-    t.add_argument("--noise", choices=choices.NOISES, help="DAE corruption, default mask")
-    t.add_argument("--noise-level", type=float, help="masking rate or Gaussian sigma, default 0.3")
-    t.add_argument("--seed", type=_seed, help="default 0")
+    _add_settings(t)
     t.add_argument("--threads", type=int, metavar="N",
                    help="BLAS threads for the matrix products (default: BLAS's own, usually every core); "
                         "1 keeps small models fast on a busy machine")
@@ -314,6 +291,20 @@ def _run_command(sub, name, help, func, data_dir=True, seed_help=None):
     return c
 
 
+def _add_settings(parser):
+    """One flag per run setting, its help and default written from :class:`TrainConfig`'s fields
+    (every default is None here: a flag that is not given is told apart from one that is)."""
+    from .config import TrainConfig, default_text, flag
+
+    for f in dataclasses.fields(TrainConfig):
+        kind = f.type.__args__[0] if getattr(f.type, "__origin__", None) is typing.Union else f.type
+        extra = {"nargs": "+", "type": int} if kind == typing.List[int] else {"type": _seed if f.name == "seed" else kind}
+        if f.metadata["choices"]:
+            extra = {"choices": f.metadata["choices"]}
+        parser.add_argument(flag(f.name), metavar=f.metadata["metavar"], help=f.metadata["help"] + default_text(f),
+                            **extra)
+
+
 def _seed(text):
     """argparse type of every --seed: a whole number numpy's generators and config.json take."""
     try:
@@ -329,7 +320,7 @@ def main(argv=None):
     """Run one command.  Every way it can fail ends here, in one line on stderr and an exit code:
     the user's own errors (1, or 2 for usage), a file or standard output that cannot be written
     (1), memory that runs out (1), Ctrl-C (130) and SIGTERM (143).  Files are written whole or
-    not at all (:func:`tinyvae.atomic.atomic_write`), so none of these leaves a half-written one.
+    not at all (:func:`tinyvae.base.atomic.atomic_write`), so none of these leaves a half-written one.
 
     Before anything else, the three standard streams are made safe to use and SIGTERM and SIGHUP
     are turned into Ctrl-C's path (:mod:`tinyvae.app.terminal`); the

@@ -1,14 +1,16 @@
 """The settings of a run (``tinyvae train``'s flags), checked, and saved as ``RUN_DIR/config.json``."""
 import dataclasses
+import inspect
 import json
 from dataclasses import dataclass, field
 from typing import List, Optional
 
 import numpy as np
 
-from .. import choices
-from ..choices import SEED_MAX
-from ..errors import CheckpointError, UsageError, shown
+from ..base import choices
+from ..base.choices import SEED_MAX
+from ..base.errors import CheckpointError, UsageError, shown
+from ..models import VAE, DenoisingAutoencoder
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)     # training runs in float32: settings must fit
 
@@ -16,9 +18,35 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)     # training runs in float32: se
 DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "shapes-equal": 10, "mnist": 10, "fashion-mnist": 10}
 
 
+def flag(name):
+    """The command-line flag of a setting, the one spelling rule: ``beta_lr`` -> ``--beta-lr``."""
+    return "--" + name.replace("_", "-")
+
+
+def _model_default(model, name):
+    """The default the lecture's model class gives its argument ``name`` (stated there, once)."""
+    return inspect.signature(model).parameters[name].default
+
+
+def setting(help, default=None, *, applies=None, metavar=None, choices=None):
+    """One run setting: its default, its help line and how the command line spells its value.
+
+    ``default`` is the value of a setting every run uses.  A setting that only some runs use
+    (a VAE's sigma, a DAE's noise) has ``default=None`` ("not given") and takes ``applies``
+    when the run uses it (:data:`DEFAULTS`).  ``tinyvae train --help`` is written from these.
+    """
+    meta = {"help": help, "metavar": metavar, "choices": choices}
+    if applies is not None:
+        meta["applies"] = applies
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class TrainConfig:
-    """Every setting of a run; saved as ``RUN_DIR/config.json``.  Names follow pytorch/examples.
+    """Every setting of a run, with its default and its help, stated once; saved as
+    ``RUN_DIR/config.json``.  Names follow pytorch/examples.
 
     A setting left at None was not given.  :meth:`validate` refuses a given setting that the
     chosen model and objective would ignore (:meth:`ignored`), then fills the ones that apply
@@ -26,29 +54,37 @@ class TrainConfig:
     config.json shows them as null.
     """
 
-    model: str = "vae"                  # ae | dae | vae
-    data: str = "digits"                # digits | mnist | fashion-mnist | shapes
-    data_dir: Optional[str] = None      # mnist and fashion-mnist only
-    binarize: str = "none"              # none | static | dynamic
-    epochs: Optional[int] = None        # None: DEFAULT_EPOCHS[data]
-    batch_size: int = 128
-    lr: float = 1e-3
-    hidden: List[int] = field(default_factory=lambda: [400])
-    latent: int = 20
-    likelihood: Optional[str] = None    # bernoulli (BCE for an AE) | gaussian (the squared error for an AE);
-    #                                     None: choices.DEFAULT_LIKELIHOOD[model]
-    sigma: Optional[float] = None       # std of the Gaussian likelihood of a VAE
-    beta: Optional[float] = None        # a VAE's KL weight (with kl_target: beta's start value)
-    kl_target: Optional[float] = None   # constrained form: KL < delta, beta by dual ascent
-    beta_lr: Optional[float] = None     # eta of the dual ascent on beta (kl_target)
-    capacity: Optional[float] = None    # Burgess et al.: gamma |KL - C|, C annealed 0 -> capacity
-    capacity_steps: Optional[int] = None
-    gamma: Optional[float] = None
-    tc_weight: Optional[float] = None   # beta-TCVAE (Chen et al.): recon + KL + (w - 1) TC
-    warmup_epochs: Optional[int] = None  # linear KL warm-up of a fixed beta
-    noise: Optional[str] = None         # mask | gaussian | saltpepper (DAE)
-    noise_level: Optional[float] = None
-    seed: int = 0
+    model: str = setting("the model", "vae", choices=choices.MODELS)
+    data: str = setting("the data set", "digits", choices=choices.DATASETS)
+    data_dir: Optional[str] = setting("read MNIST / Fashion-MNIST files from DIR instead of downloading",
+                                      metavar="DIR")
+    binarize: str = setting("none: a Bernoulli on [0, 1] intensities; static or dynamic: 0/1 pixels", "none",
+                            choices=choices.BINARIZE)
+    epochs: Optional[int] = setting("default: " + ", ".join(f"{n} on {d}" for d, n in DEFAULT_EPOCHS.items()))
+    batch_size: int = setting("examples per step", 128)
+    lr: float = setting("Adam's learning rate", 1e-3)
+    hidden: List[int] = setting("hidden sizes", [400], metavar="H")
+    latent: int = setting("latent size", 20, metavar="Z")
+    likelihood: Optional[str] = setting(
+        "p(x|z), default " + ", ".join(f"{lik} for {m.upper()}" for m, lik in choices.DEFAULT_LIKELIHOOD.items())
+        + "; an AE's gaussian is the lecture's L_AE (the squared error), its bernoulli BCE", choices=choices.LIKELIHOODS)
+    sigma: Optional[float] = setting("std of a VAE's Gaussian likelihood", applies=_model_default(VAE, "sigma"))
+    beta: Optional[float] = setting("weight of the KL (1: the VAE); with --kl-target, beta's start value",
+                                    applies=1.0)
+    kl_target: Optional[float] = setting("constrained form KL <= DELTA, beta a Lagrange multiplier found by "
+                                         "dual ascent", metavar="DELTA")
+    beta_lr: Optional[float] = setting("dual-ascent step on beta (--kl-target)", applies=0.01, metavar="ETA")
+    capacity: Optional[float] = setting("Burgess et al.: gamma |KL - C(t)|, C raised from 0 to C", metavar="C")
+    capacity_steps: Optional[int] = setting("steps to raise C from 0 (--capacity)", applies=10000, metavar="N")
+    gamma: Optional[float] = setting("weight of |KL - C| (--capacity)", applies=100.0)
+    tc_weight: Optional[float] = setting("beta-TCVAE (Chen et al. 2018): recon + KL + (W - 1) TC, TC by "
+                                         "minibatch-weighted sampling", metavar="W")
+    warmup_epochs: Optional[int] = setting("linear KL warm-up of a fixed beta", applies=0, metavar="W")
+    noise: Optional[str] = setting("a DAE's corruption", applies=_model_default(DenoisingAutoencoder, "noise"),
+                                   choices=choices.NOISES)
+    noise_level: Optional[float] = setting("masking rate, or the Gaussian's sigma",
+                                           applies=_model_default(DenoisingAutoencoder, "noise_level"))
+    seed: int = setting("seeds the initial weights, the split's shuffle and every draw", 0)
 
     def __post_init__(self):
         if self.epochs is None:
@@ -75,7 +111,7 @@ class TrainConfig:
                                ("gamma", "the weight of |KL - C|"), ("warmup_epochs", "a warm-up of the KL"),
                                ("tc_weight", "beta-TCVAE's weight of the total correlation")):
                 ignore(name, f"is {what} of a VAE; {_a(self.model)} has none",
-                       f"drop {_flag(name)}, or train a VAE (--model vae)")
+                       f"drop {flag(name)}, or train a VAE (--model vae)")
         else:
             if self.likelihood != "gaussian":
                 ignore("sigma", f"is the std of a Gaussian likelihood, and this VAE's is {self.likelihood}",
@@ -92,14 +128,14 @@ class TrainConfig:
             if form != "capacity":
                 for name in ("capacity_steps", "gamma"):
                     ignore(name, "belongs to --capacity, which is not given",
-                           f"drop {_flag(name)}, or add --capacity C")
+                           f"drop {flag(name)}, or add --capacity C")
             if form != "beta":
-                ignore("warmup_epochs", f"ramps a fixed --beta, and {_flag(form)} sets the KL's weight itself",
-                       f"drop --warmup-epochs, or drop {_flag(form)}")
+                ignore("warmup_epochs", f"ramps a fixed --beta, and {flag(form)} sets the KL's weight itself",
+                       f"drop --warmup-epochs, or drop {flag(form)}")
         if self.model != "dae":
             for name in ("noise", "noise_level"):
                 ignore(name, f"corrupts a DAE's input, and this is {_a(self.model)}",
-                       f"drop {_flag(name)}, or train a DAE (--model dae)")
+                       f"drop {flag(name)}, or train a DAE (--model dae)")
         if self.data not in ("mnist", "fashion-mnist"):
             ignore("data_dir", f"is only for mnist and fashion-mnist; {self.data} is built in", "drop --data-dir")
         return out
@@ -136,12 +172,12 @@ class TrainConfig:
             if where:
                 raise CheckpointError(f"{where}: setting {name!r} {why}; the file is damaged or was written by "
                                       f"another version of tinyvae: train a new run")
-            raise UsageError(f"{_flag(name)} {why}" + (f"; {fix}" if fix else ""))
+            raise UsageError(f"{flag(name)} {why}" + (f"; {fix}" if fix else ""))
 
         if self.kl_target is not None and self.capacity is not None:
             bad("capacity", "and --kl-target are two different objectives", "choose one of them")
         if self.tc_weight is not None and (self.kl_target is not None or self.capacity is not None):
-            bad("tc_weight", f"and {_flag(self.objective())} are two different objectives", "choose one of them")
+            bad("tc_weight", f"and {flag(self.objective())} are two different objectives", "choose one of them")
         for name, (why, fix) in self.ignored().items():
             bad(name, why, fix)
         for name, value in DEFAULTS.items():            # the defaults of the settings that apply
@@ -192,7 +228,7 @@ class TrainConfig:
             value = getattr(cfg, f.name)
             same = value == (getattr(default, f.name) if f.name in ("model", "data") else getattr(plain, f.name))
             if value is not None and not same:
-                argv += [_flag(f.name), *map(_number, value if isinstance(value, list) else [value])]
+                argv += [flag(f.name), *map(_number, value if isinstance(value, list) else [value])]
         return argv
 
     def to_dict(self):
@@ -218,14 +254,17 @@ class TrainConfig:
         return cls(**d)
 
 
-#: the value of each setting that applies to a run but was not given
-DEFAULTS = {"sigma": 0.1, "beta": 1.0, "beta_lr": 0.01, "capacity_steps": 10000, "gamma": 100.0,
-            "warmup_epochs": 0, "noise": "mask", "noise_level": 0.3}
+#: the value of each setting that applies to a run but was not given (each field's ``applies``)
+DEFAULTS = {f.name: f.metadata["applies"] for f in dataclasses.fields(TrainConfig) if "applies" in f.metadata}
 
 
-def _flag(name):
-    """The command-line flag of a setting: ``beta_lr`` -> ``--beta-lr``."""
-    return "--" + name.replace("_", "-")
+def default_text(f):
+    """What ``--help`` says a setting defaults to: its default, or the one it takes when it applies."""
+    value = f.metadata.get("applies", f.default if f.default is not dataclasses.MISSING else f.default_factory())
+    if value is None:
+        return ""
+    words = " ".join(map(str, value)) if isinstance(value, list) else f"{value:g}" if isinstance(value, float) else value
+    return f", default {words}"
 
 
 def _a(model):

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import holes
-from ..atomic import atomic_write
-from ..errors import UsageError
+from ..studies import holes
+from ..base.atomic import atomic_write
+from ..base.errors import UsageError
 from . import explore_data
 from .explore_data import BINS, CODE_BUDGET, IMAGE_BUDGET, from_base64, to_base64  # noqa: F401 (the page's API)
 

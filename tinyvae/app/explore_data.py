@@ -16,7 +16,7 @@ the pointer.  For one run (one model and the data set it was trained on):
   for q(z|x), images, labels and the factors to colour by (:func:`colourings`);
 * each latent's KL (VAE) or variance (AE) for its slider (:func:`latent_stats`);
 * the judge of whether a decode is valid (:func:`judge_data`): lesson 02's digit classifier
-  (:mod:`tinyvae.classifier`) where the data have class labels, else the distance to the
+  (:mod:`tinyvae.studies.classifier`) where the data have class labels, else the distance to the
   nearest training image.
 
 Shapes: ``N`` codes, ``Z`` latents, ``D`` pixels, ``bins`` grid cells along each axis.
@@ -27,8 +27,8 @@ from typing import NamedTuple
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .. import classifier, holes
-from ..errors import CheckpointError, UsageError
+from ..studies import classifier, holes
+from ..base.errors import CheckpointError, UsageError
 from ..layers import Linear, ReLU, Sequential
 from ..losses import kl_per_dimension
 from ..data import shapes
@@ -41,7 +41,7 @@ IMAGE_BUDGET = 1_000_000   # bytes of test images on the page (uint8 pixels): 1,
 CODE_BUDGET = 600_000
 CONTOURS = (1, 2, 3)       # the prior's contours, in standard deviations
 CONTOUR_POINTS = 97        # points on each contour
-N_PRIOR = 5000             # prior draws behind the hole score, as tinyvae.holes.model_hole_score
+N_PRIOR = 5000             # prior draws behind the hole score, as tinyvae.studies.holes.model_hole_score
 #: bytes of training images (uint8) the nearest-image judge holds: all 6,220 of the shapes
 JUDGE_IMAGE_BUDGET = 2_000_000
 #: the nearest-image judge passes a decode as close to a training image as this share of the
@@ -123,7 +123,7 @@ def hole_grid(codes, base, axes, extent, bins=BINS):
     """The distance from each cell centre of the plane to its nearest training code.
 
     The plane is ``base`` with latents ``axes`` varied over ``extent = (lo1, hi1, lo2, hi2)``.
-    A cell is a hole when this distance exceeds the hole radius (:mod:`tinyvae.holes`).
+    A cell is a hole when this distance exceeds the hole radius (:mod:`tinyvae.studies.holes`).
 
     Returns (bins, bins) float64 indexed ``[i2, i1]`` (row = second axis).
     """
@@ -136,7 +136,7 @@ def hole_grid(codes, base, axes, extent, bins=BINS):
 
 # --- 4. the holes, in the full latent space -----------------------------------------------
 class PageHoles(NamedTuple):
-    """The hole test the page runs: :mod:`tinyvae.holes`'s definition on the codes it holds."""
+    """The hole test the page runs: :mod:`tinyvae.studies.holes`'s definition on the codes it holds."""
 
     held: np.ndarray        # (n, Z) the training codes on the page
     n_codes: int            # N, the training codes there are
@@ -151,7 +151,7 @@ class PageHoles(NamedTuple):
 def page_holes(model, x_train, seed=0, code_budget=CODE_BUDGET, n=N_PRIOR):
     """The training codes the page holds, and holes.py's radius and score computed on them.
 
-    The codes, the prior and its draws are those of :func:`tinyvae.holes.model_hole_score`
+    The codes, the prior and its draws are those of :func:`tinyvae.studies.holes.model_hole_score`
     with the same ``seed`` (the same generator, drawn in the same order).  When all N codes
     fit ``code_budget`` bytes of float32 the page holds them all, and the radius and score
     are exactly model_hole_score's; otherwise it holds a random subsample of
@@ -287,13 +287,13 @@ def judge_data(dataset, seed=0, image_budget=JUDGE_IMAGE_BUDGET):
     """What the page needs to judge whether a decode is valid: a JSON-able dict.
 
     Data with class labels (digits, MNIST, Fashion-MNIST): lesson 02's judge, a classifier
-    (:func:`tinyvae.classifier.train_classifier`) whose weights the page runs in JavaScript; a
+    (:func:`tinyvae.studies.classifier.train_classifier`) whose weights the page runs in JavaScript; a
     decode is valid when its top-class probability is at least ``VALID_PROBABILITY``
-    (:func:`tinyvae.classifier.is_valid`).  Its test accuracy and the share of real test images
+    (:func:`tinyvae.studies.classifier.is_valid`).  Its test accuracy and the share of real test images
     it passes are on the page.
 
     Data without (the shapes, whose factors are not classes to recognise): the distance from a
-    decode to its nearest training image (:func:`tinyvae.classifier.nearest_image_distance`),
+    decode to its nearest training image (:func:`tinyvae.studies.classifier.nearest_image_distance`),
     on the training images the page holds (all, or a random subsample that fits
     ``image_budget``); each run's threshold is :func:`nearest_image_threshold`.
     """

@@ -12,7 +12,7 @@ that cannot fit, by orders of magnitude, before a single array is made.
 """
 import os
 
-from ..errors import UsageError
+from ..base.errors import UsageError
 from ..models import layer_sizes, parameter_count
 
 FLOAT32, FLOAT64 = 4, 8

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..base.errors import CheckpointError
 from ..models import make_model
 from .config import TrainConfig
 from .runs import load_checkpoint, load_config

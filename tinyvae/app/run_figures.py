@@ -2,16 +2,16 @@
 
 :func:`save_run_figures` writes the three every run gets; :func:`plot_run` reads a run folder
 back and writes every figure that applies to it.  Each draws all its figures first and writes
-them in one step (:func:`tinyvae.plots.save_figures`), so an interrupted command changes no file.  The figures themselves are in
-:mod:`tinyvae.plots`; this module only chooses them and names their files.
+them in one step (:func:`tinyvae.studies.plots.save_figures`), so an interrupted command changes no file.  The figures themselves are in
+:mod:`tinyvae.studies.plots`; this module only chooses them and names their files.
 """
 import os
 import sys
 
 import numpy as np
 
-from .. import disentanglement, holes, plots
-from ..errors import one_line
+from ..studies import disentanglement, holes, plots
+from ..base.errors import one_line
 from ..losses import kl_per_dimension
 from ..models import VAE
 from .runs import load_data, load_run

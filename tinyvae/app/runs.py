@@ -11,7 +11,7 @@
 after every epoch and at every start of training; no command reads them to learn a setting or
 a row.  A ``config.json`` that disagrees with its checkpoint (edited, damaged) is refused in
 one line (:func:`check_config_copy`): it never changes a run.  Every file is written whole
-(:mod:`tinyvae.atomic`), so a kill between two writes is repaired by the next start.
+(:mod:`tinyvae.base.atomic`), so a kill between two writes is repaired by the next start.
 
 Every byte of a run folder is untrusted: :func:`load_checkpoint` reads only regular files,
 checks each ``.npy`` header against the bytes that hold it before numpy reads it, and checks
@@ -28,8 +28,8 @@ import zipfile
 import numpy as np
 
 from .. import data
-from ..atomic import atomic_write, is_temporary_name, save_json
-from ..errors import CheckpointError, DataError, command, one_line, shown
+from ..base.atomic import atomic_write, is_temporary_name, save_json
+from ..base.errors import CheckpointError, DataError, command, one_line, shown
 from ..models import make_model, parameter_count
 from .config import TrainConfig
 

@@ -5,7 +5,7 @@
 * :func:`steady_streams`: a closed stdin, stdout or stderr (``2>&-``) is opened on the null
   device, and a file name that is not UTF-8 prints as its own bytes;
 * :func:`signals_as_interrupts`: SIGTERM and SIGHUP take Ctrl-C's path (a KeyboardInterrupt,
-  :class:`tinyvae.errors.Terminated`), so every ``except KeyboardInterrupt`` that keeps a
+  :class:`tinyvae.base.errors.Terminated`), so every ``except KeyboardInterrupt`` that keeps a
   checkpoint or removes a temporary file runs for them too;
 * :func:`fail`: the one line on stderr, and the exit code.
 """
@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from ..errors import Terminated
+from ..base.errors import Terminated
 
 
 def memory_fix(args):
@@ -33,7 +33,7 @@ interrupted_by = None
 
 
 def signals_as_interrupts(in_process):
-    """Make Ctrl-C raise KeyboardInterrupt and SIGTERM and SIGHUP :class:`tinyvae.errors.Terminated`
+    """Make Ctrl-C raise KeyboardInterrupt and SIGTERM and SIGHUP :class:`tinyvae.base.errors.Terminated`
     (a KeyboardInterrupt), so that all three end as Ctrl-C does: the checkpoint kept, no
     temporary file left, one line; and remember which signal came (:data:`interrupted_by`).
     A signal the shell set to be ignored (``nohup``, a background job) stays ignored.

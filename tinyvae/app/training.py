@@ -16,11 +16,11 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import DivergenceError, Interrupted, UsageError, command, stopped_by
+from ..base.errors import DivergenceError, Interrupted, UsageError, command, stopped_by
 from ..objectives import TCVAE, Capacity, FixedBeta, KLTarget, lagrangian
 from ..train import Trainer
 from . import claims, memory, runs
-from .config import DEFAULTS, TrainConfig
+from .config import DEFAULTS, TrainConfig, flag
 
 
 def make_objective(cfg, steps_per_epoch, dataset_size=None):
@@ -226,10 +226,10 @@ def _require_memory(cfg, dataset, resumed_dir):
         memory.require(nbytes, f"resuming {resumed_dir}", "free some memory (close other programs) and resume again")
         return
     plain = TrainConfig()
-    sizes = {"--hidden": (max(cfg.hidden), max(plain.hidden), " ".join(map(str, plain.hidden))),
-             "--latent": (cfg.latent, plain.latent, plain.latent),
-             "--batch-size": (cfg.batch_size, plain.batch_size, plain.batch_size)}
-    big = [f"{flag} {default}" for flag, (now, largest, default) in sizes.items() if now > largest]
+    sizes = {"hidden": (max(cfg.hidden), max(plain.hidden), " ".join(map(str, plain.hidden))),
+             "latent": (cfg.latent, plain.latent, plain.latent),
+             "batch_size": (cfg.batch_size, plain.batch_size, plain.batch_size)}
+    big = [f"{flag(name)} {default}" for name, (now, largest, default) in sizes.items() if now > largest]
     memory.require(nbytes, f"training this {cfg.model} (D={dataset.D}, hidden {' '.join(map(str, cfg.hidden))}, "
                            f"latent {cfg.latent}, batch {cfg.batch_size})",
                    f"choose smaller sizes, such as the defaults {', '.join(big)}" if big else
@@ -257,10 +257,9 @@ def _divergence_advice(cfg, trainer, new_out, resumed):
         value = default if default > now else now * 10
     else:
         value = default if default < now else now / 10
-    flag = "--" + name.replace("_", "-")
     why = f"the KL's weight grew to {weight:.3g}; " if name == "beta_lr" else ""
     stuck = "this run's settings cannot change on resume, so " if resumed else ""
-    return (f"{why}{stuck}try a {way} {flag} than {now:g} in a new run: "
+    return (f"{why}{stuck}try a {way} {flag(name)} than {now:g} in a new run: "
             f"{command('tinyvae', 'train', '--out', new_out, *cfg.to_argv(**{name: value}))}")
 
 

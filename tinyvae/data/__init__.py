@@ -24,8 +24,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..choices import BINARIZE, DATASETS
-from ..errors import UsageError
+from ..base.choices import BINARIZE, DATASETS
+from ..base.errors import UsageError
 from ..noise import binarize as binarize_pixels
 from . import shapes
 from .dataset import Dataset

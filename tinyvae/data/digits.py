@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, one_line
+from ..base.errors import DataError, one_line
 from .dataset import Dataset
 
 DIGITS_FILE = Path(__file__).parent / "files" / "digits.gz"

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..atomic import remove_dead_temporary_files, temporary_name
-from ..errors import DataError, one_line
+from ..base.atomic import remove_dead_temporary_files, temporary_name
+from ..base.errors import DataError, one_line
 
 # Where to download from, in order of preference.  TINYVAE_MNIST_MIRROR replaces the list.
 MIRRORS = {

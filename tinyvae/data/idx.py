@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
-from ..errors import DataError, one_line
+from ..base.atomic import atomic_write
+from ..base.errors import DataError, one_line
 
 IDX_UBYTE = 0x08
 REDOWNLOAD = "delete it and download again"      # the fix for a damaged file
@@ -121,7 +121,7 @@ def read_idx(path, ndim=None):
 def write_idx(path, array):
     """Write a uint8 array as an IDX file, gzip-compressed if the name ends in .gz.
 
-    The file is written through :func:`tinyvae.atomic.atomic_write`, so a failed write never
+    The file is written through :func:`tinyvae.base.atomic.atomic_write`, so a failed write never
     leaves a half-written file behind.
 
     Parameters

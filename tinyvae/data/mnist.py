@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, UsageError
+from ..base.errors import DataError, UsageError
 from .dataset import Dataset
 from .download import CHECKSUMS, download
 from .idx import read_idx

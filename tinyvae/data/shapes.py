@@ -2,7 +2,7 @@
 
 Each image shows one white shape on a black background. Five factors of variation
 generate it, and every image carries their indices, so disentanglement metrics
-(``tinyvae.disentanglement``) can ask which latent follows which factor:
+(``tinyvae.studies.disentanglement``) can ask which latent follows which factor:
 
 =========  ====  ===========================================================
 factor     size  values (in pixels of the 32x32 canvas the shapes are drawn on)
@@ -65,10 +65,9 @@ benchmarks/README.md records what the change from 32x32 did to the MIG of beta =
 The largest shape at the outermost centre still leaves the outer row and column of the
 canvas empty, so no shape is ever clipped.
 
-Run ``python -m tinyvae.data.shapes`` to time the generation and save an example sheet.
+``python tools/shapes_examples.py`` times the generation and saves an example sheet.
 """
 import functools
-import time
 
 import numpy as np
 
@@ -303,21 +302,3 @@ def load(seed=0, test_fraction=0.1, equal_range=False):
         render=functools.partial(generate, equal_range=True) if equal_range else generate,
     )
 
-
-if __name__ == "__main__":
-    import sys
-
-    from ..plots import plot_image_rows, save_figure      # matplotlib only for this example sheet
-
-    t0 = time.perf_counter()
-    data = load()
-    print(f"generated {len(data.x_train) + len(data.x_test)} images in "
-          f"{time.perf_counter() - t0:.3f} s; train {data.x_train.shape}, test {data.x_test.shape}")
-    out = sys.argv[1] if len(sys.argv) > 1 else "shapes_examples.png"
-    turns = np.arange(4) * (N_ROTATIONS // 4)                                       # (4,) rotations
-    rows = [(f"{SHAPE_NAMES[s]}: rotation", render(s, 3, turns, 5, 5)) for s in range(3)]
-    rows += [(f"{SHAPE_NAMES[s]}: scale, x, y", render(s, np.arange(4), 0, np.arange(4) * 3, 5 - np.arange(4)))
-             for s in range(3)]
-    rows = [(label, images.reshape(len(images), -1)) for label, images in rows]
-    save_figure(plot_image_rows(rows, (SIZE, SIZE), "the procedural shapes: each row varies its factors"), out)
-    print(f"saved {out}")

@@ -1,7 +1,7 @@
 // The tinyvae explorer's page: one run, or two side by side.  tinyvae/app/explore.py inlines this
 // file after layers.js; DATA is what tinyvae/app/explore_data.py computed.  Every number the page
 // shows is either computed there (the hole cells, r, the hole score) or here from the same
-// definition (tinyvae/holes.py: z is in a hole when it is farther than r from every training
+// definition (tinyvae/studies/holes.py: z is in a hole when it is farther than r from every training
 // code the page holds), and tests/test_explore_browser.py checks the two agree.
 "use strict";
 const DATA = JSON.parse(document.getElementById("explorer-data").textContent);
@@ -227,7 +227,7 @@ class Run {
       `This page holds ${held}, and finds the holes among them${d.Z > 2 ? ` in all ${d.Z} latents` : ""}: ` +
       `r = ${d.radius.toFixed(3)}; ` +
       `${(100 * d.score).toFixed(1)}% of ${d.n_prior.toLocaleString("en")} prior draws land in a hole ` +
-      `(the hole score, tinyvae/holes.py). Dots: ${shown} test codes.`);
+      `(the hole score, tinyvae/studies/holes.py). Dots: ${shown} test codes.`);
     // beside the plane (one run) or under it (two): the decode, the sliders, then the details of a
     // click, last, so that their coming and going moves nothing else
     const side = el("div", {className: "side"}, this.decoded, this.readout, this.timing);
@@ -521,7 +521,7 @@ function makeJudge(j) {
     const net = sequentialOf(j.layers, floatsOf);
     return {
       name: "lesson 02's classifier",
-      legend: `A decode is judged valid when lesson 02's classifier (tinyvae/classifier.py: a ${j.sizes.join("-")} ` +
+      legend: `A decode is judged valid when lesson 02's classifier (tinyvae/studies/classifier.py: a ${j.sizes.join("-")} ` +
         `network, Linear, ReLU, Linear and softmax, trained on the ${j.n_train.toLocaleString("en")} training ` +
         `images for ${j.epochs} epochs) gives one class a probability of at least ${j.threshold}. It classifies ` +
         `${(100 * j.test_accuracy).toFixed(1)}% of the test images correctly and passes ${(100 * j.test_valid).toFixed(1)}% ` +
@@ -648,7 +648,7 @@ document.getElementById("about").append(el("p", {className: "note"}, PAIR
 document.getElementById("legend-hole").textContent =
   "A point z is in a hole when it is farther than r from every training code this page holds (for a VAE, " +
   "one draw z ~ q(z|x) per training image), r being the 99th percentile of the distances from each code to its " +
-  "nearest neighbour (tinyvae/holes.py). The readout under the pointer, the path's frames and the prior draws " +
+  "nearest neighbour (tinyvae/studies/holes.py). The readout under the pointer, the path's frames and the prior draws " +
   "use the whole z, in all latents; the red cells are the holes of the plane's slice (the other latents at " +
   "their start values). The decoder was never trained in a hole. What its decodes there look like is not " +
   "assumed here: \"sample from the prior\" measures it.";

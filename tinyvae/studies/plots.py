@@ -31,7 +31,7 @@ if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .atomic import MARK, atomic_write_all, written_by_tinyvae  # noqa: E402
+from ..base.atomic import MARK, atomic_write_all, written_by_tinyvae  # noqa: E402
 
 GAP = 0.25          # grey level of the gaps between tiles (drawn as 1 - GAP)
 HOLE_RGBA = (0.90, 0.20, 0.10, 0.45)     # translucent red for hole cells
@@ -46,12 +46,12 @@ def save_figure(fig, path, dpi=110, own_only=False):
 def save_figures(figs, dpi=110, own_only=False):
     """Write ``{path: fig}`` as PNGs in one step (all or none, ``runs.atomic_write_all``) and close them.
 
-    Each PNG carries tinyvae's mark (a "Software" text chunk, :data:`tinyvae.atomic.MARK`).
+    Each PNG carries tinyvae's mark (a "Software" text chunk, :data:`tinyvae.base.atomic.MARK`).
     With ``own_only`` (what the ``tinyvae`` commands ask), a path that holds a file without
     the mark is refused before anything is written: a command replaces its own earlier
     figure, never a picture of the user's."""
-    from . import __version__
-    from .errors import UsageError
+    from .. import __version__
+    from ..base.errors import UsageError
 
     try:
         for path in figs:

@@ -33,7 +33,7 @@ is shifted, rotated or scaled as a whole.
 
 For a 2-D latent, :func:`holes_map` evaluates the same test on a grid (a cell is a hole
 when its centre is farther than ``r`` from every code) and collects what
-:func:`tinyvae.plots.plot_holes_map` draws: the aggregate posterior density, the prior,
+:func:`tinyvae.studies.plots.plot_holes_map` draws: the aggregate posterior density, the prior,
 the holes, and decoded images from inside the holes.
 
 Shapes: ``N`` training codes, ``M`` prior draws, ``Z`` latent dimensions.
@@ -43,8 +43,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .models import VAE
-from .reparam import draw_eps, reparameterize
+from ..models import VAE
+from ..reparam import draw_eps, reparameterize
 
 #: the percentile of the code-to-nearest-code distances that defines the hole radius
 PERCENTILE = 99.0

@@ -27,13 +27,13 @@ import types
 import warnings
 from pathlib import Path
 
-from ..errors import UsageError, one_line
-from . import exercises_ae, exercises_vae
-from .exercises import CATALOGUE, PACKAGE, RegionError, package_regions
-from .exercises_checks import Fail
+from .. import LECTURE
+from ..base.errors import UsageError, one_line
+from . import checks_ae, checks_vae
+from .catalogue import CATALOGUE, PACKAGE, RegionError, package_regions
+from .checks import Fail
 
-CHECKS = {**exercises_ae.CHECKS, **exercises_vae.CHECKS}
-CORE = ("layers", "losses", "reparam", "noise", "models", "objectives", "optim")
+CHECKS = {**checks_ae.CHECKS, **checks_vae.CHECKS}
 _names = itertools.count()
 
 
@@ -81,7 +81,7 @@ class Copy:
                                  f"{one_line(err)}); it is no exercise: restore it from a fresh copy") from None
 
     def __getattr__(self, module):
-        if module not in CORE:
+        if module not in LECTURE:
             raise AttributeError(module)
         try:
             loaded = importlib.import_module(f"{self.name}.{module}")
@@ -175,7 +175,7 @@ def check(folder=None, time_limit=10.0, out=print):
     if not hasattr(signal, "setitimer"):
         print("tinyvae: note: no SIGALRM timer on this system, so the checks run without a time limit "
               "(Ctrl-C stops a check that hangs)", file=sys.stderr)
-    R = types.SimpleNamespace(**{m: importlib.import_module(f"tinyvae.{m}") for m in CORE})
+    R = types.SimpleNamespace(**{m: importlib.import_module(f"tinyvae.{m}") for m in LECTURE})
     S = Copy(folder)
     counts = {"pass": 0, "fail": 0, "not done": 0}
     try:

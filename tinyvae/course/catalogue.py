@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import TinyVAEError, UsageError
+from ..base.errors import TinyVAEError, UsageError
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 #: the source of the package whose solutions a copy is made from, and that grades one
@@ -207,7 +207,7 @@ def package_regions(root=PACKAGE):
             ex = by_part.get((file, region.function))
             if ex is None:
                 raise RegionError(f"{file} line {region.begin}: a solution region in {region.function}, "
-                                  f"which no exercise of tinyvae/app/exercises.py names")
+                                  f"which no exercise of tinyvae/course/catalogue.py names")
             found[ex.number].append(region)
     for ex in CATALOGUE:
         missing = set(ex.parts) - {r.function for r in found[ex.number]}

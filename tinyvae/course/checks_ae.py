@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .exercises_checks import (D, H, N, Fail, agree, array, layer_differences, loss_differences, number, results,
+from .checks import (D, H, N, Fail, agree, array, layer_differences, loss_differences, number, results,
                                same, see, unchanged)
 
 f64, f32 = np.float64, np.float32

@@ -27,8 +27,8 @@ Shapes: ``N`` images, ``D`` pixels, ``H`` hidden units, ``K`` classes.
 import numpy as np
 
 from .holes import nearest_distance
-from .layers import Linear, flatten_parameters, mlp
-from .optim import Adam
+from ..layers import Linear, flatten_parameters, mlp
+from ..optim import Adam
 
 #: an image is a valid digit when the classifier's top-class probability is at least this
 VALID_PROBABILITY = 0.9

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from .. import gradcheck
-from .exercises_checks import (D, H, N, Z, Fail, agree, array, by_differences, central_differences,
+from .checks import (D, H, N, Z, Fail, agree, array, by_differences, central_differences,
                                loss_differences, number, results, see, unchanged)
 
 f64, f32 = np.float64, np.float32
@@ -113,7 +113,7 @@ def check_elbo(S, R):
         ("has the wrong sign: KL - E_q[log p(x|z)] is the loss at beta = 1; the ELBO is E_q[log p(x|z)] - KL", -want),
         ("adds the KL; the ELBO subtracts it, since log p(x) = ELBO + KL(q(z|x) || p(z|x))", log_px_z + kl)])
     number("the ELBO of two floats", S.objectives.elbo(-40.0, 2.5))
-    vae = R.models.VAE(D, (H,), Z, beta=1.0, rng=np.random.default_rng(25), dtype=f64)
+    vae = R.models.VAE(D, (H,), Z, rng=np.random.default_rng(25), dtype=f64)
     loss = vae.forward_loss(rng.uniform(0, 1, (N, D)), eps=rng.standard_normal((N, Z)))
     agree("-ELBO of a VAE's two terms", -S.objectives.elbo(-loss.recon, loss.kl), loss.total, "the-elbo")
     return "ELBO = E_q[log p(x|z)] - KL, and -ELBO is the VAE's loss at beta = 1"
@@ -185,10 +185,10 @@ def check_vae_backward(S, R):
     rng = np.random.default_rng(28)
     beta = 4.0
     x, eps = rng.uniform(0, 1, (N, D)), rng.standard_normal((N, Z))
-    model = S.models.VAE(D, (H,), Z, beta=beta, rng=np.random.default_rng(29), dtype=f64)
-    ref = R.models.VAE(D, (H,), Z, beta=beta, rng=np.random.default_rng(29), dtype=f64)
+    model = S.models.VAE(D, (H,), Z, rng=np.random.default_rng(29), dtype=f64)
+    ref = R.models.VAE(D, (H,), Z, rng=np.random.default_rng(29), dtype=f64)
     ref.theta[...] = model.theta
-    model.loss_and_grad(x, eps=eps)
+    model.loss_and_grad(x, eps=eps, beta=beta)
     got = model.grad.copy()
     want = {}
     for weight in (beta, 0.0, 1.0, -beta):
