@@ -28,7 +28,7 @@ def grade(folder=None, time_limit=10.0):
     code = check(folder, time_limit=time_limit, out=lines.append)
     verdicts = {}
     for line in lines[:-1]:
-        m = re.match(r"exercise (\d+) (.+) \((\S+)\): (pass|fail|not done)  (.*)$", line)
+        m = re.match(r"exercise (\d+): (.+) \((\S+)\): (pass|fail|not done)  (.*)$", line)
         assert m, f"not one verdict line: {line!r}"
         verdicts[int(m.group(1))] = (m.group(4), m.group(5))
     return verdicts, code, lines
@@ -84,6 +84,23 @@ def test_every_marker_pair_is_well_formed_and_belongs_to_one_exercise_in_the_lec
     assert order == ["Linear forward", "the DAE's masking corruption", "the analytic KL and its gradient",
                      "the ELBO", "the reparameterization's forward", "the VAE's two paths into mu and logvar",
                      "dual ascent on beta"]
+
+
+def test_each_record_links_a_lecture_function_to_its_check_and_nothing_else_links_there():
+    # from the catalogue's side: each record's file is a module of the lecture, each part a function
+    # holding a region there, and its check a check of the course; from the code's side: every region
+    # of the package lies in a lecture module and is claimed by exactly one record
+    import tinyvae
+    regions = E.package_regions()
+    claimed = {(r.file, r.function) for rs in regions.values() for r in rs}
+    for ex in E.CATALOGUE:
+        assert ex.file[:-3] in tinyvae.LECTURE and ex.points >= 1
+        assert ex.check.__module__ in ("tinyvae.course.checks_ae", "tinyvae.course.checks_vae")
+        assert {(ex.file, part) for part in ex.parts} <= claimed
+    assert len({ex.check for ex in E.CATALOGUE}) == len(E.CATALOGUE)
+    in_package = {(p.relative_to(E.PACKAGE).as_posix(), r.function) for p in E.PACKAGE.rglob("*.py")
+                  for r in E.find_regions(p.read_text(), p.name)}
+    assert in_package == claimed
 
 
 @pytest.mark.parametrize("source, problem", [

@@ -338,7 +338,8 @@ def main(argv=None):
     except TinyVAEError as err:
         return fail(str(err), err.exit_code)
     except NotImplementedError as err:             # an exercise of a student copy (tinyvae exercises make)
-        if not str(err).startswith("exercise "):
+        from ..course.catalogue import is_not_done
+        if not is_not_done(err):
             raise
         return fail(f"{err} is not done yet; 'tinyvae exercises check DIR' grades the copy in DIR", 1)
     except KeyboardInterrupt as interrupt:         # (train says what it kept, as an Interrupted)

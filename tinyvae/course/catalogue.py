@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..base.errors import TinyVAEError, UsageError
+from . import checks_ae as ae, checks_vae as vae
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 #: the source of the package whose solutions a copy is made from, and that grades one
@@ -27,7 +28,7 @@ DERIVATIONS = "docs/derivations.md"
 
 
 class Exercise(NamedTuple):
-    """One exercise: what a student writes, where, and where the derivation is."""
+    """One exercise, its one record: what a student writes, where, the derivation, the check."""
 
     number: int
     title: str
@@ -35,10 +36,29 @@ class Exercise(NamedTuple):
     parts: dict          # {qualified name of a function holding a region: what to compute there}
     hint: str            # a step of the derivation, in docs/derivations.md's symbols
     anchor: str          # the section of docs/derivations.md
+    check: object        # the check (S, R) -> detail, of checks_ae or checks_vae; raises checks.Fail
+    points: int = 1      # what a pass is worth in a grade
 
     @property
     def where(self):
+        """The section that derives it, as feedback and statements cite it."""
         return f"{DERIVATIONS}#{self.anchor}"
+
+    @property
+    def label(self):
+        """"exercise 3: ReLU forward and backward": how the statement's raise, the grader and the
+        command line name it (:func:`not_done`, :func:`is_not_done`)."""
+        return f"exercise {self.number}: {self.title}"
+
+
+def not_done(ex):
+    """The ``raise`` line a student copy holds in place of each of the exercise's regions."""
+    return f'raise NotImplementedError("{ex.label}")'
+
+
+def is_not_done(err):
+    """Whether ``err`` is the NotImplementedError of an unfinished exercise (:func:`not_done`)."""
+    return isinstance(err, NotImplementedError) and any(str(err) == ex.label for ex in CATALOGUE)
 
 
 CATALOGUE = (
@@ -46,7 +66,7 @@ CATALOGUE = (
         "Linear.forward": "Compute out (N, D_out) from x (N, D_in), W = self.params['W'] (D_in, D_out) and "
                           "b = self.params['b'] (D_out,). (self.x = x above keeps x for backward.)"},
         "out[n, j] = sum_i x[n, i] W[i, j] + b[j]: one matrix product, and b added to every row "
-        "(NumPy broadcasts (D_out,) over the N rows).", "linear"),
+        "(NumPy broadcasts (D_out,) over the N rows).", "linear", ae.check_linear_forward),
     Exercise(2, "Linear backward", "layers.py", {
         "Linear.backward": "Given dout (N, D_out), add dW (D_in, D_out) into self.grads['W'] and db (D_out,) "
                            "into self.grads['b'] in place (+=: they are views into the model's one gradient "
@@ -54,24 +74,24 @@ CATALOGUE = (
                            "into dout."},
         "W[i, j] meets x[n, i] in out[n, j] for every row n, so dW[i, j] = sum_n x[n, i] dout[n, j]; "
         "each gradient has the shape of what it differentiates. The batch mean's 1/N is already in dout.",
-        "linear"),
+        "linear", ae.check_linear_backward),
     Exercise(3, "ReLU forward and backward", "layers.py", {
         "ReLU.forward": "Compute self.out = max(x, 0) (N, D), keeping on self what backward needs. With "
                         "self.inplace, write the result over x (np.maximum's out=); otherwise leave x as it is.",
         "ReLU.backward": "Return dx (N, D), the gradient with respect to the input x, given dout (N, D)."},
         "out = f(x) elementwise gives dx = dout * f'(x) (Conventions); f' is 1 where x > 0 and 0 elsewhere, "
-        "the kink x = 0 included.", "relu"),
+        "the kink x = 0 included.", "relu", ae.check_relu),
     Exercise(4, "Sigmoid forward and backward", "layers.py", {
         "Sigmoid.forward": "Compute self.out = s(x) = 1 / (1 + exp(-x)) (N, D) in x's dtype, with no overflow "
                            "for any x (float32 overflows exp beyond 88).",
         "Sigmoid.backward": "Return dx (N, D) given dout (N, D)."},
         "the function sigmoid(x) below exponentiates only -|x|; ds/dx can be written with s alone, since "
-        "1 - s = exp(-x) / (1 + exp(-x)).", "sigmoid"),
+        "1 - s = exp(-x) / (1 + exp(-x)).", "sigmoid", ae.check_sigmoid),
     Exercise(5, "the squared error L_AE", "losses.py", {
         "mse": "Compute loss = (1/N) sum_n sum_d (x - x_hat)^2, one float, and dx_hat = d loss / d x_hat "
                "(N, D) in x_hat's dtype."},
         "summed over the D pixels and averaged over the N examples: the 1/N enters the gradient once, here.",
-        "mse"),
+        "mse", ae.check_mse),
     Exercise(6, "Adam's step", "optim.py", {
         "Adam.folded_constants": "Return (a_t, eps_t) as Python floats: the step size and epsilon of step t "
                                  "with Adam's bias correction folded in (the class docstring's second form).",
@@ -80,56 +100,56 @@ CATALOGUE = (
                      "arrays; tmp (P,) is scratch)."},
         "m_hat = M / S1 and v_hat = V / S2, with S1 = 1 + b1 + ... + b1^(t-1) = (1 - b1^t) / (1 - b1) the "
         "sum of the weights; multiply lr * m_hat / (sqrt(v_hat) + eps) through by sqrt(S2).",
-        "adam-with-the-folded-bias-correction"),
+        "adam-with-the-folded-bias-correction", ae.check_adam),
     Exercise(7, "the DAE's masking corruption", "noise.py", {
         "masking": "Return x_tilde (N, D): x with each pixel set to 0 independently with probability rate, in "
                    "x's dtype, drawn from rng (never np.random); leave x itself unchanged."},
         "keep a pixel where a uniform draw u ~ U[0, 1) is >= rate, so P(keep) = 1 - rate; the kept pixels "
-        "keep their values (no rescaling, unlike dropout).", "the-daes-masking-corruption"),
+        "keep their values (no rescaling, unlike dropout).", "the-daes-masking-corruption", ae.check_masking),
     Exercise(8, "the Bernoulli likelihood's gradient", "losses.py", {
         "bernoulli_nll": "From logits l (N, D) and x (N, D) in [0, 1], compute loss = (1/N) sum -[x log s(l) + "
                          "(1 - x) log(1 - s(l))] (one float) and dlogits = d loss / d l (N, D) in l's dtype, "
                          "finite and exact for any logit (|l| = 40 included)."},
         "write the loss in l: softplus(l) - x l, with softplus(l) = max(l, 0) + log(1 + exp(-|l|)) "
-        "(exp only of -|l|); d softplus(l) / dl = sigmoid(l).", "binary-cross-entropy-from-logits"),
+        "(exp only of -|l|); d softplus(l) / dl = sigmoid(l).", "binary-cross-entropy-from-logits", vae.check_bernoulli),
     Exercise(9, "the Gaussian likelihood's gradient", "losses.py", {
         "gaussian_nll": "Compute loss = -(1/N) sum_n log N(x_n; x_hat_n, sigma^2 I) (one float; "
                         "gaussian_log_likelihood above gives each example's log-density) and dx_hat = "
                         "d loss / d x_hat (N, D)."},
         "only ||x - x_hat||^2 / (2 sigma^2) depends on x_hat; with sigma^2 = 1/2 the gradient is the MSE's.",
-        "gaussian-negative-log-likelihood"),
+        "gaussian-negative-log-likelihood", vae.check_gaussian),
     Exercise(10, "the analytic KL and its gradient", "losses.py", {
         "kl_normal_std_normal": "For q = N(mu, diag exp(logvar)), mu and logvar (N, Z), compute kl = (1/N) "
                                 "sum_n KL(q_n || N(0, I)) (one float) and its gradients dmu (N, Z) and "
                                 "dlogvar (N, Z)."},
         "E_q[log q(z) - log p(z)] per dimension, with var = exp(logvar) = sigma^2 and E_q[z^2] = var + mu^2; "
-        "the KL's leading 1/2 stays in both gradients.", "the-kl-divergence-klqzx--n0-i"),
+        "the KL's leading 1/2 stays in both gradients.", "the-kl-divergence-klqzx--n0-i", vae.check_kl),
     Exercise(11, "the ELBO", "objectives.py", {
         "elbo": "Return the ELBO from log_px_z = E_q[log p(x|z)] and kl = KL(q(z|x) || p(z)), arrays (N,) "
                 "or floats, in their shape."},
-        "log p(x) = ELBO + KL(q(z|x) || p(z|x)) >= ELBO, and a VAE's loss at beta = 1 is -ELBO.", "the-elbo"),
+        "log p(x) = ELBO + KL(q(z|x) || p(z|x)) >= ELBO, and a VAE's loss at beta = 1 is -ELBO.", "the-elbo", vae.check_elbo),
     Exercise(12, "the reparameterization's forward", "reparam.py", {
         "reparameterize": "Compute std = sigma (N, Z) from logvar = log sigma^2, and the sample z (N, Z) of "
                           "N(mu, diag sigma^2) from the given noise eps ~ N(0, I) (N, Z)."},
         "logvar is log sigma^2, not log sigma: exp(logvar) is the variance.",
-        "the-reparameterization-z--mu--std--eps"),
+        "the-reparameterization-z--mu--std--eps", vae.check_reparameterize),
     Exercise(13, "the reparameterization's backward", "reparam.py", {
         "reparameterize_backward": "Given dz (N, Z) and the forward's eps and std (N, Z), return dmu and "
                                    "dlogvar (N, Z each); eps is held fixed. Never write into dz."},
         "z = mu + std * eps with std = exp(0.5 * logvar): chain dz through d std / d logvar.",
-        "the-reparameterization-z--mu--std--eps"),
+        "the-reparameterization-z--mu--std--eps", vae.check_reparameterize_backward),
     Exercise(14, "the VAE's two paths into mu and logvar", "models.py", {
         "VAE.backward": "Fill dh (N, 2Z): its first Z columns with d total / d mu, its last Z with d total / "
                         "d logvar, for total = recon + kl_weight * kl. dmu, dlogvar (N, Z) came back through "
                         "z; dmu_kl, dlogvar_kl (N, Z) are the KL's own gradients."},
         "mu and logvar each reach the loss along two paths, the sample z and the KL: add the two gradients, "
-        "the KL's weighted by kl_weight.", "the-whole-model-ae-dae-vae-and-beta-vae"),
+        "the KL's weighted by kl_weight.", "the-whole-model-ae-dae-vae-and-beta-vae", vae.check_vae_backward),
     Exercise(15, "dual ascent on beta", "objectives.py", {
         "KLTarget.after_step": "After a training step whose KL was loss.kl (nats per example), update "
                                "self.beta, the Lagrange multiplier of KL < self.delta, by one step of size "
                                "self.eta: it rises while the constraint is broken and never goes below 0."},
         "for F = E_q[log p(x|z)] - beta (KL - delta), dF/dbeta = -(KL - delta); beta takes a step that "
-        "lowers F and is then clipped at 0.", "dual-ascent-on-beta"),
+        "lowers F and is then clipped at 0.", "dual-ascent-on-beta", vae.check_dual_ascent),
 )
 
 
@@ -226,7 +246,7 @@ def statement(ex, function, indent, folder="DIR", width=100):
     lines += wrap.wrap(ex.parts[function])
     lines += wrap.wrap("Hint: " + ex.hint)
     lines += [f"# Derivation: {ex.where}", f"# Grade it: tinyvae exercises check {folder}",
-              f'raise NotImplementedError("exercise {ex.number}: {ex.title}")']
+              not_done(ex)]
     return [indent + line + "\n" for line in lines]
 
 
@@ -283,7 +303,7 @@ def exercise_lines(copy_root):
     """``{exercise number: [line of each of its raises]}`` in a student copy's package folder."""
     lines = {ex.number: [] for ex in CATALOGUE}
     for ex in CATALOGUE:
-        mark = f'raise NotImplementedError("exercise {ex.number}: '
+        mark = not_done(ex)
         text = Path(copy_root, ex.file).read_text(encoding="utf-8").splitlines()
         lines[ex.number] = [i for i, line in enumerate(text, 1) if line.strip().startswith(mark)]
     return lines

@@ -5,7 +5,8 @@ in float64 and on small sizes that are pairwise different (N = 5 examples, D = 7
 Z = 3 latents), so that each common mistake leaves its own fingerprint: a gradient N times
 too large, a transposed weight gradient, a missing 1/2.  A mistake is *recognised* when the
 student's result equals, to rounding, what the mistake computes; its feedback then names it
-and the section of ``docs/derivations.md`` that derives the right result.
+and the grader adds the section of ``docs/derivations.md`` that derives the right result (the
+exercise's own, from its record in :mod:`.catalogue`).
 
 Tolerances, from an analysis rather than from a run:
 
@@ -27,10 +28,6 @@ N, D, Z, H = 5, 7, 3, 4
 
 class Fail(Exception):
     """A check's verdict 'fail'; ``str`` is the one-line detail shown to the student."""
-
-
-def see(anchor):
-    return f"(see docs/derivations.md#{anchor})"
 
 
 def results(value, names):
@@ -96,7 +93,7 @@ def same(a, b):
     return a.shape == b.shape and bool(np.all(np.isfinite(b))) and gradcheck.rel_error(a, b) <= SAME
 
 
-def agree(name, got, want, anchor, mistakes=(), sizes=None):
+def agree(name, got, want, mistakes=(), sizes=None):
     """The relative error of ``got`` against ``want``, or a Fail that names the mistake it matches:
     first the exercise's own ``mistakes`` ``[(what it is, what it computes)]``, then a whole-result
     factor of ``sizes`` (:func:`factor_mistakes`)."""
@@ -106,14 +103,14 @@ def agree(name, got, want, anchor, mistakes=(), sizes=None):
         return err
     for words, wrong in mistakes:
         if same(got, wrong):
-            raise Fail(f"{name} {words} {see(anchor)}")
+            raise Fail(f"{name} {words}")
     scale = float(np.vdot(got, want) / max(np.vdot(want, want), 1e-300))
     if gradcheck.rel_error(got, scale * want) <= SAME:
         for factor, words in factor_mistakes(sizes or {}):
             if abs(scale - factor) <= 1e-6 * abs(factor):
-                raise Fail(f"{name} {words} {see(anchor)}")
-        raise Fail(f"{name} is {scale:.4g} times what it should be {see(anchor)}")
-    raise Fail(f"{name} differs from the reference (relative error {err:.1e}) {see(anchor)}")
+                raise Fail(f"{name} {words}")
+        raise Fail(f"{name} is {scale:.4g} times what it should be")
+    raise Fail(f"{name} differs from the reference (relative error {err:.1e})")
 
 
 def central_differences(f, arrays, analytic):
@@ -122,24 +119,23 @@ def central_differences(f, arrays, analytic):
     return max(gradcheck.rel_error(analytic[k], gradcheck.numerical_gradient(f, arrays[k])) for k in arrays)
 
 
-def by_differences(err, what, anchor):
+def by_differences(err, what):
     """Pass ``err`` (a gradient against central differences) or Fail with it."""
     if err > gradcheck.TOLERANCE:
         raise Fail(f"{what} disagree with central differences (max relative error {err:.1e} > "
-                   f"{gradcheck.TOLERANCE:.0e}) {see(anchor)}")
+                   f"{gradcheck.TOLERANCE:.0e})")
     return err
 
 
-def layer_differences(layer, x, anchor, seed=0):
+def layer_differences(layer, x, seed=0):
     """:func:`tinyvae.gradcheck.check_layer` on ``layer``: dx and every parameter gradient."""
     try:
         errors = gradcheck.check_layer(layer, x, np.random.default_rng(seed))
     except AssertionError as err:                     # "... wrote into dout"
-        raise Fail(f"{err}, which belongs to the caller; compute into a new array {see(anchor)}") from None
-    return by_differences(max(errors.values()), "the gradients", anchor)
+        raise Fail(f"{err}, which belongs to the caller; compute into a new array") from None
+    return by_differences(max(errors.values()), "the gradients")
 
 
-def loss_differences(loss_fn, pred, target, anchor):
+def loss_differences(loss_fn, pred, target):
     """:func:`tinyvae.gradcheck.check_loss`: the returned gradient against differences of the value."""
-    return by_differences(gradcheck.check_loss(loss_fn, pred, target), "the returned gradient and the loss",
-                          anchor)
+    return by_differences(gradcheck.check_loss(loss_fn, pred, target), "the returned gradient and the loss")

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from .checks import (D, H, N, Fail, agree, array, layer_differences, loss_differences, number, results,
-                               same, see, unchanged)
+                               same, unchanged)
 
 f64, f32 = np.float64, np.float32
 
@@ -27,7 +27,7 @@ def check_linear_forward(S, R):
     out = array("out", layer.forward(x), (N, H))
     unchanged("x", x, x0)
     want = R.layers.Linear.forward(layer, x0.copy())  # the reference's forward, on the same W and b
-    err = agree("out", out, want, "linear", [("leaves out the bias b", want - layer.params["b"])])
+    err = agree("out", out, want, [("leaves out the bias b", want - layer.params["b"])])
     array("out for float32 x", S.layers.Linear(D, H, rng, f32).forward(x.astype(f32)), (N, H), f32)
     return f"out = x @ W + b: ({N}, {D}) -> ({N}, {H}), relative error {err:.0e}"
 
@@ -63,28 +63,28 @@ def check_linear_backward(S, R):
         graded, ref, x, G, dx, want_dx, before, buffers = _linear_backward(S, R, D, H, seed=2)
     except Exception as err:       # a transposed dW cannot be added into W's gradient: show it on a square W
         if _transposed_on_a_square_layer(S, R):
-            raise Fail("dW is transposed: it has the shape of W, (D_in, D_out) " + see("linear")) from None
+            raise Fail("dW is transposed: it has the shape of W, (D_in, D_out) ") from None
         raise err
     for name in ("W", "b"):
         if graded.grads[name] is not buffers[name]:
             raise Fail(f"replaced self.grads['{name}'] by a new array; add into it (+=): it is a view into the "
-                       f"model's one gradient buffer {see('linear')}")
+                       f"model's one gradient buffer")
     want = {name: ref.grads[name] - before[name] for name in before}
     got = {name: graded.grads[name] - before[name] for name in before}
     if all(same(graded.grads[k], want[k]) for k in want):
         raise Fail("overwrote the gradients; add into them (+=): the model zeroes them once, then every layer "
-                   f"adds {see('linear')}")
-    agree("dW", array("dW", got["W"], (D, H)), want["W"], "linear", sizes={"N": N})
-    agree("db", array("db", got["b"], (H,)), want["b"], "linear",
+                   f"adds")
+    agree("dW", array("dW", got["W"], (D, H)), want["W"], sizes={"N": N})
+    agree("db", array("db", got["b"], (H,)), want["b"],
           [("is averaged over the batch: sum dout over its N rows (the 1/N is already in dout)", want["b"] / N)],
           sizes={"N": N})
-    agree("dx", array("dx", dx, (N, D)), want_dx, "linear", sizes={"N": N})
+    agree("dx", array("dx", dx, (N, D)), want_dx, sizes={"N": N})
     for g in graded.grads.values():
         g.fill(0)
     if graded.backward(G.copy(), need_dx=False) is not None:
         raise Fail("backward(dout, need_dx=False) must return None (the first layer skips dx)")
-    agree("dW with need_dx=False", graded.grads["W"], want["W"], "linear")
-    err = layer_differences(_graded_linear(S, R)(D, H, np.random.default_rng(4), f64), x, "linear")
+    agree("dW with need_dx=False", graded.grads["W"], want["W"])
+    err = layer_differences(_graded_linear(S, R)(D, H, np.random.default_rng(4), f64), x)
     return f"dx, dW, db agree with central differences (max relative error {err:.0e}) and add into the gradients"
 
 
@@ -110,7 +110,7 @@ def check_relu(S, R):
     out = array("out", layer.forward(x), (N, D))
     unchanged("x", x, x0, "the caller (inplace is False)")
     want_out = R.layers.ReLU().forward(x0.copy())
-    agree("out", out, want_out, "relu")
+    agree("out", out, want_out)
     G = rng.standard_normal((N, D))
     G0 = G.copy()
     dx = array("dx", layer.backward(G), (N, D))
@@ -118,18 +118,18 @@ def check_relu(S, R):
     ref = R.layers.ReLU()
     ref.forward(x0.copy())
     want = ref.backward(G0.copy())
-    agree("dx", dx, want, "relu", [
+    agree("dx", dx, want, [
         ("takes its mask from dout, the upstream gradient; the mask is where the input x > 0", G0 * (G0 > 0)),
         ("multiplies dout by the output's values; the derivative is the 0/1 mask [x > 0], not max(x, 0)",
          G0 * want_out),
         ("is the mask alone: multiply it by dout (the chain rule)", (x0 > 0).astype(f64)),
         ("passes the gradient where x < 0; ReLU passes it where x > 0", G0 * (x0 < 0))])
     inplace = S.layers.ReLU(inplace=True)
-    agree("out with inplace=True", array("out", inplace.forward(x0.copy()), (N, D)), want_out, "relu")
-    agree("dx after an inplace forward", inplace.backward(G0.copy()), want, "relu")
+    agree("out with inplace=True", array("out", inplace.forward(x0.copy()), (N, D)), want_out)
+    agree("dx after an inplace forward", inplace.backward(G0.copy()), want)
     f = S.layers.ReLU()
     array("dx for float32", (f.forward(x0.astype(f32)), f.backward(G0.astype(f32)))[1], (N, D), f32)
-    err = layer_differences(S.layers.ReLU(), x0, "relu")
+    err = layer_differences(S.layers.ReLU(), x0)
     return f"dx = dout where x > 0 agrees with central differences (max relative error {err:.0e})"
 
 
@@ -138,12 +138,12 @@ def check_sigmoid(S, R):
     x = 3 * rng.standard_normal((N, D))
     layer, ref = S.layers.Sigmoid(), R.layers.Sigmoid()
     s = ref.forward(x.copy())
-    agree("out", array("out", layer.forward(x.copy()), (N, D)), s, "sigmoid")
+    agree("out", array("out", layer.forward(x.copy()), (N, D)), s)
     G = rng.standard_normal((N, D))
     G0 = G.copy()
     dx = array("dx", layer.backward(G), (N, D))
     unchanged("dout", G, G0)
-    agree("dx", dx, ref.backward(G0.copy()), "sigmoid", [
+    agree("dx", dx, ref.backward(G0.copy()), [
         ("is dout * out: the derivative of s is s (1 - s)", G0 * s),
         ("is out * (1 - out) without dout (the chain rule)", s * (1 - s)),
         ("is dout * (1 - out): the derivative of s is s (1 - s)", G0 * (1 - s))], sizes={})
@@ -153,9 +153,9 @@ def check_sigmoid(S, R):
         out = array("out for float32 x", S.layers.Sigmoid().forward(big.copy()), big.shape, f32)
     if caught:
         raise Fail(f"at x = +-100 in float32, numpy warned '{caught[0].message}': exp(-x) overflows for x < -88; "
-                   f"use sigmoid(x), which exponentiates only -|x| {see('sigmoid')}")
-    agree("out at x = +-100", out, R.layers.sigmoid(big), "sigmoid")
-    err = layer_differences(S.layers.Sigmoid(), x, "sigmoid")
+                   f"use sigmoid(x), which exponentiates only -|x|")
+    agree("out at x = +-100", out, R.layers.sigmoid(big))
+    err = layer_differences(S.layers.Sigmoid(), x)
     return f"out and dx = dout s (1 - s) agree (central differences: max relative error {err:.0e}), no overflow"
 
 
@@ -166,12 +166,12 @@ def check_mse(S, R):
     loss, dx_hat = results(S.losses.mse(x_hat, x), ("loss", "dx_hat"))
     unchanged("x_hat", x_hat, x_hat0)
     want_loss, want = R.losses.mse(x_hat0, x)
-    agree("the loss", number("the loss", loss), want_loss, "mse", sizes={"N": N, "D": D})
-    agree("dx_hat", array("dx_hat", dx_hat, (N, D)), want, "mse", [
+    agree("the loss", number("the loss", loss), want_loss, sizes={"N": N, "D": D})
+    agree("dx_hat", array("dx_hat", dx_hat, (N, D)), want, [
         ("has the wrong sign: d/dx_hat (x_hat - x)^2 = 2 (x_hat - x)", -want),
         ("misses the 2 of d/dx_hat (x_hat - x)^2 = 2 (x_hat - x)", want / 2)], sizes={"N": N, "D": D})
     array("dx_hat for float32", S.losses.mse(x_hat0.astype(f32), x.astype(f32))[1], (N, D), f32)
-    err = loss_differences(S.losses.mse, x_hat0, x, "mse")
+    err = loss_differences(S.losses.mse, x_hat0, x)
     return f"loss and dx_hat = 2 (x_hat - x) / N agree (central differences: relative error {err:.0e})"
 
 
@@ -202,18 +202,18 @@ def check_adam(S, R):
     want, ref = _adam_steps(R.optim.Adam, theta0, grads)
     if not np.any(steps):
         raise Fail("theta never changed: update it in place (theta -= ...); it is the model's own parameter "
-                   "array " + see("adam-with-the-folded-bias-correction"))
+                   "array ")
     for name, mine, theirs in (("M (self.m_sum)", opt.m_sum, ref.m_sum), ("V (self.v_sum)", opt.v_sum, ref.v_sum)):
         if not np.any(mine):
             raise Fail(f"{name} stayed 0: update it in place (M *= b1; M += g); a new array is lost when step "
-                       f"returns " + see("adam-with-the-folded-bias-correction"))
-        agree(name, array(name, mine, (P,)), theirs, "adam-with-the-folded-bias-correction",
+                       f"returns ")
+        agree(name, array(name, mine, (P,)), theirs,
               [("holds the moment, not the discounted sum: M <- b1 M + g (Adam.m gives the moment)",
                 theirs * (1 - (ref.b1 if name[0] == "M" else ref.b2)))])
     plain = _no_correction(R, "Adam", lambda o: o.lr * (1 - o.b1) / math.sqrt(1 - o.b2),
                            lambda o: o.eps / math.sqrt(1 - o.b2))
     sums = _no_correction(R, "Adam", lambda o: o.lr, lambda o: o.eps)
-    err = agree(f"the steps of theta over {T} updates", steps, want, "adam-with-the-folded-bias-correction", [
+    err = agree(f"the steps of theta over {T} updates", steps, want, [
         ("are Adam's without the bias correction (m / (sqrt(v) + eps)): divide by S1 = 1 - b1^t over 1 - b1, "
          "and S2 likewise", _adam_steps(plain, theta0, grads)[0]),
         ("are Adam's without the bias correction (M / (sqrt(V) + eps)): fold in S1 and S2",
@@ -231,33 +231,27 @@ def check_masking(S, R):
     masked = x_tilde == 0
     if not np.array_equal(x_tilde[~masked], x0[~masked]):
         raise Fail("changes the pixels it keeps; masking sets pixels to 0 and leaves the others as they are "
-                   "(no 1 / (1 - rate) rescaling, unlike dropout) " + see("the-daes-masking-corruption"))
+                   "(no 1 / (1 - rate) rescaling, unlike dropout) ")
     # the fraction masked is a mean of n Bernoulli(rate) draws: standard error sqrt(rate (1 - rate) / n);
     # 6 standard errors is a false alarm once in 5e8 gradings
     frac, se = masked.mean(), math.sqrt(rate * (1 - rate) / masked.size)
     if abs(frac - (1 - rate)) <= 6 * se:
-        raise Fail(f"masks {frac:.3f} of the pixels, 1 - rate: a pixel is masked with probability rate = {rate} "
-                   + see("the-daes-masking-corruption"))
+        raise Fail(f"masks {frac:.3f} of the pixels, 1 - rate: a pixel is masked with probability rate = {rate} ")
     if abs(frac - rate) > 6 * se:
-        raise Fail(f"masks {frac:.3f} of the pixels; expected rate = {rate} (+-{6 * se:.3f}) "
-                   + see("the-daes-masking-corruption"))
+        raise Fail(f"masks {frac:.3f} of the pixels; expected rate = {rate} (+-{6 * se:.3f}) ")
     # independent pixels: the fraction masked in one row (or one column) has standard deviation
     # sqrt(rate (1 - rate) / length); one mask shared along it has sqrt(rate (1 - rate)), 16-22 times more
     for axis, length, shared in ((1, n_px, "every pixel of an example together"),
                                  (0, n_ex, "the same pixels of every example")):
         spread = masked.mean(axis=axis).std()
         if spread > 3 * math.sqrt(rate * (1 - rate) / length):
-            raise Fail(f"masks {shared}; each pixel of each example is masked independently "
-                       + see("the-daes-masking-corruption"))
+            raise Fail(f"masks {shared}; each pixel of each example is masked independently ")
     again = S.noise.masking(x0.copy(), rate, np.random.default_rng(10))
     other = S.noise.masking(x0.copy(), rate, np.random.default_rng(11))
     if not np.array_equal(again, x_tilde) or np.array_equal(other, x_tilde):
         raise Fail("does not draw from the rng it is given (np.random or another source?); a run is "
-                   "repeatable only if every draw comes from rng " + see("the-daes-masking-corruption"))
+                   "repeatable only if every draw comes from rng ")
     if np.any(S.noise.masking(x0.copy(), 0.0, np.random.default_rng(12)) != x0):
-        raise Fail("changes x at rate 0 " + see("the-daes-masking-corruption"))
+        raise Fail("changes x at rate 0 ")
     return f"masks {frac:.3f} of {masked.size} pixels at rate {rate} (+-{6 * se:.3f}), independently, from rng"
 
-
-CHECKS = {1: check_linear_forward, 2: check_linear_backward, 3: check_relu, 4: check_sigmoid, 5: check_mse,
-          6: check_adam, 7: check_masking}

@@ -19,7 +19,6 @@ import importlib
 import importlib.util
 import io
 import itertools
-import re
 import signal
 import sys
 import traceback
@@ -29,11 +28,9 @@ from pathlib import Path
 
 from .. import LECTURE
 from ..base.errors import UsageError, one_line
-from . import checks_ae, checks_vae
-from .catalogue import CATALOGUE, PACKAGE, RegionError, package_regions
+from .catalogue import CATALOGUE, PACKAGE, RegionError, is_not_done, package_regions
 from .checks import Fail
 
-CHECKS = {**checks_ae.CHECKS, **checks_vae.CHECKS}
 _names = itertools.count()
 
 
@@ -128,7 +125,7 @@ def grade(ex, S, R, seconds):
         warnings.simplefilter("always")
         try:
             with contextlib.redirect_stdout(caught), contextlib.redirect_stderr(caught), time_limit(seconds):
-                verdict, detail = "pass", CHECKS[ex.number](S, R)
+                verdict, detail = "pass", ex.check(S, R)
         except KeyboardInterrupt:
             raise
         except TimeLimit as err:
@@ -138,8 +135,8 @@ def grade(ex, S, R, seconds):
             verdict, detail = "fail", str(fail)
         except BaseException as err:                  # the student's code raised (SystemExit included)
             verdict, detail = _raised(ex, err, S.root)
-    if verdict == "fail" and "(see docs/" not in detail:
-        detail += f" (see {ex.where})"
+    if verdict == "fail":                             # every failure cites the exercise's derivation
+        detail = f"{detail.rstrip()} (see {ex.where})"
     printed = caught.getvalue().splitlines()
     if printed:
         detail += f"; it printed {len(printed)} line{'s' * (len(printed) != 1)} (not shown)"
@@ -149,13 +146,10 @@ def grade(ex, S, R, seconds):
 
 
 def _raised(ex, err, root):
-    match = re.match(r"exercise (\d+): ", str(err)) if isinstance(err, NotImplementedError) else None
-    if match:
-        number = int(match.group(1))
-        if number == ex.number:
+    if is_not_done(err):
+        if str(err) == ex.label:
             return "not done", f"raise NotImplementedError{at(err, root)}"
-        title = next((e.title for e in CATALOGUE if e.number == number), "?")
-        return "not done", f"waits for exercise {number} ({title}){at(err, root)}"
+        return "not done", f"waits for {err}{at(err, root)}"
     return "fail", f"raised {type(err).__name__}: {one_line(err)}{at(err, root)}"
 
 
@@ -182,7 +176,7 @@ def check(folder=None, time_limit=10.0, out=print):
         for ex in CATALOGUE:
             verdict, detail = grade(ex, S, R, time_limit)
             counts[verdict] += 1
-            out(f"exercise {ex.number} {ex.title} ({ex.file}): {verdict}  {detail}")
+            out(f"{ex.label} ({ex.file}): {verdict}  {detail}")
     finally:
         S.close()
     out(f"{len(CATALOGUE)} exercises: {counts['pass']} pass, {counts['fail']} fail, {counts['not done']} not done")
