@@ -185,10 +185,9 @@ def test_overcomplete_ae_copies_the_masking_noise_that_the_dae_removes(run):
     assert "L_DAE" in stdout and re.search(r"DAE \(mask\)\s+training loss [\d.]+ per image \(L_DAE", stdout)
 
 
-def test_kl_lesson_monte_carlo_matches_the_closed_form_and_kl_is_not_negative(run):
+def test_kl_lesson_monte_carlo_matches_the_closed_form_and_kl_is_not_symmetric(run):
     numbers = run("04_kl_divergence")[1]["numbers"]
-    assert numbers["max_abs_zscore"] < 4
-    assert numbers["min_kl_random_pairs"] >= 0
+    assert numbers["max_abs_zscore"] < 4                                # the closed form, by Monte Carlo
     assert abs(numbers["kl_q_p"] - numbers["kl_p_q"]) > 0.5          # not symmetric
 
 

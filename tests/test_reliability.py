@@ -490,8 +490,10 @@ def test_a_resume_runs_under_the_runs_own_thread_count_and_says_how_far_another_
     with np.load(straight / "model.npz") as a, np.load(other / "model.npz") as c:
         drift = np.linalg.norm(a["theta"] - c["theta"]) / np.linalg.norm(a["theta"])
     # the note's figure (4e-8 of the norm after 4 epochs, measured on seeds 0-2): float32 rounding
-    # (6e-8 a sum) carried through two epochs; 25 times that bounds it, and it is not 0
-    assert 0 < drift < 1e-6, drift
+    # (6e-8 a sum) carried through two epochs; 25 times that bounds it.  It is 0 where the BLAS
+    # splits the products alike at one and two threads (OpenBLAS's SkylakeX kernels on a 2-core
+    # Xeon did), so 0 is allowed: the note is a warning that it *may* drift, not a promise it will
+    assert 0 <= drift < 1e-6, drift
 
 
 def test_a_resume_on_another_blas_says_in_one_line_that_the_result_will_drift(run_dir):

@@ -210,7 +210,21 @@ def test_an_autoencoder_scores_with_the_lectures_mse_unless_told_bce(tmp_path, c
     assert load_run(tmp_path / "vae")[0].likelihood == "bernoulli"     # the VAE's default
 
 
-def test_dynamic_binarization_trains(tmp_path, capsys):
+def test_dynamic_binarization_shows_the_model_fresh_zero_one_pixels_every_epoch(tmp_path, capsys):
+    # what the model is fed: 0/1 pixels only, drawn anew each epoch, with the pixels' intensities
+    # as their means; and the command line's --binarize dynamic reaches the trainer
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (64, 12)).astype(np.float32)
+    model = VAE(12, (8,), 2, rng=np.random.default_rng(1))
+    seen, forward = [], model.forward
+    model.forward = lambda batch, *a, **k: (seen.append(np.array(batch)), forward(batch, *a, **k))[1]
+    trainer = Trainer(model, np.random.default_rng(2), batch_size=64, binarize_dynamic=True)
+    for _ in range(200):
+        trainer.train_epoch(x)
+    assert all(set(np.unique(b)) <= {0.0, 1.0} for b in seen)
+    assert not np.array_equal(seen[0], seen[1])
+    pixel_means = np.mean([b.mean(axis=0) for b in seen], axis=0)          # (12,) over 200 fresh draws
+    np.testing.assert_allclose(pixel_means, x.mean(axis=0), atol=0.02)     # s.e. about 0.004
     out = tmp_path / "bin"
     assert train(["--binarize", "dynamic", "--epochs", "2", "--out", str(out), *SMALL]) == 0
-    assert runs.read_metrics(out)[-1]["train_loss"] > 0
+    assert load_run(out)[1].binarize == "dynamic" and len(runs.read_metrics(out)) == 2
