@@ -146,7 +146,7 @@ CATALOGUE = (
         "the KL's weighted by kl_weight.", "the-whole-model-ae-dae-vae-and-beta-vae", vae.check_vae_backward),
     Exercise(15, "dual ascent on beta", "objectives.py", {
         "KLTarget.after_step": "After a training step whose KL was loss.kl (nats per example), update "
-                               "self.beta, the Lagrange multiplier of KL < self.delta, by one step of size "
+                               "self.beta, the Lagrange multiplier of KL <= self.delta, by one step of size "
                                "self.eta: it rises while the constraint is broken and never goes below 0."},
         "for F = E_q[log p(x|z)] - beta (KL - delta), dF/dbeta = -(KL - delta); beta takes a step that "
         "lowers F and is then clipped at 0.", "dual-ascent-on-beta", vae.check_dual_ascent),

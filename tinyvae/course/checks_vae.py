@@ -222,7 +222,7 @@ def check_dual_ascent(S, R):
     agree("beta after each step", run(S.objectives.KLTarget), want, [   # the slips, step by step
         ("moves the wrong way: it must rise while KL > delta (the constraint broken)",
          _betas(lambda b, kl: max(0.0, b - eta * (kl - delta)), kls)),
-        ("goes below 0: a multiplier of the constraint KL < delta is >= 0; clip it",
+        ("goes below 0: a multiplier of the constraint KL <= delta is >= 0; clip it",
          _betas(lambda b, kl: b + eta * (kl - delta), kls)),
         ("ignores the step size eta", _betas(lambda b, kl: max(0.0, b + (kl - delta)), kls))])
     objective = S.objectives.KLTarget(delta, eta=0.2, beta=0.0)   # a toy KL(beta) = 6 / (1 + beta)
