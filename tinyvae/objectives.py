@@ -2,19 +2,24 @@
 
 The lecture states the beta-VAE three ways:
 
-1. constrained:  max E_q[log p(x|z)]  subject to  KL(q || p) < delta
+1. constrained:  max E_q[log p(x|z)]  subject to  KL(q || p) <= delta   (the lecture writes <)
 2. Lagrangian:   F = E_q[log p(x|z)] - beta (KL - delta),   beta >= 0 a Lagrange multiplier
 3. loss:         L = -E_q[log p(x|z)] + beta KL
 
 Form 3 with a fixed beta is :class:`FixedBeta`.  Forms 1 and 2 are :class:`KLTarget`: the
-model takes gradient steps on form 3 with the current beta (descent in theta, phi), and
-beta takes a step of *dual ascent* on F, which raises it while the constraint is broken
-and lowers it (not below 0) while it holds::
+model takes gradient steps on form 3 with the current beta (descent on L, so ascent on F in
+theta, phi), and beta takes a projected gradient step *down* F, with dF/dbeta = -(KL - delta)::
 
-    beta <- max(0, beta + eta * (KL - delta))
+    beta <- max(0, beta - eta * dF/dbeta) = max(0, beta + eta * (KL - delta))
 
-so KL settles at delta.  :class:`Capacity` is Burgess et al. (2018):
-L = recon + gamma |KL - C(t)|, with C raised linearly from 0 to C_max over N steps.
+This raises beta while the constraint is broken (KL > delta) and lowers it, not below 0,
+while it holds, so KL settles at delta wherever beta stays above 0.  (The method is called
+dual ascent: beta climbs the dual function of the loss form, min over theta, phi of
+L - beta delta = -F, which is the same step down F; docs/derivations.md, "Dual ascent on
+beta".)
+
+:class:`Capacity` is Burgess et al. (2018): L = recon + gamma |KL - C(t)|, with C raised
+linearly from 0 to C_max over N steps.
 
 The lecture's two quantities are named functions here, :func:`elbo` and :func:`lagrangian`;
 the trainer reports both per epoch (the Lagrangian under ``--kl-target``).
@@ -64,10 +69,11 @@ def lagrangian(log_px_z, kl, beta, delta):
 
     .. math:: F(theta, phi, beta) = E_q[log p(x|z)] - beta (KL(q(z|x) || p(z)) - delta)
 
-    maximised over theta and phi, with beta >= 0 the multiplier of the constraint KL < delta
-    (found by the dual ascent of :class:`KLTarget`).  Arguments as :func:`elbo`, plus
-    ``beta`` >= 0 and ``delta`` in nats; returns F of their broadcast shape.  For a fixed
-    beta, F = -(beta-VAE loss) + beta delta, so both have the same gradients.
+    maximised over theta and phi, with beta >= 0 the multiplier of the constraint KL <= delta
+    (found by :class:`KLTarget`, whose dual-ascent step moves beta down F).  Arguments as
+    :func:`elbo`, plus ``beta`` >= 0 and ``delta`` in nats; returns F of their broadcast
+    shape.  For a fixed beta, F = -(beta-VAE loss) + beta delta, so both have the same
+    gradients.
     """
     return log_px_z - beta * (kl - delta)
 
@@ -135,11 +141,13 @@ class FixedBeta(Objective):
 
 
 class KLTarget(Objective):
-    """The constrained form KL < delta, with beta a Lagrange multiplier found by dual ascent.
+    """The constrained form KL <= delta, with beta a Lagrange multiplier found by dual ascent.
 
     Each step's loss is recon + beta KL (form 3 with the current beta); after it,
-    beta <- max(0, beta + eta (KL - delta)), KL the minibatch's.  (The Lagrangian's
-    ``+ beta delta`` does not depend on theta or phi, so it drops out of their gradient.)
+    beta <- max(0, beta + eta (KL - delta)), KL the minibatch's: a projected step of beta
+    *down* F = E_q[log p(x|z)] - beta (KL - delta), since dF/dbeta = -(KL - delta).  (The
+    Lagrangian's ``+ beta delta`` does not depend on theta or phi, so it drops out of their
+    gradient.)
     """
 
     name = "kl-target"
