@@ -12,10 +12,10 @@ What you will see:
   1. the data and their factors;
   2. the trade-off, trained live: short runs with beta 0.5, 1, 4 and 8 (reconstruction
      against KL);
-  3. the Lagrangian made concrete, trained live: KL < delta for four deltas (three below the
+  3. the Lagrangian made concrete, trained live: KL <= delta for four deltas (three below the
      VAE's KL), the beta dual ascent finds for each, and beta as the slope of the
      rate-distortion curve; why the Lagrangian's beta delta drops out of the gradient;
-  4. disentanglement: one model per objective (beta = 1, beta = 4, KL < delta from the
+  4. disentanglement: one model per objective (beta = 1, beta = 4, KL <= delta from the
      start, and a KL budget C raised slowly), trained with the benchmark's recipe and
      loaded from reference checkpoints; reconstruction, KL, active latents, KL per latent,
      MIG and FactorVAE score (10,000 / 5,000 votes), the KL split into index-code MI, total
@@ -66,7 +66,7 @@ BETAS = [0.5, 1.0, 4.0, 8.0]
 EPOCHS = lesson.pick(12, 2)         # live models: 195 steps per epoch
 HIDDEN, Z = (256,), 10              # the benchmark's architecture
 BATCH, LR = 64, 1e-3
-DELTAS = [2.0, 3.5, 5.0, 8.0]       # the constraint KL < delta, in nats: three below the VAE's KL, one above
+DELTAS = [2.0, 3.5, 5.0, 8.0]       # the constraint KL <= delta, in nats: three below the VAE's KL, one above
 VOTES = lesson.pick((10000, 5000), (200, 100))            # FactorVAE training / evaluation votes (published: 10,000 / 5,000)
 REPORTING_SEEDS = [20, 21, 22, 23, 24]                    # the study's reporting seeds (benchmarks/README.md)
 
@@ -120,7 +120,7 @@ print("    32x32 images.")
 
 # %% --- 3. the Lagrangian made concrete: a sweep of delta ---
 vae_kl = next(r[2] for r in rows if r[0] == 1.0)
-lesson.step(f"the constrained form: max E_q log p(x|z) subject to KL < delta, for delta in "
+lesson.step(f"the constrained form: max E_q log p(x|z) subject to KL <= delta, for delta in "
             f"{', '.join(f'{d:g}' for d in DELTAS)} nats (live; the VAE's KL here is {vae_kl:.2f})")
 for line in _common.wrap(
         "The Lagrangian is F = E_q[log p(x|z)] - beta (KL - delta) = -(recon + beta KL) + beta delta. For "
@@ -152,7 +152,7 @@ fig, ax = plt.subplots(figsize=(7.0, 4.6))
 ax.plot([r[2] for r in rows], [r[1] for r in rows], "o-", color="C0", label="fixed beta (loss form)")
 for r in rows:
     ax.annotate(f"beta {r[0]:g}", (r[2], r[1]), textcoords="offset points", xytext=(6, 4), fontsize=8, color="C0")
-ax.plot([r[2] for r in sweep], [r[3] for r in sweep], "s", color="C3", label="KL < delta: beta by dual ascent")
+ax.plot([r[2] for r in sweep], [r[3] for r in sweep], "s", color="C3", label="KL <= delta: beta by dual ascent")
 span = 0.6                                          # half-length of each tangent, in nats of KL
 for delta, beta_found, kl, recon in sweep:
     ax.plot([kl - span, kl + span], [recon + beta_found * span, recon - beta_found * span], color="C3", lw=1.5)
@@ -206,7 +206,7 @@ for name in OBJECTIVES:
     results[name] = describe(models[name])
     cfg = configs[name]
     how = {"vae": "beta = 1", "beta4": "beta = 4"}.get(name) or (
-        f"KL < {cfg.kl_target:g} nats from the first step (dual ascent on beta)" if cfg.kl_target is not None else
+        f"KL <= {cfg.kl_target:g} nats from the first step (dual ascent on beta)" if cfg.kl_target is not None else
         f"C raised from 0 to {cfg.capacity:g} nats over {cfg.capacity_steps} steps, gamma {cfg.gamma:g}")
     print(f"    {name:<10} {how}")
 print(f"    all: {cfg.epochs} epochs, batch {cfg.batch_size}, Adam {cfg.lr:g}, hidden {cfg.hidden}, Z = {cfg.latent}, "
