@@ -1,7 +1,7 @@
 """Lesson 08: the beta-VAE on shapes: the trade-off, the constrained form, and disentanglement.
 
 Lecture: "Disentangled representations" (each latent sensitive to one generative factor),
-"beta-VAE: Constrained objective" (max E_q[log p(x|z)] subject to KL(q || p) < delta),
+"beta-VAE: Constrained objective" (max E_q[log p(x|z)] subject to KL(q || p) <= delta; the lecture writes <),
 "Lagrangian form" (beta is the Lagrange multiplier) and "Loss function"
 (L = -E_q[log p(x|z)] + beta KL: beta = 1 is the VAE, beta > 1 strengthens the bottleneck).
 
