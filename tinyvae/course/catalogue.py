@@ -6,7 +6,7 @@ comments, so the package runs exactly as without them.  :data:`CATALOGUE` names
 each exercise (numbered in the lecture's order), the functions that hold its regions, and
 its statement; ``tinyvae exercises make DIR`` writes a copy of the package to ``DIR/tinyvae``
 with each region replaced by the statement and ``raise NotImplementedError("exercise N:
-<title>")``, and ``tinyvae exercises check DIR`` grades it (:mod:`.exercises_grade`).
+<title>")``, and ``tinyvae exercises check DIR`` grades it (:mod:`.grade`).
 A region belongs to the exercise whose function holds it, so a region added to a function
 the catalogue does not name is refused (:func:`package_regions`), not silently dropped.
 """

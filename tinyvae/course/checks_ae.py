@@ -3,10 +3,11 @@ and the DAE's masking.
 
 Each ``check_*(S, R)`` grades the student's copy ``S`` against the reference ``R`` (each has
 the attributes ``layers``, ``losses``, ... of the core), returns a one-line detail when it
-passes, and raises :class:`.exercises_checks.Fail` when it does not.  Only the exercise's own
+passes, and raises :class:`.checks.Fail` when it does not (the grader adds the exercise's
+derivation from its record in :mod:`.catalogue`, which names each check).  Only the exercise's own
 function is the student's: a backward is run after the reference's forward, so that one
 exercise's slip never fails another.  Tolerances and the recognised mistakes:
-:mod:`.exercises_checks`.
+:mod:`.checks`.
 """
 import math
 import warnings

@@ -1,8 +1,8 @@
 """The checks of exercises 8-15, the VAE's half of the lecture: the likelihoods, the KL, the ELBO,
 the reparameterization, the VAE's backward and the dual ascent on beta.
 
-The same contract as :mod:`.exercises_ae`: ``check_*(S, R)`` returns a one-line detail or
-raises :class:`.exercises_checks.Fail`; only the exercise's own function is the student's
+The same contract as :mod:`.checks_ae`: ``check_*(S, R)`` returns a one-line detail or
+raises :class:`.checks.Fail`; only the exercise's own function is the student's
 (the VAE of exercise 14 is built from the reference's layers, KL and reparameterization).
 """
 import math
