@@ -348,8 +348,11 @@ def test_pythonpath_runs_the_lessons_and_the_commands_on_the_students_code(copy,
     assert fresh.returncode == 1, fresh.stderr
     assert fresh.stderr.strip() == ("tinyvae: error: exercise 1: Linear forward is not done yet; "
                                     "'tinyvae exercises check DIR' grades the copy in DIR")
-    lesson = run(str(ROOT / "lessons" / "00_gradient_check.py"), "--quick", "--out", str(tmp_path / "out"), env=env)
-    assert lesson.returncode != 0 and f"{copy}/tinyvae/layers.py" in lesson.stderr
+    lesson = run(str(ROOT / "lessons" / "01_autoencoder.py"), "--quick", "--out", str(tmp_path / "out"), env=env)
+    assert lesson.returncode == 1 and lesson.stderr.strip().splitlines() == [
+        f"lesson stopped: exercise 1: Linear forward is not done yet, and this lesson needs it; "
+        f"'tinyvae exercises check {copy}' says where it is"], lesson.stderr
+    assert "--- 1." not in lesson.stdout                    # before any step of the lesson
     # a copy can not grade itself: the grader needs the reference's solutions
     itself = run("-m", "tinyvae", "exercises", "check", str(copy), env=env)
     assert itself.returncode == 2 and "has no solutions to grade against" in itself.stderr
@@ -359,5 +362,15 @@ def test_pythonpath_runs_the_lessons_and_the_commands_on_the_students_code(copy,
     which = run("-c", "import tinyvae.layers; print(tinyvae.layers.__file__)", env=env)
     assert which.stdout.strip() == str(copy / "tinyvae" / "layers.py")
     assert run("-m", "tinyvae", "gradcheck", env=env).returncode == 0
+    # a wrong Sigmoid backward (written with the input) trains silently in a lesson unless it is
+    # checked first: the lesson names the gradient before it trains
+    layers = copy / "tinyvae" / "layers.py"
+    right = layers.read_text()
+    assert right.count("return dout * self.out * (1 - self.out)") == 1
+    layers.write_text(right.replace("return dout * self.out * (1 - self.out)", "return dout * self.out * self.out"))
+    wrong = run(str(ROOT / "lessons" / "01_autoencoder.py"), "--quick", "--out", str(tmp_path / "out"), env=env)
+    assert wrong.returncode == 1 and "--- 1." not in wrong.stdout
+    assert wrong.stderr.startswith("lesson stopped: the gradient of Sigmoid disagrees with central differences")
+    layers.write_text(right)
     assert run(str(ROOT / "lessons" / "00_gradient_check.py"), "--quick", "--out", str(tmp_path / "out"),
                env=env).returncode == 0

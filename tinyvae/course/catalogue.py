@@ -25,6 +25,13 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 #: the source of the package whose solutions a copy is made from, and that grades one
 PACKAGE = Path(__file__).resolve().parent.parent
 DERIVATIONS = "docs/derivations.md"
+#: the file ``make`` leaves in a student's copy, so the lessons know to check its gradients first
+COPY_MARK = "STUDENT_COPY.txt"
+
+
+def is_student_copy(root=PACKAGE):
+    """Whether the package at ``root`` is a student's copy (made by ``make``), not the reference."""
+    return Path(root, COPY_MARK).exists()
 
 
 class Exercise(NamedTuple):
@@ -290,6 +297,9 @@ def make(dest, root=PACKAGE):
         for file, rs in by_file.items():
             path = Path(tmp, "tinyvae", file)
             path.write_text(student_source((root / file).read_text(encoding="utf-8"), rs, folder), encoding="utf-8")
+        Path(tmp, "tinyvae", COPY_MARK).write_text(
+            f"A student's copy of tinyvae, made by 'tinyvae exercises make {folder}'.\nThe lessons check its "
+            f"gradients before they train; 'tinyvae exercises check {folder}' grades it.\n", encoding="utf-8")
         if os.path.lexists(dest):
             raise UsageError(f"{dest} appeared while the copy was made; name a new folder")
         os.rename(tmp, dest)
