@@ -167,7 +167,7 @@ def test_a_student_copy_holds_no_line_of_any_solution(copy):
     assert found == []
     copied = {p.relative_to(copy / "tinyvae") for p in (copy / "tinyvae").rglob("*") if "__pycache__" not in p.parts}
     package = {p.relative_to(E.PACKAGE) for p in E.PACKAGE.rglob("*") if "__pycache__" not in p.parts}
-    assert copied == package                          # the whole package: data files and templates too
+    assert copied == package | {Path(E.COPY_MARK)}    # the whole package (data files, templates), and its mark
 
 
 def test_each_exercise_has_its_statement_above_its_raise(copy):
