@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..base.errors import DivergenceError, Interrupted, UsageError, command, stopped_by
 from ..objectives import TCVAE, Capacity, FixedBeta, KLTarget, lagrangian
 from ..train import Trainer
-from . import claims, memory, runs
+from . import claims, memory, runs, snapshots
 from .config import DEFAULTS, TrainConfig, flag
 
 
@@ -152,6 +152,7 @@ def _run_claimed(run_dir, cfg, resume, epochs, data_dir, threads, stack, log, pr
             runs.save_checkpoint(run_dir, arrays, meta)
             saved_epoch = trainer.epoch
             runs.write_views(run_dir, meta)
+            snapshots.keep(run_dir, model, x_train, cfg, trainer.epoch)   # the explorer's replay
             samples += x_train.shape[0]
             step_seconds += seconds
             log(_format_row(row))
