@@ -19,6 +19,10 @@ from hypothesis import strategies as st
 
 from subprocess_cli import TINY, tinyvae
 
+# every test here runs the real command (or the browser) end to end, a second or more each: the
+# battery runs in CI and with --slow, so README's command stays within its stated time
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("TINYVAE_FUZZ_EXAMPLES", 14))
 
 NUMBERS = st.sampled_from(["-1", "0", "1", "2", "16", "0.5", "1e-30", "1e-18", "1e39", "nan", "inf",

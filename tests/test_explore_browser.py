@@ -23,6 +23,10 @@ from tinyvae.data.dataset import Dataset  # noqa: E402
 from tinyvae.models import VAE, Autoencoder, DenoisingAutoencoder  # noqa: E402
 from tinyvae.train import fit  # noqa: E402
 
+# every test here runs the real command (or the browser) end to end, a second or more each: the
+# battery runs in CI and with --slow, so README's command stays within its stated time
+pytestmark = pytest.mark.slow
+
 TOLERANCE = 1e-4                    # |JavaScript decode - model.decode| per pixel
 MISSING = browser.missing()         # None, or one line saying what to install
 REQUIRED = os.environ.get("TINYVAE_REQUIRE_BROWSER") == "1"

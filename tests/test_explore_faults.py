@@ -14,6 +14,10 @@ from tinyvae.data.idx import write_idx
 from tinyvae.models import Autoencoder
 from tinyvae.app.runs import CHECKPOINT, OWN_FILES
 
+# every test here runs the real command (or the browser) end to end, a second or more each: the
+# battery runs in CI and with --slow, so README's command stays within its stated time
+pytestmark = pytest.mark.slow
+
 SMALL = ["--hidden", "16", "--latent", "2", "--epochs", "1"]
 
 

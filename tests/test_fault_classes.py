@@ -22,6 +22,10 @@ import pytest
 
 from subprocess_cli import TINY, start, tinyvae, file_bytes, run_dir, template  # noqa: F401 (fixtures)
 
+# every test here runs the real command (or the browser) end to end, a second or more each: the
+# battery runs in CI and with --slow, so README's command stays within its stated time
+pytestmark = pytest.mark.slow
+
 LONG = [*TINY, "--batch-size", "256", "--epochs", "60"]     # about a second of training
 
 

@@ -16,8 +16,13 @@ import subprocess
 import time
 
 import numpy as np
+import pytest
 
 from subprocess_cli import TINY, start, tinyvae
+
+# every test here runs the real command (or the browser) end to end, a second or more each: the
+# battery runs in CI and with --slow, so README's command stays within its stated time
+pytestmark = pytest.mark.slow
 
 # Six steps an epoch: most of an epoch is its checkpoint write, where a kill does harm.  Against
 # the code before the checkpoint carried its rows, about half of such kills left a lost row or a

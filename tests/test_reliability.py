@@ -26,6 +26,10 @@ import pytest
 from download_server import mirror
 from subprocess_cli import ENV, TINY, start, tinyvae, file_bytes, run_dir, template  # noqa: F401 (fixtures)
 
+# every test here runs the real command (or the browser) end to end, a second or more each: the
+# battery runs in CI and with --slow, so README's command stays within its stated time
+pytestmark = pytest.mark.slow
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tinyvae", "")
 

@@ -7,6 +7,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+# every test here runs the real command (or the browser) end to end, a second or more each: the
+# battery runs in CI and with --slow, so README's command stays within its stated time
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "benchmarks")
 
