@@ -114,19 +114,24 @@ def _cmd_eval(args):
         memory.require(iw(args.iw_samples), f"--iw-samples {args.iw_samples}",
                        lambda free: _fewer("--iw-samples", memory.largest(iw, free // 2), 200))
         result = evaluate.evaluate_vae(model, data.x_test, K=args.iw_samples, seed=args.seed)
+        units = {key: "nats per example" for key in ("neg_elbo", "recon", "kl", "iw_nll")}   # evaluate.py's
+        units["kl_per_dim"] = "nats per example, each latent"
     else:
         result = evaluate.evaluate_autoencoder(model, data.x_test, seed=args.seed)
+        units = result.pop("units")                # squared error or nats: the AE's own loss
     if data.factors_test is not None:
         result.update(disentanglement.disentanglement_scores(model, data, seed=args.seed))
     _require_finite(result, f"evaluating {args.run_dir}")
     result = dict(written_by="tinyvae eval", model=cfg.model, data=cfg.data, epoch=meta["epoch"], split="test",
-                  units="nats per example", **result)
+                  **result, units=units)
     for key, value in result.items():              # stdout first: the result survives a failed write
+        if key == "units":
+            continue                               # each unit is printed beside its number
         if isinstance(value, list):
             value = "[" + ", ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in value) + "]"
         elif isinstance(value, float):
             value = f"{value:.4f}"
-        print(f"{key:>16}: {value}")
+        print(f"{key:>16}: {value}" + (f"  ({units[key]})" if key in units else ""))
     if sys.stdout is not None:
         sys.stdout.flush()
     save_json(path, result)
@@ -265,7 +270,7 @@ def build_parser():
     g.set_defaults(func=_cmd_gradcheck)
 
     ex = sub.add_parser("exercises", help="derive the gradients yourself: a student copy, and its grader",
-                        description="The core's hand-derived lines as exercises: 'make DIR' writes a student "
+                        description="The lecture's hand-derived lines as exercises: 'make DIR' writes a student "
                                     "copy of the package to DIR; 'check DIR' grades it (exit code: the number "
                                     "of exercises not passed).")
     actions = ex.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)

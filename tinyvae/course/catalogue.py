@@ -1,6 +1,6 @@
-"""``tinyvae exercises``: the hand-derived lines of the core as a course, and a student copy of it.
+"""``tinyvae exercises``: the hand-derived lines of the lecture as a course, and a student copy of it.
 
-The core marks the lines a student should derive with nbgrader's comment pair, a line
+The lecture's modules mark the lines a student should derive with nbgrader's comment pair, a line
 ``### BEGIN SOLUTION`` before them and a line ``### END SOLUTION`` after them.  They are
 comments, so the package runs exactly as without them.  :data:`CATALOGUE` names
 each exercise (numbered in the lecture's order), the functions that hold its regions, and
@@ -100,14 +100,12 @@ CATALOGUE = (
         "summed over the D pixels and averaged over the N examples: the 1/N enters the gradient once, here.",
         "mse", ae.check_mse),
     Exercise(6, "Adam's step", "optim.py", {
-        "Adam.folded_constants": "Return (a_t, eps_t) as Python floats: the step size and epsilon of step t "
-                                 "with Adam's bias correction folded in (the class docstring's second form).",
-        "Adam.step": "Update the discounted sums M = self.m_sum (P,) of g and V = self.v_sum (P,) of g^2, then "
-                     "theta (P,) by one step, all in place (they are the model's and the checkpoint's "
-                     "arrays; tmp (P,) is scratch)."},
-        "m_hat = M / S1 and v_hat = V / S2, with S1 = 1 + b1 + ... + b1^(t-1) = (1 - b1^t) / (1 - b1) the "
-        "sum of the weights; multiply lr * m_hat / (sqrt(v_hat) + eps) through by sqrt(S2).",
-        "adam-with-the-folded-bias-correction", ae.check_adam),
+        "Adam.step": "Update the moments self.m (P,), the running mean of g, and self.v (P,), that of g^2; "
+                     "correct their bias into m_hat and v_hat (P,); then step theta (P,) in place (it is the "
+                     "model's own array). t counts steps from 1; g, b1, b2, lr and eps are set above."},
+        "m and v start at 0, so m_t = (1 - b1) sum_k b1^(t-k) g_k has mean (1 - b1^t) E[g]: divide m by "
+        "1 - b1^t, and v by 1 - b2^t, to undo that pull towards 0.",
+        "adam-the-moments-and-their-bias-correction", ae.check_adam),
     Exercise(7, "the DAE's masking corruption", "noise.py", {
         "masking": "Return x_tilde (N, D): x with each pixel set to 0 independently with probability rate, in "
                    "x's dtype, drawn from rng (never np.random); leave x itself unchanged."},
@@ -116,7 +114,8 @@ CATALOGUE = (
     Exercise(8, "the Bernoulli likelihood's gradient", "losses.py", {
         "bernoulli_nll": "From logits l (N, D) and x (N, D) in [0, 1], compute loss = (1/N) sum -[x log s(l) + "
                          "(1 - x) log(1 - s(l))] (one float) and dlogits = d loss / d l (N, D) in l's dtype, "
-                         "finite and exact for any logit (|l| = 40 included)."},
+                         "finite and exact for any logit (|l| = 40 included); sigmoid(l) above never "
+                         "overflows."},
         "write the loss in l: softplus(l) - x l, with softplus(l) = max(l, 0) + log(1 + exp(-|l|)) "
         "(exp only of -|l|); d softplus(l) / dl = sigmoid(l).", "binary-cross-entropy-from-logits", vae.check_bernoulli),
     Exercise(9, "the Gaussian likelihood's gradient", "losses.py", {

@@ -2,7 +2,7 @@
 and the DAE's masking.
 
 Each ``check_*(S, R)`` grades the student's copy ``S`` against the reference ``R`` (each has
-the attributes ``layers``, ``losses``, ... of the core), returns a one-line detail when it
+the attributes ``layers``, ``losses``, ... of the lecture), returns a one-line detail when it
 passes, and raises :class:`.checks.Fail` when it does not (the grader adds the exercise's
 derivation from its record in :mod:`.catalogue`, which names each check).  Only the exercise's own
 function is the student's: a backward is run after the reference's forward, so that one
@@ -176,22 +176,38 @@ def check_mse(S, R):
     return f"loss and dx_hat = 2 (x_hat - x) / N agree (central differences: relative error {err:.0e})"
 
 
-def _no_correction(R, name, a, e):
-    """The reference's Adam with the bias correction replaced: ``(a_t, eps_t) = (a(lr, b1, b2), e(...))``."""
-    return type(name, (R.optim.Adam,), {"folded_constants": lambda self, t: (a(self), e(self))})
+ADAM = dict(lr=0.01, b1=0.9, b2=0.999, eps=1e-8)
 
 
 def _adam_steps(cls, theta0, grads):
     """The parameter change of each step, (T, P), and the optimizer after T steps of ``cls``."""
     theta, grad = theta0.copy(), np.zeros_like(theta0)
-    opt = cls(theta, grad, lr=0.01)
+    opt = cls(theta, grad, **ADAM)
     steps, last = [], theta0.copy()
-    for g in grads:
-        grad[...] = g
-        opt.step()
-        steps.append(theta - last)
-        last = theta.copy()
+    with np.errstate(all="ignore"):                   # a slip's nan is judged below, not warned about
+        for g in grads:
+            grad[...] = g
+            opt.step()
+            steps.append(theta - last)
+            last = theta.copy()
     return np.array(steps), opt
+
+
+def _adam_slip(theta0, grads, slip):
+    """Adam as the derivation writes it, with one common ``slip``: the steps of theta (T, P) and
+    the last m and v (P,)."""
+    lr, b1, b2, eps = ADAM["lr"], ADAM["b1"], ADAM["b2"], ADAM["eps"]
+    rate_m, rate_v = (b2, b1) if slip == "rates exchanged" else (b1, b2)
+    theta, m, v, steps = theta0.copy(), np.zeros_like(theta0), np.zeros_like(theta0), []
+    for t, g in enumerate(grads, start=1):
+        m = rate_m * m + (1.0 if slip == "no 1 - b1" else 1 - rate_m) * g
+        v = rate_v * v + (1.0 if slip == "no 1 - b2" else 1 - rate_v) * g * g
+        c1, c2 = {"no correction": (1.0, 1.0),
+                  "(1 - b)^t": ((1 - b1) ** t, (1 - b2) ** t)}.get(slip, (1 - b1 ** t, 1 - b2 ** t))
+        step = lr * (m / c1) / (np.sqrt(v / c2) + eps)
+        steps.append((theta - step) - theta)          # rounded as the student's theta - last is
+        theta = theta - step
+    return np.array(steps), m, v
 
 
 def check_adam(S, R):
@@ -204,22 +220,22 @@ def check_adam(S, R):
     if not np.any(steps):
         raise Fail("theta never changed: update it in place (theta -= ...); it is the model's own parameter "
                    "array ")
-    for name, mine, theirs in (("M (self.m_sum)", opt.m_sum, ref.m_sum), ("V (self.v_sum)", opt.v_sum, ref.v_sum)):
+    slips = {slip: _adam_slip(theta0, grads, slip)
+             for slip in ("no 1 - b1", "no 1 - b2", "rates exchanged", "no correction", "(1 - b)^t")}
+    for name, mine, theirs, other, k in (("m (self.m)", opt.m, ref.m, ref.v, 1), ("v (self.v)", opt.v, ref.v, ref.m, 2)):
         if not np.any(mine):
-            raise Fail(f"{name} stayed 0: update it in place (M *= b1; M += g); a new array is lost when step "
-                       f"returns ")
-        agree(name, array(name, mine, (P,)), theirs,
-              [("holds the moment, not the discounted sum: M <- b1 M + g (Adam.m gives the moment)",
-                theirs * (1 - (ref.b1 if name[0] == "M" else ref.b2)))])
-    plain = _no_correction(R, "Adam", lambda o: o.lr * (1 - o.b1) / math.sqrt(1 - o.b2),
-                           lambda o: o.eps / math.sqrt(1 - o.b2))
-    sums = _no_correction(R, "Adam", lambda o: o.lr, lambda o: o.eps)
+            raise Fail(f"{name} stayed 0: assign the new moment to self.{name[0]}; a local {name[0]} is lost when "
+                       f"step returns ")
+        agree(name, array(name, mine, (P,)), theirs, [
+            ("holds the other moment: m and v are exchanged (m is the running mean of g, v that of g^2)", other),
+            (f"misses the (1 - b{k}) of {name[0]} <- b{k} {name[0]} + (1 - b{k}) g{'^2' if k == 2 else ''}: it is "
+             f"the discounted sum, not the running mean", slips[f"no 1 - b{k}"][k]),
+            ("decays with the other rate: b1 belongs to m, b2 to v", slips["rates exchanged"][k])])
     err = agree(f"the steps of theta over {T} updates", steps, want, [
-        ("are Adam's without the bias correction (m / (sqrt(v) + eps)): divide by S1 = 1 - b1^t over 1 - b1, "
-         "and S2 likewise", _adam_steps(plain, theta0, grads)[0]),
-        ("are Adam's without the bias correction (M / (sqrt(V) + eps)): fold in S1 and S2",
-         _adam_steps(sums, theta0, grads)[0])])
-    return f"{T} steps of theta, M and V agree with the reference (relative error {err:.0e}), bias-corrected"
+        ("are Adam's without the bias correction: m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)",
+         slips["no correction"][0]),
+        ("divide by (1 - b)^t where 1 - b^t belongs: m_hat = m / (1 - b1^t)", slips["(1 - b)^t"][0])])
+    return f"{T} steps of theta, m and v agree with the reference (relative error {err:.0e}), bias-corrected"
 
 
 def check_masking(S, R):
