@@ -27,8 +27,9 @@ What you will see:
      bound with each q, and how much of its gap it closes at K = 1000.
 
 Run:   python lessons/05_elbo.py [--quick] [--out DIR] [--seed S]
-Takes: about 6 seconds on 2 cores (--quick: about 3 seconds: grid step 0.05 instead of
-0.03, 10 training epochs instead of 50, fewer digits, repeats and optimisation steps).
+Takes: about 12 seconds on 2 cores (measured: 11-12 s of CPU with one BLAS thread; --quick: about
+5 seconds: grid step 0.05 instead of 0.03, 10 training epochs instead of 50, fewer digits,
+repeats and optimisation steps).
 """
 # %%
 import _common

@@ -14,14 +14,25 @@ What you will see:
      against KL);
   3. the Lagrangian made concrete, trained live: KL <= delta for four deltas (three below the
      VAE's KL), the beta dual ascent finds for each, and beta as the slope of the
-     rate-distortion curve; why the Lagrangian's beta delta drops out of the gradient;
+     rate-distortion curve; why the Lagrangian's beta delta drops out of the gradient, and
+     the slide's F >= E log p(x|z) - beta KL with the beta delta between its sides measured;
   4. disentanglement: one model per objective (beta = 1, beta = 4, KL <= delta from the
      start, and a KL budget C raised slowly), trained with the benchmark's recipe and
-     loaded from reference checkpoints; reconstruction, KL, active latents, KL per latent,
-     MIG and FactorVAE score (10,000 / 5,000 votes), the KL split into index-code MI, total
-     correlation and dimension-wise KL, and the factor each latent follows;
+     loaded from reference checkpoints, each evaluated on the train/test split it was
+     trained on (seed 0's, whatever --seed says); reconstruction, KL, active latents, KL
+     per latent, and two disentanglement scores:
+       MIG, the mutual information gap (Chen et al. 2018): for each factor, the mutual
+         information of its most informative latent minus that of the second most, divided
+         by the factor's entropy (this factor's "gap": 1 when one latent alone carries the
+         factor, 0 when two carry it equally); MIG is the mean gap over the five factors;
+       FactorVAE score (Kim & Mnih 2018): hold one factor fixed over a batch of 64 images,
+         find the latent that varies least (relative to its spread over all images), and
+         vote that latent -> that factor; a majority-vote classifier trained on 10,000 votes
+         is scored on 5,000 more (1 = every factor has its own latent; chance is 1/5);
+     then the KL split into index-code MI, total correlation and dimension-wise KL, and
+     the factor each latent follows (MIG's best latent for it, with the gap);
   5. where the KL goes, and the same budget raised quickly, trained live;
-  6. traversals of the VAE, of fixed beta = 4 and of the best form, side by side;
+  6. traversals of the VAE, of fixed beta = 4 and of the best form, one above the other;
   7. over seeds: MIG per objective on the study's reporting seeds, read from
      lessons/reference/08_study.json (what has finished; the table says if it is incomplete).
 
@@ -35,9 +46,10 @@ disentanglement benchmark (issue 14), and step 7 reads the study of issue 21, ma
     python benchmarks/disentanglement.py --data shapes-equal shapes --objectives vae beta4 capacity tcvae \
         --seeds 20 21 22 23 24 --jobs 2 --out study21 --export-study lessons/reference/08_study.json
 
-Run:   python lessons/08_beta_vae.py [--quick] [--out DIR]
-Takes: about 20 seconds on 2 cores (--quick: about 10 seconds, with 2 epochs per live model
-       and fewer FactorVAE votes).
+Run:   python lessons/08_beta_vae.py [--quick] [--out DIR] [--seed S]  (S seeds the live models
+       of steps 2, 3 and 5 and their split; step 4's reference models keep their own split)
+Takes: about 45 seconds on 2 cores (measured: 32-43 s of CPU with one BLAS thread; --quick: about
+       10 seconds, with 2 epochs per live model and fewer FactorVAE votes).
 """
 # %%
 import _common  # noqa: F401  (first: one BLAS thread, before NumPy loads)
@@ -51,7 +63,7 @@ import json
 
 from tinyvae import data
 from tinyvae.studies import disentanglement, plots
-from tinyvae.app import reference
+from tinyvae.app import reference, runs
 from tinyvae.data import shapes
 from tinyvae.kl_decomposition import kl_decomposition
 from tinyvae.losses import kl_per_dimension
@@ -147,6 +159,20 @@ for (d0, b0, k0, r0), (d1, b1, k1, r1) in zip(sweep, sweep[1:]):
     print(f"      delta {d0:g} -> {d1:g}: slope {-(r1 - r0) / (k1 - k0):5.2f}, beta found {b0:.2f} and {b1:.2f}")
 lesson.key(delta_sweep=[[float(d), float(b)] for d, b, _, _ in sweep], constrained_beta=sweep[0][1],
            constrained_kl=sweep[0][2], constrained_recon=sweep[0][3])
+print("    The lecture's inequality, F = E log p(x|z) - beta (KL - delta)  >=  E log p(x|z) - beta KL, holds because")
+print("    beta, delta >= 0: the two sides differ by beta delta.  Measured on these four models (test images,")
+print("    nats per image; E log p(x|z) = -recon):")
+lagrangian = [[delta, b, b * delta, -recon - b * (kl - delta), -recon - b * kl, b * (kl - delta)]
+              for delta, b, kl, recon in sweep]
+_common.table(["delta", "beta", "beta delta", "F (left)", "E log p - beta KL (right)", "beta (KL - delta)"],
+              lagrangian, ["{:g}", "{:.2f}", "{:.2f}", "{:.2f}", "{:.2f}", "{:+.2f}"])
+slack = max(abs(r[5]) for r in lagrangian)
+print(f"    beta delta is {min(r[2] for r in lagrangian):.2f} to {max(r[2] for r in lagrangian):.2f} nats: the right "
+      "side, the beta-VAE's objective")
+print("    -(recon + beta KL), lies that far below F.  Where the constraint is met (KL = delta), F is")
+print(f"    E log p(x|z) itself: here |beta (KL - delta)| <= {slack:.2f} nats.")
+lesson.key(lagrangian_beta_delta=[r[2] for r in lagrangian], lagrangian_f=[r[3] for r in lagrangian],
+           lagrangian_lower_side=[r[4] for r in lagrangian])
 
 fig, ax = plt.subplots(figsize=(7.0, 4.6))
 ax.plot([r[2] for r in rows], [r[1] for r in rows], "o-", color="C0", label="fixed beta (loss form)")
@@ -187,30 +213,54 @@ lesson.save(fig, "constrained.png")
 lesson.step("disentanglement: one model per objective, trained with the benchmark's recipe (reference checkpoints)")
 
 
-def describe(model):
-    """Test reconstruction and KL, KL per latent, MIG (every image) and FactorVAE score."""
-    test = Trainer(model, np.random.default_rng(0)).evaluate(x_test, seed=lesson.seed)
+def describe(model, cfg, own):
+    """Test reconstruction and KL on ``own``, the split the model was trained on, KL per latent, MIG
+    (every image) and FactorVAE score; every draw seeded by the model's own seed, not --seed."""
+    test = Trainer(model, np.random.default_rng(0)).evaluate(own.x_test, seed=cfg.seed)
     kl = kl_dims_of(model, x_all)
     codes = model.code(x_all)                                   # (N, Z) every image: the whole factor grid
     mig, details = disentanglement.mig(codes, factors_all)
     represent = disentanglement.grid_representation(codes, factors_all, ds.factor_sizes)   # codes by lookup
-    fvae, _ = disentanglement.factorvae_score(represent, ds.factor_sizes, np.random.default_rng(lesson.seed),
+    fvae, _ = disentanglement.factorvae_score(represent, ds.factor_sizes, np.random.default_rng(cfg.seed),
                                               n_train=VOTES[0], n_eval=VOTES[1])
     return dict(recon=test.recon, kl=test.kl, kl_dims=kl, active=int(np.sum(kl > 0.1)), mig=mig, fvae=fvae,
                 details=details, follows=disentanglement.latent_factor_labels(details, names))
 
 
-models, results, configs = {}, {}, {}
+def seen_in_training(test_factors, train_factors):
+    """The share of the test images (by their factors) that are in a training split."""
+    sizes = ds.factor_sizes
+    return np.mean(np.isin(np.ravel_multi_index(test_factors.T, sizes), np.ravel_multi_index(train_factors.T, sizes)))
+
+
+models, results, configs, splits = {}, {}, {}, {}
 for name in OBJECTIVES:
-    models[name], configs[name] = reference.load(os.path.join(REFERENCE, f"08_{name}.npz"))
-    results[name] = describe(models[name])
+    path = os.path.join(REFERENCE, f"08_{name}.npz")
+    models[name], configs[name] = reference.load(path)
     cfg = configs[name]
+    if cfg.seed not in splits:                                  # the split its training run made (runs.load_data)
+        splits[cfg.seed] = runs.load_data(cfg, path, D=ds.D)
+    results[name] = describe(models[name], cfg, splits[cfg.seed])
     how = {"vae": "beta = 1", "beta4": "beta = 4"}.get(name) or (
         f"KL <= {cfg.kl_target:g} nats from the first step (dual ascent on beta)" if cfg.kl_target is not None else
         f"C raised from 0 to {cfg.capacity:g} nats over {cfg.capacity_steps} steps, gamma {cfg.gamma:g}")
     print(f"    {name:<10} {how}")
 print(f"    all: {cfg.epochs} epochs, batch {cfg.batch_size}, Adam {cfg.lr:g}, hidden {cfg.hidden}, Z = {cfg.latent}, "
       f"seed {cfg.seed}")
+own = splits[cfg.seed]
+print(f"    Each is evaluated on the split it was trained on: shapes split 90/10 by a permutation seeded with its")
+print(f"    training seed ({', '.join(sorted({str(c.seed) for c in configs.values()}))}), so its test numbers are on "
+      f"{len(own.x_test)} images it never saw ({seen_in_training(own.factors_test, own.factors_train):.0%} seen),")
+print(f"    whatever --seed is.  --seed {lesson.seed} split the live models' data" +
+      (" the same way." if all(c.seed == lesson.seed for c in configs.values()) else
+       f" differently: {seen_in_training(ds.factors_test, own.factors_train):.0%} of\n    its test images are in the "
+       "references' training split, so they would be no test of these models."))
+print("    MIG (Chen et al. 2018): for each factor, the mutual information of its most informative latent minus")
+print("    that of the second most, over the factor's entropy: that factor's gap, 1 when one latent alone carries")
+print("    it, 0 when two carry it equally.  MIG is the mean gap over the five factors.")
+print("    FactorVAE score (Kim & Mnih 2018): fix one factor over a batch of 64 images, find the latent that varies")
+print("    least (relative to its spread over all images; collapsed latents take no part), vote latent -> factor;")
+print(f"    a majority-vote classifier trained on {VOTES[0]:,} votes is scored on {VOTES[1]:,} more (chance: 1/5).")
 table_rows = []
 for name in OBJECTIVES:
     r = results[name]
@@ -223,7 +273,11 @@ print("    (recon and KL on the test images; KL per latent, MIG on all 6,912; a 
 best = max(OBJECTIVES[1:], key=lambda n: results[n]["mig"])
 KEYS = {"vae": "beta1", "beta4": "beta4", "kl-target": "kl_target", "capacity": "capacity"}
 lesson.key(**{f"mig_{KEYS[n]}": results[n]["mig"] for n in OBJECTIVES}, mig_best=results[best]["mig"], best=best,
-           **{f"factorvae_{KEYS[n]}": results[n]["fvae"] for n in OBJECTIVES})
+           **{f"factorvae_{KEYS[n]}": results[n]["fvae"] for n in OBJECTIVES},
+           **{f"reference_recon_{KEYS[n]}": results[n]["recon"] for n in OBJECTIVES},
+           **{f"reference_kl_{KEYS[n]}": results[n]["kl"] for n in OBJECTIVES},
+           reference_split_seed=cfg.seed, reference_test_seen_in_training=seen_in_training(own.factors_test,
+                                                                                            own.factors_train))
 
 print("\n    the KL split three ways (Chen et al. 2018; docs/derivations.md): index-code MI, what z says about")
 print("    which image it came from; total correlation, the dependence between latents; dimension-wise KL,")
@@ -309,18 +363,74 @@ print("    " + "; ".join(f"{names[k]}'s best latent in {best} is z{details['best
                       for k in (names.index("shape"), names.index("rotation"))))
 
 # %% --- 6. traversals ---
-lesson.step(f"traversals: the VAE, fixed beta = 4 and the best form ({best}) side by side")
-x0 = shapes.render(0, 2, 0, 6, 3).reshape(-1)                   # a square of the third size, near the middle
-panels = []
-for name in dict.fromkeys(("vae", "beta4", best)):
-    r = results[name]
-    dims = np.argsort(-r["kl_dims"])[:max(r["active"], 3)]
-    panels.append(dict(model=models[name], x0=x0, dims=dims, kl=r["kl_dims"], follows=r["follows"],
-                       title=f"{name}: MIG {r['mig']:.2f}, FactorVAE {r['fvae']:.2f}"))
-lesson.save(plots.plot_traversals_side_by_side(
-    panels, ds.image_shape, title="latent traversals: rows name the factor each latent follows (gap) and its KL"),
-    "traversals.png")
-print("    each row varies one latent from -2.5 to 2.5 with the others held at the code of one square;")
+lesson.step(f"traversals: the VAE, fixed beta = 4 and the best form ({best}), one above the other")
+FACTORS0 = (0, 2, 0, 6, 3)                                      # a square, the third of 4 sizes, unrotated, near the middle
+x0 = shapes.render(*FACTORS0).reshape(-1)                       # (D,)
+VALUES = np.linspace(-2.5, 2.5, 7)                              # what each traversed latent is set to
+others = {n: shapes.render(k, *FACTORS0[1:]).reshape(-1) for k, n in enumerate(shapes.SHAPE_NAMES)}
+
+
+def nearest_shape(image):
+    """The shape (same size and place as x0) nearest ``image`` in summed |pixel difference|, and the distances."""
+    d = {n: float(np.abs(image - o).sum()) for n, o in others.items()}
+    return min(d, key=d.get), d
+
+
+print(f"    the input: a {shapes.SHAPE_NAMES[FACTORS0[0]]} (scale 3 of 4, rotation 0, x 7 of 12, y 4 of 6).  At 16x16 "
+      "pixels it is a 3x3")
+print("    block of white with half-grey edges and quarter-grey corners.  The ellipse of the same size and place")
+print(f"    differs from it by {nearest_shape(others['ellipse'])[1]['square']:.2f} in summed |pixel difference|, the heart "
+      f"by {nearest_shape(others['heart'])[1]['square']:.2f} (one x step: "
+      f"{np.abs(x0 - shapes.render(0, 2, 0, 7, 3).reshape(-1)).sum():.2f}).  Each model's reconstruction (traversals.png):")
+names6 = list(dict.fromkeys(("vae", "beta4", best)))
+tables, labels, nearest = [], [], []
+for name in names6:
+    r, model = results[name], models[name]
+    dims = np.argsort(-r["kl_dims"])[:max(r["active"], 3)]      # the active latents, most KL first
+    z0 = model.code(x0[None])[0]                                 # (Z,) the code of the input
+    z = np.tile(z0, (len(dims), len(VALUES), 1))                 # (R, C, Z)
+    for row, j in enumerate(dims):
+        z[row, :, j] = VALUES
+    recon = np.asarray(model.decode(z0[None]), np.float64)[0]    # (D,) the input's reconstruction
+    images = np.asarray(model.decode(z.reshape(-1, Z)), np.float64).reshape(len(dims), len(VALUES), -1)
+    tables.append(np.concatenate([np.tile(x0, (len(dims), 1, 1)), np.tile(recon, (len(dims), 1, 1)), images], axis=1))
+    gaps = r["details"]["gap"]
+    labels.append([f"z{j + 1}: " + (", ".join(f"{names[k]} (gap {gaps[k]:.2f})" for k in range(len(names))
+                                               if r["details"]["best_latent"][k] == j and np.isfinite(gaps[k]))
+                                     or "no factor's best") + f"\nKL {r['kl_dims'][j]:.2f} nats" for j in dims])
+    near, d = nearest_shape(recon)
+    nearest.append(near)
+    print(f"    {name:<10} shape's gap {gaps[names.index('shape')]:.2f}; summed |difference| from the "
+          + ", ".join(f"{n} {v:.2f}" for n, v in d.items()))
+    lesson.key(**{f"traversal_recon_nearest_{KEYS[name]}": near})
+rows6 = [len(t) for t in tables]
+fig, axes = plt.subplots(len(tables), 1, figsize=(11.0, 1.3 + 1.05 * sum(rows6)),
+                         gridspec_kw=dict(height_ratios=rows6), squeeze=False)
+H, W = ds.image_shape
+for ax, images, rows, name in zip(axes[:, 0], tables, labels, names6):
+    R, C = images.shape[:2]
+    ax.imshow(1 - plots.tile(images.reshape(R * C, -1), ds.image_shape, ncols=C), cmap="gray", vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.set_xticks(1 + np.arange(C) * (W + 1) + (W - 1) / 2,
+                  ["input", "recon."] + [f"z = {v:+.1f}" for v in VALUES], fontsize=10)
+    ax.xaxis.set_ticks_position("top")
+    ax.set_yticks(1 + np.arange(R) * (H + 1) + (H - 1) / 2, rows, fontsize=10)
+    ax.tick_params(length=0)
+    ax.axvline(2 * (W + 1) + 0.5, color="C3", lw=2)               # inputs | traversals
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(f"{name}: MIG {results[name]['mig']:.2f}, FactorVAE {results[name]['fvae']:.2f}", fontsize=12,
+                 loc="left", pad=22)
+fig.suptitle("latent traversals: each row sets one latent to -2.5 ... 2.5, the others held at the input's code",
+             fontsize=12)
+same = sorted(set(nearest))
+fig.text(0.01, 0.005, "input: a square at 16x16 pixels (3x3 white, grey edges); recon.: the model's reconstruction, "
+         "rounder, yet nearer the " + " / ".join(same) + "\nthan the other shapes of that size and place (summed |pixel "
+         "difference|).  Row label: the latent, the factors it is MIG's best latent for, with that\nfactor's gap "
+         "(1: this latent alone carries the factor; 0: a second latent carries as much), and the latent's KL.",
+         fontsize=9, va="bottom")
+fig.tight_layout(rect=(0, 0.065, 1, 1))
+lesson.save(fig, "traversals.png")
 print("    a row that moves one thing (x, y or the size) alone is a disentangled latent. beta = 4 keeps fewer")
 print("    latents (each nat costs four times as much) and blurrier shapes (its reconstruction is worse).")
 
