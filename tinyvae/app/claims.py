@@ -5,10 +5,15 @@
   life and released by the kernel when the process ends, however it ends.  A second
   training of the same folder is refused with one line.  Each claim first removes the
   temporary files a killed writer left behind (:func:`tinyvae.base.atomic.remove_dead_temporary_files`).
+* **One worker per study model.**  ``benchmarks/disentanglement.py`` claims each model's folder
+  the same way (:func:`claim_free`) for as long as it trains and scores it; a second study that
+  shares the folder skips a model another holds.  Its record of the whole folder is rewritten
+  under a short hold that waits its turn (:func:`holding`).
 * **No overwriting.**  Every other command writes a new file, or over an earlier file of the
   same kind that tinyvae wrote and marked (:func:`check_output`,
   :func:`tinyvae.base.atomic.written_by_tinyvae`); none writes over a run's own files.
 """
+import contextlib
 import errno
 import os
 
@@ -69,20 +74,48 @@ class Claim:
         self.release()
 
 
-def _lock(run_dir, created):
-    """flock the folder itself, or refuse: the kernel drops the lock when the process ends."""
+def _lock(run_dir, created, busy=None, wait=False):
+    """flock the folder itself, or refuse: the kernel drops the lock when the process ends.
+
+    ``busy`` is the message when another process holds it (default: a training's); ``wait``
+    waits for the holder to let go instead."""
     if fcntl is None:
         return Claim(run_dir, None, created)
     fd = os.open(run_dir, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except OSError as err:
         os.close(fd)
         if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            raise CheckpointError(f"{run_dir} is in use by another 'tinyvae train'; wait for it to "
-                                  f"finish, or train into another --out") from None
+            raise CheckpointError(busy or f"{run_dir} is in use by another 'tinyvae train'; wait for it to "
+                                          f"finish, or train into another --out") from None
+        raise
+    except BaseException:                      # (Ctrl-C while waiting)
+        os.close(fd)
         raise
     return Claim(run_dir, fd, created)
+
+
+def claim_free(folder):
+    """Claim ``folder`` (made if need be) without waiting: a :class:`Claim`, or None when another
+    process holds it.  A study's worker claims each model's folder so; the ``tinyvae train``
+    it starts claims the run folder inside it."""
+    os.makedirs(folder, exist_ok=True)
+    try:
+        return _lock(folder, created=False, busy="held")
+    except CheckpointError:
+        return None
+
+
+@contextlib.contextmanager
+def holding(folder):
+    """Hold ``folder`` for one short step, waiting while another process holds it (two studies
+    sharing a folder rewrite its record one at a time, each from what is on disk)."""
+    claim = _lock(folder, created=False, wait=True)
+    try:
+        yield claim
+    finally:
+        claim.release()
 
 
 def claim_new_run(out=None, default_base=None):
