@@ -113,6 +113,34 @@ def test_eval_writes_the_test_metrics(trained_run, capsys):
     assert 0 <= result["active_units"] <= 2
 
 
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+def test_eval_prints_an_autoencoders_loss_in_its_own_unit(tmp_path, likelihood):
+    # the real command, as a user runs it: an AE on L_AE scores a squared error, not nats
+    from tinyvae.app.runs import load_data, load_run
+
+    out = tmp_path / "ae"
+    tinyvae = [sys.executable, "-m", "tinyvae"]
+    subprocess.run([*tinyvae, "train", "--model", "ae", "--likelihood", likelihood, "--epochs", "2", *SMALL,
+                    "--out", str(out)], check=True, capture_output=True)
+    proc = subprocess.run([*tinyvae, "eval", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    recon = [line.split(":", 1)[1] for line in proc.stdout.splitlines() if line.strip().startswith("recon:")]
+    assert len(recon) == 1, proc.stdout
+    printed, unit = float(recon[0].split()[0]), recon[0][recon[0].index("(") + 1:-1]   # "  13.4833  (unit)"
+    assert json.loads((out / "eval.json").read_text())["units"] == {"recon": unit}
+    # the number is what its unit says, recomputed here from the checkpoint without evaluate.py
+    model, cfg, meta = load_run(str(out))
+    x = np.asarray(load_data(cfg, str(out), D=meta["D"]).x_test, np.float64)
+    x_hat = model.astype(np.float64).reconstruct(x)                                 # (N, D)
+    if likelihood == "gaussian":
+        assert unit.startswith("squared error") and "nats" not in proc.stdout      # nor on a line of its own
+        expected = np.mean(np.sum((x_hat - x) ** 2, axis=1))
+    else:
+        assert unit.startswith("nats")
+        expected = np.mean(-np.sum(x * np.log(x_hat) + (1 - x) * np.log1p(-x_hat), axis=1))
+    assert printed == pytest.approx(expected, abs=1e-4)                             # printed to 4 decimals
+
+
 def test_eval_refuses_zero_importance_samples(trained_run, capsys):
     code, _, stderr = run_cli(["eval", str(trained_run), "--iw-samples", "0"], capsys)
     assert code == 2 and "--iw-samples" in stderr

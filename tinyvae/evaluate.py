@@ -84,11 +84,19 @@ def evaluate_vae(model, x, K=200, seed=0, batch_size=500):
 
 
 def evaluate_autoencoder(model, x, seed=0):
-    """Reconstruction loss of an AE, or of a DAE from clean and from corrupted inputs."""
+    """Reconstruction loss of an AE, or of a DAE from clean and from corrupted inputs.
+
+    The loss is the one the model was trained on, per example: with ``likelihood="gaussian"``
+    the lecture's L_AE, the squared error ||x - x'||^2 summed over the pixels (not nats: it is
+    the Gaussian's negative log-likelihood only up to scale and a constant); with
+    ``"bernoulli"`` the cross-entropy, in nats.  ``units`` names the unit of each number.
+    """
     m64, x = model.astype(np.float64), np.asarray(x, np.float64)
+    unit = ("nats per example, the Bernoulli cross-entropy" if model.likelihood == "bernoulli"
+            else "squared error per example, summed over pixels")
     if not isinstance(model, DenoisingAutoencoder):
-        return {"recon": m64.forward_loss(x).recon, "n_examples": int(x.shape[0])}
+        return {"recon": m64.forward_loss(x).recon, "n_examples": int(x.shape[0]), "units": {"recon": unit}}
     return {"recon": m64.forward_loss(x, x_tilde=x).recon,
             "recon_corrupted": m64.forward_loss(x, rng=np.random.default_rng(seed)).recon,
-            "n_examples": int(x.shape[0])}
+            "n_examples": int(x.shape[0]), "units": {"recon": unit, "recon_corrupted": unit}}
 
