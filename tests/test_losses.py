@@ -70,7 +70,7 @@ def test_gaussian_nll_equals_minus_log_density():
 
 
 def test_log_of_one_plus_e_is_within_five_roundings_of_log1p_wherever_the_loss_takes_it():
-    # bernoulli_nll takes log(1 + e) for e = exp(-|l|) in (0, 1], where the readable form has
+    # bernoulli_nll takes log(1 + e) for e = exp(-|l|) in (0, 1], where one might write
     # log1p(e) (NumPy vectorises log, not log1p, on AVX2).  In float32, 1 + e in (1, 2] is
     # rounded to within 2^-24, which the log (slope <= 1 there) passes on; its result lies in
     # (0, ln 2], where an ulp is at most 2^-24, and NumPy's vectorised float32 log is within
@@ -80,17 +80,19 @@ def test_log_of_one_plus_e_is_within_five_roundings_of_log1p_wherever_the_loss_t
     bits = np.concatenate([np.arange(1, top, 256, dtype=np.int32), [1, top - 1, top]])
     e = bits.view(np.float32)
     a = e + np.float32(1)
-    np.log(a, out=a)                                  # the training path's two steps
+    np.log(a, out=a)                                  # the loss's two steps
     err = np.abs(a.astype(np.float64) - np.log1p(e.astype(np.float64)))
     assert err.max() <= 5 * 2.0 ** -24
 
 
-def test_bernoulli_nll_equals_the_plain_cross_entropy():
+def test_bernoulli_nll_equals_the_cross_entropy_of_the_sigmoid():
     rng = np.random.default_rng(2)
     logits, x = rng.standard_normal((6, 5)), rng.uniform(0, 1, (6, 5))
     p = 1 / (1 + np.exp(-logits))
     plain = -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p)) / 6
-    assert losses.bernoulli_nll(logits, x)[0] == pytest.approx(plain, rel=1e-12)
+    value, grad = losses.bernoulli_nll(logits, x)
+    assert value == pytest.approx(plain, rel=1e-12)
+    np.testing.assert_allclose(grad, (p - x) / 6, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -147,15 +149,26 @@ def test_kl_per_dimension_sums_to_the_kl():
 
 @settings(deadline=None, max_examples=30)
 @given(shape=shapes, seed=seeds, scale=st.floats(0.1, 50.0), dtype=st.sampled_from([np.float32, np.float64]))
-def test_fast_bernoulli_nll_equals_the_plain_formula(shape, seed, scale, dtype):
-    # the training path's fused BCE against the readable per-example log-likelihood
+def test_bernoulli_nll_in_either_dtype_is_the_float64_log_likelihood(shape, seed, scale, dtype):
+    # the plain form in the data's dtype against the per-example log-likelihood in float64
     rng = np.random.default_rng(seed)
     logits = (scale * rng.standard_normal(shape)).astype(dtype)
     x = rng.uniform(0, 1, shape).astype(dtype)
     value, grad = losses.bernoulli_nll(logits, x)
     plain = -np.mean(losses.bernoulli_log_likelihood(logits.astype(np.float64), x.astype(np.float64)))
     p = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    # float32: each of the D terms (each < 50 + 1 nats) is within a few roundings (1e-6 relative),
+    # and their float32 sum adds at most log2(D) more; 1e-4 of the value or absolute is ample
     tol = 1e-10 if dtype == np.float64 else 1e-4
     assert value == pytest.approx(plain, rel=tol, abs=tol)
     assert grad.dtype == dtype
     np.testing.assert_allclose(grad, (p - x) / shape[0], rtol=0, atol=10 * tol / shape[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_losses_tanh_sigmoid_is_the_layers_sigmoid(dtype):
+    # bernoulli_nll's sigmoid(l) = (1 + tanh(l / 2)) / 2 against layers.sigmoid's exp(-|l|) form:
+    # values in [0, 1], each within a few roundings of the exact one, so 4 eps apart at most
+    from tinyvae.layers import sigmoid
+    logits = np.concatenate([np.linspace(-40, 40, 2001), [-1e4, -100.0, 0.0, 100.0, 1e4]]).astype(dtype)
+    np.testing.assert_allclose(losses.sigmoid(logits), sigmoid(logits), rtol=0, atol=4 * np.finfo(dtype).eps)

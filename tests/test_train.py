@@ -45,7 +45,7 @@ def test_train_writes_config_metrics_checkpoint_and_figures(tmp_path, capsys):
     for png in ("reconstructions.png", "samples.png", "latent.png"):
         assert (out / png).stat().st_size > 1000
     arrays, meta = runs.load_checkpoint(out)
-    assert meta["epoch"] == 3 and {"theta", "opt_m_sum", "opt_v_sum", "opt_t"} <= set(arrays)
+    assert meta["epoch"] == 3 and {"theta", "opt_m", "opt_v", "opt_t"} <= set(arrays)
     assert not [p for p in os.listdir(out) if p.startswith(".tinyvae-tmp-")]
 
 

@@ -10,7 +10,7 @@ Generator, and runs one step per minibatch, in float32 throughout::
 :func:`fit` is the short form the lessons use.  ``tinyvae train`` wraps the Trainer in a run
 folder (:mod:`tinyvae.app.training`).
 
-Resume is exact: :meth:`Trainer.state` holds the parameters, Adam's sums and step count, the
+Resume is exact: :meth:`Trainer.state` holds the parameters, Adam's moments and step count, the
 training Generator's state, the objective's state (beta of the constrained form) and the
 epoch, and evaluation draws from its own Generator, so a Trainer restored at epoch k
 produces bit-for-bit the model of an uninterrupted one.
@@ -24,7 +24,7 @@ from .base.errors import DivergenceError
 from .models import Loss
 from .noise import binarize
 from .objectives import FixedBeta, step_loss
-from .optim import Adam
+from .optim import FusedAdam
 
 
 class Trainer:
@@ -43,7 +43,7 @@ class Trainer:
 
     def __init__(self, model, rng, batch_size=128, lr=1e-3, objective=None, binarize_dynamic=False):
         self.model, self.rng, self.batch_size = model, rng, int(batch_size)
-        self.optimizer = Adam(model.theta, model.grad, lr=lr)
+        self.optimizer = FusedAdam(model.theta, model.grad, lr=lr)    # optim.Adam in fewer passes
         self.objective = objective or FixedBeta()                  # beta = 1: the VAE (an AE's KL is 0)
         self.binarize_dynamic = binarize_dynamic
         self.t = 0                                       # optimizer steps taken
@@ -88,7 +88,7 @@ class Trainer:
                 progress.update(1)
         self.epoch += 1
         state = [self.model.theta] + [v for v in self.optimizer.state_dict().values() if isinstance(v, np.ndarray)]
-        if not all(np.all(np.isfinite(a)) for a in state):      # e.g. Adam's sum of g^2 overflowed
+        if not all(np.all(np.isfinite(a)) for a in state):      # e.g. Adam's v, the mean of g^2, overflowed
             raise DivergenceError(f"parameters or optimizer state became non-finite in epoch {self.epoch}")
         return Loss(*(sums / N)), seconds
 

@@ -24,10 +24,16 @@ def check_bernoulli(S, R):
     loss, dlogits = results(S.losses.bernoulli_nll(logits, x), ("loss", "dlogits"))
     unchanged("logits", logits, logits0)
     want_loss, want = R.losses.bernoulli_nll(logits0.copy(), x)
-    agree("the loss", number("the loss", loss), want_loss, sizes={"N": N, "D": D})
+    relu = np.sum(np.maximum(logits0, 0)) / N         # the max(l, 0) of softplus, per example
+    agree("the loss", number("the loss", loss), want_loss, [
+        ("misses max(l, 0): softplus(l) = max(l, 0) + log(1 + exp(-|l|))", want_loss - relu),
+        ("has + l x where - l x belongs: the loss is softplus(l) - x l", want_loss + 2 * np.sum(logits0 * x) / N)],
+        sizes={"N": N, "D": D})
     agree("dlogits", array("dlogits", dlogits, (N, D)), want, [
         ("has the wrong sign: d/dl [softplus(l) - x l] = sigmoid(l) - x", -want),
-        ("is sigmoid(l) - x without the batch mean's 1/N", want * N)], sizes={"N": N, "D": D})
+        ("is sigmoid(l) - x without the batch mean's 1/N", want * N),
+        ("is sigmoid(-l) - x: d softplus(l) / dl = sigmoid(l) = 1 / (1 + exp(-l))",
+         want - (2 * R.layers.sigmoid(logits0) - 1) / N)], sizes={"N": N, "D": D})
     err = loss_differences(S.losses.bernoulli_nll, logits0, x)
     far = np.array([[-40.0, -40.0, 40.0, 40.0, -3.0], [-40.0, 40.0, 40.0, -40.0, 3.0]])   # saturated pixels
     target = np.array([[0.0, 1.0, 0.0, 1.0, 0.5], [0.3, 0.3, 1.0, 0.0, 0.5]])
