@@ -3,6 +3,8 @@
 A student's work is simulated by *planting* code in a fresh copy: the ``raise
 NotImplementedError("exercise N: ...")`` line of a function is replaced by lines of our own,
 a correct answer or a known slip, and the grader must say so in the exercise's one line.
+The copy's code runs in a process of its own (tinyvae/course/sandbox.py); what that process
+refuses, and a class graded as a whole, are tests/test_grading.py's.
 """
 import ast
 import re
@@ -15,20 +17,22 @@ import pytest
 
 from tinyvae.course import catalogue as E
 from tinyvae.app.cli import main
-from tinyvae.course.grade import check
+from tinyvae.course.checks import draw
+from tinyvae.course.grade import EXIT, check
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted({ex.file for ex in E.CATALOGUE})
 RAISE = re.compile(r'^(\s*)raise NotImplementedError\("exercise (\d+): ')
+K = draw()                                            # the sizes of check's default seed
 
 
-def grade(folder=None, time_limit=10.0):
+def grade(folder=None, time_limit=10.0, seed=0):
     """``({exercise number: (verdict, detail)}, exit code, the lines printed)`` of a check."""
     lines = []
-    code = check(folder, time_limit=time_limit, out=lines.append)
+    code = check(folder, time_limit=time_limit, seed=seed, out=lines.append)
     verdicts = {}
     for line in lines[:-1]:
-        m = re.match(r"exercise (\d+): (.+) \((\S+)\): (pass|fail|not done)  (.*)$", line)
+        m = re.match(r"exercise (\d+): (.+) \((\S+)\): (pass|fail|not done|error)  (.*)$", line)
         assert m, f"not one verdict line: {line!r}"
         verdicts[int(m.group(1))] = (m.group(4), m.group(5))
     return verdicts, code, lines
@@ -199,11 +203,11 @@ def test_the_reference_passes_every_exercise():
     assert code == 0 and {v for v, _ in verdicts.values()} == {"pass"} and len(verdicts) == len(E.CATALOGUE)
 
 
-def test_a_fresh_copy_is_not_done_everywhere_and_exits_with_their_number(copy, capsys):
+def test_a_fresh_copy_is_not_done_everywhere_and_exits_1(copy, capsys):
     verdicts, code, _ = grade(copy)
-    assert code == len(E.CATALOGUE)
+    assert code == EXIT["not passed"] == 1
     assert all(v == "not done" and "raise NotImplementedError" in d for v, d in verdicts.values())
-    assert main(["exercises", "check", str(copy)]) == len(E.CATALOGUE)
+    assert main(["exercises", "check", str(copy)]) == 1
     assert len(capsys.readouterr().out.splitlines()) == len(E.CATALOGUE) + 1
 
 
@@ -221,7 +225,7 @@ def test_restoring_a_files_solutions_passes_exactly_that_files_exercises(copy, f
     passed = {n for n, (v, _) in verdicts.items() if v == "pass"}
     assert passed == {ex.number for ex in E.CATALOGUE if ex.file == file}
     assert {v for n, (v, _) in verdicts.items() if n not in passed} == {"not done"}
-    assert code == len(E.CATALOGUE) - len(passed)
+    assert code == 1
 
 
 # --- the common mistakes of the issue, each planted alone in a fresh copy ------------------------------
@@ -234,11 +238,11 @@ LINEAR_BACKWARD = ("self.grads['W'] += {dW}\nself.grads['b'] += {db}\n"
 MISTAKES = {
     "a gradient N times too large (the batch mean forgotten)": (
         "losses.py", "mse", "diff = x_hat - x\nloss = float(np.sum(diff * diff) / N)\ndx_hat = 2 * diff", 5,
-        "dx_hat is N = 5 times too large: the batch mean's 1/N is missing", "mse"),
+        f"dx_hat is N = {K.N} times too large: the batch mean's 1/N is missing", "mse"),
     "a KL averaged where it should sum": (
         "losses.py", "kl_normal_std_normal", "var = np.exp(logvar)\nkl = 0.5 * np.mean(mu * mu + var - 1 - logvar)\n"
         "dmu = mu / mu.size\ndlogvar = (var - 1) / (2 * mu.size)", 10,
-        "the KL is Z = 3 times too small: averaged over the Z latents, where the KL sums them",
+        f"the KL is Z = {K.Z} times too small: averaged over the Z latents, where the KL sums them",
         "the-kl-divergence-klqzx--n0-i"),
     "a transposed weight gradient": (
         "layers.py", "Linear.backward", LINEAR_BACKWARD.format(dW="dout.T @ self.x", db="dout.sum(axis=0)"), 2,
@@ -280,6 +284,17 @@ MISTAKES = {
         "losses.py", "bernoulli_nll",
         "loss = np.sum(np.maximum(logits, 0) - logits * x + np.log(1 + np.exp(-np.abs(logits)))) / N\n"
         "dlogits = (sigmoid(-logits) - x) / N", 8, "dlogits is sigmoid(-l) - x", "binary-cross-entropy-from-logits"),
+    "the reparameterization's backward without eps": (
+        "reparam.py", "reparameterize_backward", "dmu = dz\ndlogvar = dz * 0.5 * std", 13,
+        "dlogvar leaves out eps", "the-reparameterization-z--mu--std--eps"),
+    "a KL that writes into mu, the caller's array": (
+        "losses.py", "kl_normal_std_normal", "var = np.exp(logvar)\nsq = np.square(mu, out=mu)\n"
+        "kl = 0.5 * float(np.sum(sq + var - 1 - logvar)) / N\ndmu = mu / N\ndlogvar = 0.5 * (var - 1) / N", 10,
+        "kl_normal_std_normal wrote into mu, which belongs to the caller", "the-kl-divergence-klqzx--n0-i"),
+    "a Linear backward that writes into dout": (
+        "layers.py", "Linear.backward", "dout *= 1.5\n" + LINEAR_BACKWARD.format(dW="self.x.T @ dout / 1.5",
+                                                                                db="dout.sum(axis=0) / 1.5"), 2,
+        "Linear.backward wrote into dout, which belongs to the caller", "linear"),
 }
 #: the other half of an exercise whose mistake is planted in one of its functions: written correctly
 PARTNERS = {"ReLU.backward": ("ReLU.forward", "self.out = np.maximum(x, 0)")}
@@ -307,6 +322,45 @@ def test_the_partners_written_correctly_pass(copy):
     assert verdicts[3][0] == verdicts[6][0] == "pass"
 
 
+def test_the_mistakes_that_span_a_forward_and_its_backward_are_named(copy):
+    # the Sigmoid's derivative written with its input x where its output s belongs, and a ReLU mask
+    # x >= 0, which passes the gradient at the kink x = 0 (the statement gives it 0; the checks put
+    # inputs exactly there)
+    plant(copy, "layers.py", "Sigmoid.forward", "self.x = x\nself.out = sigmoid(x)")
+    plant(copy, "layers.py", "Sigmoid.backward", "return dout * self.x * (1 - self.x)")
+    plant(copy, "layers.py", "ReLU.forward", "self.mask = x >= 0\nself.out = np.maximum(x, 0, out=x if self.inplace "
+                                             "else None)")
+    plant(copy, "layers.py", "ReLU.backward", "return dout * self.mask")
+    verdicts, _, _ = grade(copy)
+    assert verdicts[4][0] == "fail" and "dx is written with the input x where the output s belongs" in verdicts[4][1]
+    assert verdicts[3][0] == "fail" and "dx passes the gradient at the kink x = 0" in verdicts[3][1]
+
+
+def test_a_syntax_error_names_its_own_file_and_line_in_every_exercise_it_stops(copy):
+    solve(copy, skip={"Linear.forward"})
+    plant(copy, "layers.py", "Linear.forward", "out = (x @ self.params['W']")
+    line = next(i for i, text in enumerate((copy / "tinyvae" / "layers.py").read_text().splitlines(), 1)
+                if text.strip() == "out = (x @ self.params['W']")
+    verdicts, _, _ = grade(copy)
+    for number in (1, 2, 3, 4):
+        verdict, detail = verdicts[number]
+        assert verdict == "fail" and detail.startswith("layers.py does not import: SyntaxError") and \
+            f"(layers.py line {line})" in detail, detail
+    # models.py imports layers.py: it says so, and names layers.py's line, not its own
+    assert verdicts[14][1].startswith("models.py does not import: SyntaxError") and f"(layers.py line {line})" in \
+        verdicts[14][1]
+    assert {verdicts[n][0] for n in (5, 6, 7, 8, 9, 10, 12, 13)} == {"pass"}
+
+
+def test_hard_coded_sizes_fail_on_the_teachers_seed(copy):
+    # a reshape to check's own batch size passes check's seed and fails a seed the copy cannot know
+    plant(copy, "layers.py", "Linear.forward", f"out = x.reshape({K.N}, -1) @ self.params['W'] + self.params['b']")
+    assert grade(copy)[0][1][0] == "fail"             # N = 1 is among check's own sizes too
+    other = next(seed for seed in range(1, 100) if draw(seed).N != K.N)
+    verdict, detail = grade(copy, seed=other)[0][1]
+    assert verdict == "fail" and "reshape" in detail
+
+
 # --- a student's code misbehaving ------------------------------------------------------------------------
 def test_a_hanging_exercise_times_out_and_the_grader_moves_on(copy):
     plant(copy, "layers.py", "Linear.forward", "while True:\n    pass")
@@ -318,7 +372,7 @@ def test_a_hanging_exercise_times_out_and_the_grader_moves_on(copy):
         verdict, detail = verdicts[number]
         assert verdict == "fail" and detail.startswith("did not finish within 0.5 s") and "layers.py line" in detail
     assert verdicts[7][0] == "pass" and len(lines) == len(E.CATALOGUE) + 1
-    assert code == len(E.CATALOGUE) - 1
+    assert code == 1
 
 
 def test_code_that_raises_prints_or_returns_the_wrong_shape_gets_one_line_and_the_grader_goes_on(copy):
@@ -336,7 +390,7 @@ def test_code_that_raises_prints_or_returns_the_wrong_shape_gets_one_line_and_th
     assert verdicts[12][0] == "fail"
     assert "z has shape (3, 100000), expected (100000, 3); it is transposed" in verdicts[12][1]
     assert verdicts[11][0] == "fail" and verdicts[11][1].startswith("raised SystemExit: 3")
-    assert code == len(E.CATALOGUE) - 1
+    assert code == 1
 
 
 # --- the command line and PYTHONPATH ----------------------------------------------------------------------

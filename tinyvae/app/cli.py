@@ -9,6 +9,7 @@
     tinyvae gradcheck                 check every hand-derived gradient by finite differences
     tinyvae exercises make DIR        a student copy: the hand-derived lines become exercises
     tinyvae exercises check [DIR]     grade a student copy (without DIR: the package itself)
+    tinyvae exercises grade CLASS_DIR --out OUT_DIR --seed S    grade a class: grades.csv, results.json, feedback/
 
 Every user error ends with one line on stderr and a non-zero exit (2 for usage errors),
 never a traceback.
@@ -50,8 +51,22 @@ def _cmd_exercises(args):
     if args.action == "make":
         from ..course.catalogue import make_command
         return make_command(args.dir)
-    from ..course.grade import check
-    return check(args.dir, time_limit=args.time_limit)
+    from ..course import grade
+    if args.action == "check":
+        return grade.check(args.dir, time_limit=args.time_limit, seed=args.seed, memory_mb=args.memory_limit)
+
+    def progress(name, rows):
+        shown = "no tinyvae/ package" if rows is None else \
+            grade.summary([(None, verdict, detail) for _, verdict, detail in rows])
+        print(f"{name}: {shown}", flush=True)
+
+    code = grade.grade_class(args.class_dir, args.out, args.seed, time_limit=args.time_limit,
+                             memory_mb=args.memory_limit, jobs=args.jobs, progress=progress)
+    print(f"gradebook: {os.path.join(args.out, 'grades.csv')}, with results.json and feedback/ beside it")
+    if code == grade.EXIT["could not grade"]:
+        print("tinyvae: some exercises could not be graded (verdict 'error' in results.json); see their feedback",
+              file=sys.stderr)
+    return code
 
 
 def _cmd_train(args):
@@ -271,16 +286,31 @@ def build_parser():
 
     ex = sub.add_parser("exercises", help="derive the gradients yourself: a student copy, and its grader",
                         description="The lecture's hand-derived lines as exercises: 'make DIR' writes a student "
-                                    "copy of the package to DIR; 'check DIR' grades it (exit code: the number "
-                                    "of exercises not passed).")
+                                    "copy of the package to DIR; 'check DIR' grades it; 'grade CLASS_DIR --out "
+                                    "OUT_DIR --seed S' grades a class.  Each student's code runs in a process of "
+                                    "its own.  Exit codes: 0 graded (check: every exercise passed), 1 (check) some "
+                                    "exercise not passed, 2 usage error, 3 could not grade.")
     actions = ex.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     actions.required = True
     mk = actions.add_parser("make", help="write a student copy of the package to DIR (a new folder)")
     mk.add_argument("dir", metavar="DIR")
     ck = actions.add_parser("check", help="grade the student copy in DIR (without DIR: the package itself)")
     ck.add_argument("dir", metavar="DIR", nargs="?")
-    ck.add_argument("--time-limit", type=float, default=10.0, metavar="S",
-                    help="seconds each exercise's check may take (default 10)")
+    gr = actions.add_parser("grade", help="grade every student folder of CLASS_DIR; write OUT_DIR/grades.csv, "
+                                          "results.json and feedback/<student>.txt")
+    gr.add_argument("class_dir", metavar="CLASS_DIR", help="one folder per student, each a copy 'make' wrote")
+    gr.add_argument("--out", metavar="OUT_DIR", required=True,
+                    help="a new or empty folder, or a gradebook this command wrote before")
+    gr.add_argument("--jobs", type=int, metavar="J",
+                    help="students graded at once (default and at most: the cores)")
+    for parser, seed_help in ((ck, "seed of the sizes and inputs (default 0, the student's self-check)"),
+                              (gr, "seed of the sizes and inputs: the teacher's own, which no copy can know")):
+        parser.add_argument("--seed", type=_seed, required=parser is gr, default=0 if parser is ck else None,
+                            help=seed_help)
+        parser.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+                            help="seconds of the student's code per exercise (default 10)")
+        parser.add_argument("--memory-limit", type=int, default=1024, metavar="MB",
+                            help="memory of the student's process beyond Python's and NumPy's (default 1024)")
     ex.set_defaults(func=_cmd_exercises)
     return p
 

@@ -43,8 +43,8 @@ class Exercise(NamedTuple):
     parts: dict          # {qualified name of a function holding a region: what to compute there}
     hint: str            # a step of the derivation, in docs/derivations.md's symbols
     anchor: str          # the section of docs/derivations.md
-    check: object        # the check (S, R) -> detail, of checks_ae or checks_vae; raises checks.Fail
-    points: int = 1      # what a pass is worth in a grade
+    check: object        # the check (S, R, K) -> detail, of checks_ae or checks_vae; raises checks.Fail
+    points: int = 1      # what a pass is worth in a grade: 2 for a backward pass derived by hand
 
     @property
     def where(self):
@@ -81,7 +81,7 @@ CATALOGUE = (
                            "into dout."},
         "W[i, j] meets x[n, i] in out[n, j] for every row n, so dW[i, j] = sum_n x[n, i] dout[n, j]; "
         "each gradient has the shape of what it differentiates. The batch mean's 1/N is already in dout.",
-        "linear", ae.check_linear_backward),
+        "linear", ae.check_linear_backward, points=2),
     Exercise(3, "ReLU forward and backward", "layers.py", {
         "ReLU.forward": "Compute self.out = max(x, 0) (N, D), keeping on self what backward needs. With "
                         "self.inplace, write the result over x (np.maximum's out=); otherwise leave x as it is.",
@@ -105,7 +105,7 @@ CATALOGUE = (
                      "model's own array). t counts steps from 1; g, b1, b2, lr and eps are set above."},
         "m and v start at 0, so m_t = (1 - b1) sum_k b1^(t-k) g_k has mean (1 - b1^t) E[g]: divide m by "
         "1 - b1^t, and v by 1 - b2^t, to undo that pull towards 0.",
-        "adam-the-moments-and-their-bias-correction", ae.check_adam),
+        "adam-the-moments-and-their-bias-correction", ae.check_adam, points=2),
     Exercise(7, "the DAE's masking corruption", "noise.py", {
         "masking": "Return x_tilde (N, D): x with each pixel set to 0 independently with probability rate, in "
                    "x's dtype, drawn from rng (never np.random); leave x itself unchanged."},
@@ -117,7 +117,8 @@ CATALOGUE = (
                          "finite and exact for any logit (|l| = 40 included); sigmoid(l) above never "
                          "overflows."},
         "write the loss in l: softplus(l) - x l, with softplus(l) = max(l, 0) + log(1 + exp(-|l|)) "
-        "(exp only of -|l|); d softplus(l) / dl = sigmoid(l).", "binary-cross-entropy-from-logits", vae.check_bernoulli),
+        "(exp only of -|l|); d softplus(l) / dl = sigmoid(l).", "binary-cross-entropy-from-logits", vae.check_bernoulli,
+        points=2),
     Exercise(9, "the Gaussian likelihood's gradient", "losses.py", {
         "gaussian_nll": "Compute loss = -(1/N) sum_n log N(x_n; x_hat_n, sigma^2 I) (one float; "
                         "gaussian_log_likelihood above gives each example's log-density) and dx_hat = "
@@ -129,7 +130,8 @@ CATALOGUE = (
                                 "sum_n KL(q_n || N(0, I)) (one float) and its gradients dmu (N, Z) and "
                                 "dlogvar (N, Z)."},
         "E_q[log q(z) - log p(z)] per dimension, with var = exp(logvar) = sigma^2 and E_q[z^2] = var + mu^2; "
-        "the KL's leading 1/2 stays in both gradients.", "the-kl-divergence-klqzx--n0-i", vae.check_kl),
+        "the KL's leading 1/2 stays in both gradients.", "the-kl-divergence-klqzx--n0-i", vae.check_kl,
+        points=2),
     Exercise(11, "the ELBO", "objectives.py", {
         "elbo": "Return the ELBO from log_px_z = E_q[log p(x|z)] and kl = KL(q(z|x) || p(z)), arrays (N,) "
                 "or floats, in their shape."},
@@ -143,13 +145,13 @@ CATALOGUE = (
         "reparameterize_backward": "Given dz (N, Z) and the forward's eps and std (N, Z), return dmu and "
                                    "dlogvar (N, Z each); eps is held fixed. Never write into dz."},
         "z = mu + std * eps with std = exp(0.5 * logvar): chain dz through d std / d logvar.",
-        "the-reparameterization-z--mu--std--eps", vae.check_reparameterize_backward),
+        "the-reparameterization-z--mu--std--eps", vae.check_reparameterize_backward, points=2),
     Exercise(14, "the VAE's two paths into mu and logvar", "models.py", {
         "VAE.backward": "Fill dh (N, 2Z): its first Z columns with d total / d mu, its last Z with d total / "
                         "d logvar, for total = recon + kl_weight * kl. dmu, dlogvar (N, Z) came back through "
                         "z; dmu_kl, dlogvar_kl (N, Z) are the KL's own gradients."},
         "mu and logvar each reach the loss along two paths, the sample z and the KL: add the two gradients, "
-        "the KL's weighted by kl_weight.", "the-whole-model-ae-dae-vae-and-beta-vae", vae.check_vae_backward),
+        "the KL's weighted by kl_weight.", "the-whole-model-ae-dae-vae-and-beta-vae", vae.check_vae_backward, points=2),
     Exercise(15, "dual ascent on beta", "objectives.py", {
         "KLTarget.after_step": "After a training step whose KL was loss.kl (nats per example), update "
                                "self.beta, the Lagrange multiplier of KL <= self.delta, by one step of size "

@@ -1,12 +1,17 @@
-"""The checks of ``tinyvae exercises check``: tools shared by every exercise's check.
+"""The checks of ``tinyvae exercises``: tools shared by every exercise's check.
 
-A check runs the student's function ``S`` next to the reference ``R`` (the installed package),
-in float64 and on small sizes that are pairwise different (N = 5 examples, D = 7 pixels,
-Z = 3 latents), so that each common mistake leaves its own fingerprint: a gradient N times
-too large, a transposed weight gradient, a missing 1/2.  A mistake is *recognised* when the
-student's result equals, to rounding, what the mistake computes; its feedback then names it
-and the grader adds the section of ``docs/derivations.md`` that derives the right result (the
-exercise's own, from its record in :mod:`.catalogue`).
+A check runs the student's function (in the student's process, :mod:`.remote`) next to the
+reference ``R`` (the installed package, here), in float64, on sizes drawn from a seed
+(:func:`draw`): N examples, D pixels, H hidden units and Z latents, odd and pairwise different
+(3 to 15), so that each common mistake leaves its own fingerprint: a gradient N times too large,
+a transposed weight gradient, a missing 1/2.  The seed is the teacher's (``tinyvae exercises
+grade --seed S``), so a copy cannot know the sizes and inputs it will be graded on; ``check``
+uses :data:`DEFAULT_SEED`.  Besides the drawn sizes the checks run N = 1, square layers
+(D_in = D_out, where a transposed weight gradient has the right shape), inputs exactly at ReLU's
+kink and extreme logits.  A mistake is *recognised* when the student's result equals, to
+rounding, what the mistake computes; its feedback then names it and the grader adds the
+section of ``docs/derivations.md`` that derives the right result (the exercise's own, from its
+record in :mod:`.catalogue`).
 
 Tolerances, from an analysis rather than from a run:
 
@@ -18,12 +23,36 @@ Tolerances, from an analysis rather than from a run:
 * :data:`tinyvae.gradcheck.TOLERANCE` (1e-6): a hand-written gradient against central
   differences of the student's own value, as ``tinyvae gradcheck`` judges every gradient.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import gradcheck
 
 SAME = 1e-9
-N, D, Z, H = 5, 7, 3, 4
+#: the seed of ``tinyvae exercises check`` (a student's self-check); a teacher's grade draws its own
+DEFAULT_SEED = 0
+
+
+class Draw(NamedTuple):
+    """The sizes of one grading, and its random inputs: ``K.rng(k)`` is the k-th stream."""
+
+    seed: int
+    N: int
+    D: int
+    H: int
+    Z: int
+
+    def rng(self, k):
+        return np.random.default_rng([self.seed, k])
+
+
+def draw(seed=DEFAULT_SEED):
+    """The sizes N, D, H, Z of a grading with ``seed``: odd, pairwise different, from 3 to 15 (so
+    no size is 1 or 2, and each factor mistake names one size)."""
+    rng = np.random.default_rng([seed, 2024])
+    N, D, H, Z = (int(v) for v in rng.choice(np.arange(3, 16, 2), size=4, replace=False))
+    return Draw(int(seed), N, D, H, Z)
 
 
 class Fail(Exception):
@@ -64,11 +93,6 @@ def number(name, value):
     if not np.isfinite(value):
         raise Fail(f"{name} is {value}")
     return value
-
-
-def unchanged(name, now, before, owner="the caller"):
-    if not np.array_equal(now, before):
-        raise Fail(f"wrote into {name}, which belongs to {owner}; compute into a new array")
 
 
 def factor_mistakes(sizes):
@@ -113,10 +137,25 @@ def agree(name, got, want, mistakes=(), sizes=None):
     raise Fail(f"{name} differs from the reference (relative error {err:.1e})")
 
 
-def central_differences(f, arrays, analytic):
-    """Max relative error of the ``analytic`` gradients ``{name: array}`` against central
-    differences of the scalar ``f()`` in each of ``arrays`` (float64, perturbed in place)."""
-    return max(gradcheck.rel_error(analytic[k], gradcheck.numerical_gradient(f, arrays[k])) for k in arrays)
+def differences(S, fn, args, wrt, scalar, h=1e-6):
+    """Central differences ``{i: gradient}`` of ``scalar(fn(*args))`` with respect to each float64
+    array ``args[i]``, i in ``wrt``, as :func:`tinyvae.gradcheck.numerical_gradient` takes them;
+    ``fn`` is the student's, and all its calls go in one request (:meth:`.remote.Student.map`)."""
+    calls = []
+    for i in wrt:
+        for j in range(np.size(args[i])):
+            for step in (h, -h):
+                moved = np.array(args[i], dtype=np.float64)
+                moved.reshape(-1)[j] += step
+                calls.append((tuple(args[:i]) + (moved,) + tuple(args[i + 1:]), {}))
+    values = iter(scalar(v) for v in S.map(fn, calls))
+    grads = {}
+    for i in wrt:
+        g = np.zeros(np.shape(args[i]))
+        for j in range(g.size):
+            g.reshape(-1)[j] = (next(values) - next(values)) / (2 * h)
+        grads[i] = g
+    return grads
 
 
 def by_differences(err, what):
@@ -127,15 +166,19 @@ def by_differences(err, what):
     return err
 
 
-def layer_differences(layer, x, seed=0):
-    """:func:`tinyvae.gradcheck.check_layer` on ``layer``: dx and every parameter gradient."""
-    try:
-        errors = gradcheck.check_layer(layer, x, np.random.default_rng(seed))
-    except AssertionError as err:                     # "... wrote into dout"
-        raise Fail(f"{err}, which belongs to the caller; compute into a new array") from None
-    return by_differences(max(errors.values()), "the gradients")
+def layer_differences(S, layer, x, rng):
+    """The student's ``dx`` of ``layer`` (parameterless) at ``x`` against central differences of
+    ``sum(layer.forward(x) * G)``, G a random upstream gradient (the CS231n trick)."""
+    G = rng.standard_normal(np.shape(layer.forward(x.copy())))
+    dx = layer.backward(G)
+    numeric = differences(S, layer.forward, (x,), [0], lambda out: float(np.sum(np.asarray(out) * G)))[0]
+    return by_differences(gradcheck.rel_error(dx, numeric), "the gradients")
 
 
-def loss_differences(loss_fn, pred, target):
-    """:func:`tinyvae.gradcheck.check_loss`: the returned gradient against differences of the value."""
-    return by_differences(gradcheck.check_loss(loss_fn, pred, target), "the returned gradient and the loss")
+def loss_differences(S, loss_fn, pred, target, *rest):
+    """The gradient a loss returns, ``loss_fn(pred, target, *rest) -> (value, dpred)``, against
+    central differences of its value."""
+    dpred = loss_fn(pred, target, *rest)[1]
+    numeric = differences(S, loss_fn, (pred, target, *rest), [0], lambda r: float(r[0]))[0]
+    return by_differences(gradcheck.rel_error(dpred, numeric), "the returned gradient and the loss")
+

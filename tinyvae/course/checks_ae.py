@@ -1,196 +1,204 @@
 """The checks of exercises 1-7, the autoencoder's half of the lecture: the layers, L_AE, Adam
 and the DAE's masking.
 
-Each ``check_*(S, R)`` grades the student's copy ``S`` against the reference ``R`` (each has
-the attributes ``layers``, ``losses``, ... of the lecture), returns a one-line detail when it
-passes, and raises :class:`.checks.Fail` when it does not (the grader adds the exercise's
-derivation from its record in :mod:`.catalogue`, which names each check).  Only the exercise's own
-function is the student's: a backward is run after the reference's forward, so that one
-exercise's slip never fails another.  Tolerances and the recognised mistakes:
-:mod:`.checks`.
+Each ``check_*(S, R, K)`` grades the student's copy ``S`` (its code runs in the student's own
+process, :mod:`.remote`) against the reference ``R`` (the installed package, in the grader's
+process) on the sizes and inputs ``K`` drawn from the grading's seed (:func:`.checks.draw`).  It
+returns a one-line detail when it passes and raises :class:`.checks.Fail` when it does not (the
+grader adds the exercise's derivation from its record in :mod:`.catalogue`, which names each
+check).  Only the exercise's own function is the student's: a backward is run on the input the
+statement's forward keeps (``layer.x``), set by the check, so that one exercise's slip never fails
+another.  A call that writes into an array it was given fails by itself (:mod:`.remote`).
+Tolerances and the recognised mistakes: :mod:`.checks`.
 """
 import math
-import warnings
 
 import numpy as np
 
-from .checks import (D, H, N, Fail, agree, array, layer_differences, loss_differences, number, results,
-                               same, unchanged)
+from .checks import Fail, agree, array, layer_differences, loss_differences, number, results, same
 
 f64, f32 = np.float64, np.float32
 
 
-def check_linear_forward(S, R):
-    rng = np.random.default_rng(1)
-    layer = S.layers.Linear(D, H, rng, f64)           # the student's class; only forward is graded
-    x = rng.standard_normal((N, D))
-    x0 = x.copy()
-    out = array("out", layer.forward(x), (N, H))
-    unchanged("x", x, x0)
-    want = R.layers.Linear.forward(layer, x0.copy())  # the reference's forward, on the same W and b
-    err = agree("out", out, want, [("leaves out the bias b", want - layer.params["b"])])
-    array("out for float32 x", S.layers.Linear(D, H, rng, f32).forward(x.astype(f32)), (N, H), f32)
-    return f"out = x @ W + b: ({N}, {D}) -> ({N}, {H}), relative error {err:.0e}"
+def _linear_like(R, W, b):
+    """The reference's Linear with the weights ``W`` and bias ``b`` (the student's, read back)."""
+    ref = R.layers.Linear(*np.shape(W), np.random.default_rng(0), f64)
+    ref.params["W"][...], ref.params["b"][...] = W, b
+    return ref
 
 
-def _graded_linear(S, R):
-    """The student's Linear with the reference's forward: only its backward is the student's."""
-    return type("Linear", (S.layers.Linear,), {"forward": R.layers.Linear.forward})
+def check_linear_forward(S, R, K):
+    rng = K.rng(1)
+    for n, d_in, d_out in ((K.N, K.D, K.H), (1, K.H, K.H)):     # and one example through a square layer
+        layer = S.layers.Linear(d_in, d_out, S.rng(K.seed), f64)   # the student's class; only forward is graded
+        params = layer.params
+        x = rng.standard_normal((n, d_in))
+        out = array("out", layer.forward(x), (n, d_out))
+        want = _linear_like(R, params["W"], params["b"]).forward(x)
+        mistakes = [("leaves out the bias b", want - params["b"])]
+        if d_in == d_out:                             # where W^T has W's shape
+            mistakes.append(("multiplies by W transposed: out = x @ W, with W (D_in, D_out)",
+                             x @ params["W"].T + params["b"]))
+        err = agree(f"out for x of shape {x.shape}", out, want, mistakes)
+    x = rng.standard_normal((K.N, K.D)).astype(f32)
+    array("out for float32 x", S.layers.Linear(K.D, K.H, S.rng(0), f32).forward(x), (K.N, K.H), f32)
+    return f"out = x @ W + b: ({K.N}, {K.D}) -> ({K.N}, {K.H}) and (1, {K.H}) -> (1, {K.H}), relative error {err:.0e}"
 
 
-def _linear_backward(S, R, D_in, D_out, seed):
-    """The student's backward after the reference's forward, beside the reference's backward;
-    both start from the same nonzero gradients, since backward adds into them."""
-    rng = np.random.default_rng(seed)
-    graded = _graded_linear(S, R)(D_in, D_out, rng, f64)
-    ref = R.layers.Linear(D_in, D_out, rng, f64)
-    for name in ref.params:
-        ref.params[name][...] = graded.params[name]
-    x, G = rng.standard_normal((N, D_in)), rng.standard_normal((N, D_out))
+def _linear_backward(S, R, K, n, d_in, d_out, k):
+    """The student's backward on the input the statement's forward keeps (``self.x = x``), beside
+    the reference's; both start from the same nonzero gradients, since backward adds into them."""
+    rng = K.rng(k)
+    layer = S.layers.Linear(d_in, d_out, S.rng(k), f64)
+    params = layer.params
+    ref = _linear_like(R, params["W"], params["b"])
+    x, G = rng.standard_normal((n, d_in)), rng.standard_normal((n, d_out))
     before = {name: rng.standard_normal(g.shape) for name, g in ref.grads.items()}
-    for layer in (graded, ref):
-        layer.forward(x)
-        for name, g in layer.grads.items():
-            g[...] = before[name]
-    buffers = dict(graded.grads)
-    G0 = G.copy()
-    dx = graded.backward(G)
-    unchanged("dout", G, G0)
-    return graded, ref, x, G0, dx, ref.backward(G0.copy()), before, buffers
-
-
-def check_linear_backward(S, R):
-    try:
-        graded, ref, x, G, dx, want_dx, before, buffers = _linear_backward(S, R, D, H, seed=2)
-    except Exception as err:       # a transposed dW cannot be added into W's gradient: show it on a square W
-        if _transposed_on_a_square_layer(S, R):
-            raise Fail("dW is transposed: it has the shape of W, (D_in, D_out) ") from None
-        raise err
-    for name in ("W", "b"):
-        if graded.grads[name] is not buffers[name]:
+    layer.x = x                                       # what forward keeps for backward (its first line)
+    ref.forward(x)
+    for name in before:
+        S.put(layer, ("grads", name), before[name])
+        ref.grads[name][...] = before[name]
+    buffers = {name: S.id(layer, ("grads", name)) for name in before}
+    dx = layer.backward(G)
+    for name in before:
+        if S.id(layer, ("grads", name)) != buffers[name]:
             raise Fail(f"replaced self.grads['{name}'] by a new array; add into it (+=): it is a view into the "
                        f"model's one gradient buffer")
+    want_dx = ref.backward(G.copy())
+    grads = layer.grads
     want = {name: ref.grads[name] - before[name] for name in before}
-    got = {name: graded.grads[name] - before[name] for name in before}
-    if all(same(graded.grads[k], want[k]) for k in want):
-        raise Fail("overwrote the gradients; add into them (+=): the model zeroes them once, then every layer "
-                   f"adds")
-    agree("dW", array("dW", got["W"], (D, H)), want["W"], sizes={"N": N})
-    agree("db", array("db", got["b"], (H,)), want["b"],
-          [("is averaged over the batch: sum dout over its N rows (the 1/N is already in dout)", want["b"] / N)],
-          sizes={"N": N})
-    agree("dx", array("dx", dx, (N, D)), want_dx, sizes={"N": N})
-    for g in graded.grads.values():
-        g.fill(0)
-    if graded.backward(G.copy(), need_dx=False) is not None:
+    if all(same(grads[k], want[k]) for k in want):
+        raise Fail("overwrote the gradients; add into them (+=): the model zeroes them once, then every layer adds")
+    got = {name: array(f"self.grads['{name}']", grads[name], before[name].shape) - before[name] for name in before}
+    return layer, x, G, dx, want_dx, got, want
+
+
+def check_linear_backward(S, R, K):
+    N, D, H = K.N, K.D, K.H
+    # a square layer first: there a transposed dW has W's shape, so it can only be told by its values
+    for n, d_in, d_out, k in ((N, H, H, 3), (1, D, D, 4), (N, D, H, 2)):
+        layer, x, G, dx, want_dx, got, want = _linear_backward(S, R, K, n, d_in, d_out, k)
+        sizes = {"N": n} if n > 1 else {}
+        agree("dW", array("dW", got["W"], (d_in, d_out)), want["W"],
+              [("is transposed: dW has the shape of W, (D_in, D_out), and dW = x^T dout", want["W"].T)], sizes)
+        agree("db", array("db", got["b"], (d_out,)), want["b"],
+              [("is averaged over the batch: sum dout over its N rows (the 1/N is already in dout)", want["b"] / n)]
+              if n > 1 else [], sizes)
+        square = [("uses W where W^T belongs: dx = dout W^T", G @ layer.params["W"])] if d_in == d_out else []
+        agree("dx", array("dx", dx, (n, d_in)), want_dx, square, sizes)
+    for name in ("W", "b"):
+        S.put(layer, ("grads", name), np.zeros_like(want[name]))
+    if layer.backward(G, need_dx=False) is not None:
         raise Fail("backward(dout, need_dx=False) must return None (the first layer skips dx)")
-    agree("dW with need_dx=False", graded.grads["W"], want["W"])
-    err = layer_differences(_graded_linear(S, R)(D, H, np.random.default_rng(4), f64), x)
-    return f"dx, dW, db agree with central differences (max relative error {err:.0e}) and add into the gradients"
+    agree("dW with need_dx=False", layer.grads["W"], want["W"])
+    return f"dx, dW, db agree with the reference on ({N}, {D}) -> ({N}, {H}), a square layer and N = 1, " \
+           f"and add into the gradients"
 
 
-def _transposed_on_a_square_layer(S, R):
-    """Whether the student's dW is the transpose of the reference's on a layer with D_in = D_out."""
-    try:
-        graded, ref, *_, before, _ = _linear_backward(S, R, H, H, seed=3)
-    except Exception:
-        return False
-    return same(graded.grads["W"] - before["W"], (ref.grads["W"] - before["W"]).T)
+def _at_the_kink(rng, shape):
+    """Inputs of either sign, a quarter of them exactly 0, ReLU's kink (where the statement gives
+    the gradient 0), the others at least 0.1 from it."""
+    x = rng.uniform(0.1, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+    x[rng.uniform(size=shape) < 0.25] = 0.0
+    x.reshape(-1)[0] = 0.0
+    return x
 
 
-def _off_kink(rng, shape):
-    """Inputs at least 0.1 from ReLU's kink at 0, of either sign (as ``tinyvae gradcheck`` draws them)."""
-    return rng.uniform(0.1, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-
-
-def check_relu(S, R):
-    rng = np.random.default_rng(5)
-    x = _off_kink(rng, (N, D))
-    x0 = x.copy()
+def check_relu(S, R, K):
+    N, D = K.N, K.D
+    rng = K.rng(5)
+    x = _at_the_kink(rng, (N, D))
     layer = S.layers.ReLU()
     out = array("out", layer.forward(x), (N, D))
-    unchanged("x", x, x0, "the caller (inplace is False)")
-    want_out = R.layers.ReLU().forward(x0.copy())
+    want_out = R.layers.ReLU().forward(x.copy())
     agree("out", out, want_out)
     G = rng.standard_normal((N, D))
-    G0 = G.copy()
     dx = array("dx", layer.backward(G), (N, D))
-    unchanged("dout", G, G0)
     ref = R.layers.ReLU()
-    ref.forward(x0.copy())
-    want = ref.backward(G0.copy())
+    ref.forward(x.copy())
+    want = ref.backward(G.copy())
     agree("dx", dx, want, [
-        ("takes its mask from dout, the upstream gradient; the mask is where the input x > 0", G0 * (G0 > 0)),
+        ("passes the gradient at the kink x = 0, where the statement gives it 0: the mask is x > 0, not x >= 0",
+         G * (x >= 0)),
+        ("takes its mask from dout, the upstream gradient; the mask is where the input x > 0", G * (G > 0)),
         ("multiplies dout by the output's values; the derivative is the 0/1 mask [x > 0], not max(x, 0)",
-         G0 * want_out),
-        ("is the mask alone: multiply it by dout (the chain rule)", (x0 > 0).astype(f64)),
-        ("passes the gradient where x < 0; ReLU passes it where x > 0", G0 * (x0 < 0))])
+         G * want_out),
+        ("is the mask alone: multiply it by dout (the chain rule)", (x > 0).astype(f64)),
+        ("passes the gradient where x < 0; ReLU passes it where x > 0", G * (x < 0))])
     inplace = S.layers.ReLU(inplace=True)
-    agree("out with inplace=True", array("out", inplace.forward(x0.copy()), (N, D)), want_out)
-    agree("dx after an inplace forward", inplace.backward(G0.copy()), want)
+    with S.writing("x"):
+        agree("out with inplace=True", array("out", inplace.forward(x.copy()), (N, D)), want_out)
+    agree("dx after an inplace forward", inplace.backward(G.copy()), want)
     f = S.layers.ReLU()
-    array("dx for float32", (f.forward(x0.astype(f32)), f.backward(G0.astype(f32)))[1], (N, D), f32)
-    err = layer_differences(S.layers.ReLU(), x0)
-    return f"dx = dout where x > 0 agrees with central differences (max relative error {err:.0e})"
+    f.forward(x.astype(f32))
+    array("dx for float32", f.backward(G.astype(f32)), (N, D), f32)
+    off = np.where(x == 0, 0.5, x)                    # central differences need inputs off the kink
+    err = layer_differences(S, S.layers.ReLU(), off, K.rng(6))
+    return f"dx = dout where x > 0 (0 at the kink) agrees with the reference and with central differences " \
+           f"(max relative error {err:.0e})"
 
 
-def check_sigmoid(S, R):
-    rng = np.random.default_rng(6)
+def check_sigmoid(S, R, K):
+    N, D = K.N, K.D
+    rng = K.rng(7)
     x = 3 * rng.standard_normal((N, D))
     layer, ref = S.layers.Sigmoid(), R.layers.Sigmoid()
     s = ref.forward(x.copy())
-    agree("out", array("out", layer.forward(x.copy()), (N, D)), s)
+    agree("out", array("out", layer.forward(x), (N, D)), s)
     G = rng.standard_normal((N, D))
-    G0 = G.copy()
     dx = array("dx", layer.backward(G), (N, D))
-    unchanged("dout", G, G0)
-    agree("dx", dx, ref.backward(G0.copy()), [
-        ("is dout * out: the derivative of s is s (1 - s)", G0 * s),
+    agree("dx", dx, ref.backward(G.copy()), [
+        ("is written with the input x where the output s belongs: ds/dx = s (1 - s), s = sigmoid(x)",
+         G * x * (1 - x)),
+        ("is dout * s^2: the derivative of s is s (1 - s)", G * s * s),
+        ("is dout * out: the derivative of s is s (1 - s)", G * s),
         ("is out * (1 - out) without dout (the chain rule)", s * (1 - s)),
-        ("is dout * (1 - out): the derivative of s is s (1 - s)", G0 * (1 - s))], sizes={})
+        ("is dout * (1 - out): the derivative of s is s (1 - s)", G * (1 - s))], sizes={})
     big = np.array([[-100.0, -20.0, 0.0, 20.0, 100.0]], dtype=f32)     # float32's exp overflows beyond 88
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = array("out for float32 x", S.layers.Sigmoid().forward(big.copy()), big.shape, f32)
-    if caught:
-        raise Fail(f"at x = +-100 in float32, numpy warned '{caught[0].message}': exp(-x) overflows for x < -88; "
+    S.warned.clear()
+    out = array("out for float32 x", S.layers.Sigmoid().forward(big), big.shape, f32)
+    if S.warned:
+        raise Fail(f"at x = +-100 in float32, numpy warned '{S.warned[0]}': exp(-x) overflows for x < -88; "
                    f"use sigmoid(x), which exponentiates only -|x|")
     agree("out at x = +-100", out, R.layers.sigmoid(big))
-    err = layer_differences(S.layers.Sigmoid(), x)
+    err = layer_differences(S, S.layers.Sigmoid(), x, K.rng(8))
     return f"out and dx = dout s (1 - s) agree (central differences: max relative error {err:.0e}), no overflow"
 
 
-def check_mse(S, R):
-    rng = np.random.default_rng(7)
+def check_mse(S, R, K):
+    N, D = K.N, K.D
+    rng = K.rng(9)
+    for n in (N, 1):
+        x_hat, x = rng.standard_normal((n, D)), rng.uniform(0, 1, (n, D))
+        loss, dx_hat = results(S.losses.mse(x_hat, x), ("loss", "dx_hat"))
+        want_loss, want = R.losses.mse(x_hat, x)
+        sizes = {"N": n, "D": D} if n > 1 else {"D": D}
+        agree("the loss", number("the loss", loss), want_loss, sizes=sizes)
+        agree("dx_hat", array("dx_hat", dx_hat, (n, D)), want, [
+            ("has the wrong sign: d/dx_hat (x_hat - x)^2 = 2 (x_hat - x)", -want),
+            ("misses the 2 of d/dx_hat (x_hat - x)^2 = 2 (x_hat - x)", want / 2)], sizes=sizes)
     x_hat, x = rng.standard_normal((N, D)), rng.uniform(0, 1, (N, D))
-    x_hat0 = x_hat.copy()
-    loss, dx_hat = results(S.losses.mse(x_hat, x), ("loss", "dx_hat"))
-    unchanged("x_hat", x_hat, x_hat0)
-    want_loss, want = R.losses.mse(x_hat0, x)
-    agree("the loss", number("the loss", loss), want_loss, sizes={"N": N, "D": D})
-    agree("dx_hat", array("dx_hat", dx_hat, (N, D)), want, [
-        ("has the wrong sign: d/dx_hat (x_hat - x)^2 = 2 (x_hat - x)", -want),
-        ("misses the 2 of d/dx_hat (x_hat - x)^2 = 2 (x_hat - x)", want / 2)], sizes={"N": N, "D": D})
-    array("dx_hat for float32", S.losses.mse(x_hat0.astype(f32), x.astype(f32))[1], (N, D), f32)
-    err = loss_differences(S.losses.mse, x_hat0, x)
+    array("dx_hat for float32", S.losses.mse(x_hat.astype(f32), x.astype(f32))[1], (N, D), f32)
+    err = loss_differences(S, S.losses.mse, x_hat, x)
     return f"loss and dx_hat = 2 (x_hat - x) / N agree (central differences: relative error {err:.0e})"
 
 
 ADAM = dict(lr=0.01, b1=0.9, b2=0.999, eps=1e-8)
 
 
-def _adam_steps(cls, theta0, grads):
-    """The parameter change of each step, (T, P), and the optimizer after T steps of ``cls``."""
-    theta, grad = theta0.copy(), np.zeros_like(theta0)
-    opt = cls(theta, grad, **ADAM)
-    steps, last = [], theta0.copy()
+def _adam_steps(opt, grads, put, read):
+    """The parameter change of each of T steps of the optimizer ``opt``, (T, P): ``put(g)`` sets
+    its gradient in place, ``read()`` gives its theta."""
+    steps, last = [], read()
     with np.errstate(all="ignore"):                   # a slip's nan is judged below, not warned about
         for g in grads:
-            grad[...] = g
+            put(g)
             opt.step()
+            theta = read()
             steps.append(theta - last)
-            last = theta.copy()
-    return np.array(steps), opt
+            last = theta
+    return np.array(steps)
 
 
 def _adam_slip(theta0, grads, slip):
@@ -210,13 +218,20 @@ def _adam_slip(theta0, grads, slip):
     return np.array(steps), m, v
 
 
-def check_adam(S, R):
-    rng = np.random.default_rng(8)
-    P, T = 11, 6
+def check_adam(S, R, K):
+    rng = K.rng(11)
+    P, T = K.D, 6
     theta0 = rng.standard_normal(P)
     grads = rng.standard_normal((T, P)) * rng.uniform(0.1, 10, P)       # each parameter on its own scale
-    steps, opt = _adam_steps(S.optim.Adam, theta0, grads)
-    want, ref = _adam_steps(R.optim.Adam, theta0, grads)
+    opt = S.optim.Adam(theta0, np.zeros(P), **ADAM)   # theta and grad live in the student's process
+    theta_id = S.id(opt, ["theta"])
+    steps = _adam_steps(opt, grads, lambda g: S.put(opt, ["grad"], g), lambda: array("theta", opt.theta, (P,)))
+    theta, grad = theta0.copy(), np.zeros(P)
+    ref = R.optim.Adam(theta, grad, **ADAM)
+    want = _adam_steps(ref, grads, lambda g: grad.__setitem__(Ellipsis, g), theta.copy)
+    if S.id(opt, ["theta"]) != theta_id:
+        raise Fail("replaced self.theta by a new array; update it in place (theta -= ...): it is the model's own "
+                   "parameter array ")
     if not np.any(steps):
         raise Fail("theta never changed: update it in place (theta -= ...); it is the model's own parameter "
                    "array ")
@@ -238,13 +253,11 @@ def check_adam(S, R):
     return f"{T} steps of theta, m and v agree with the reference (relative error {err:.0e}), bias-corrected"
 
 
-def check_masking(S, R):
+def check_masking(S, R, K):
     n_ex, n_px, rate = 200, 500, 0.3
-    rng = np.random.default_rng(9)
-    x = rng.uniform(0.1, 1.0, (n_ex, n_px)).astype(f32)         # no zeros: a 0 in x_tilde is a masked pixel
+    x = K.rng(10).uniform(0.1, 1.0, (n_ex, n_px)).astype(f32)   # no zeros: a 0 in x_tilde is a masked pixel
     x0 = x.copy()
-    x_tilde = array("x_tilde", S.noise.masking(x, rate, np.random.default_rng(10)), x.shape, f32)
-    unchanged("x", x, x0, "the caller (the clean x is the DAE's target)")
+    x_tilde = array("x_tilde", S.noise.masking(x, rate, S.rng(K.seed + 10)), x.shape, f32)
     masked = x_tilde == 0
     if not np.array_equal(x_tilde[~masked], x0[~masked]):
         raise Fail("changes the pixels it keeps; masking sets pixels to 0 and leaves the others as they are "
@@ -263,12 +276,12 @@ def check_masking(S, R):
         spread = masked.mean(axis=axis).std()
         if spread > 3 * math.sqrt(rate * (1 - rate) / length):
             raise Fail(f"masks {shared}; each pixel of each example is masked independently ")
-    again = S.noise.masking(x0.copy(), rate, np.random.default_rng(10))
-    other = S.noise.masking(x0.copy(), rate, np.random.default_rng(11))
+    again = S.noise.masking(x0, rate, S.rng(K.seed + 10))
+    other = S.noise.masking(x0, rate, S.rng(K.seed + 11))
     if not np.array_equal(again, x_tilde) or np.array_equal(other, x_tilde):
         raise Fail("does not draw from the rng it is given (np.random or another source?); a run is "
                    "repeatable only if every draw comes from rng ")
-    if np.any(S.noise.masking(x0.copy(), 0.0, np.random.default_rng(12)) != x0):
+    if np.any(S.noise.masking(x0, 0.0, S.rng(K.seed + 12)) != x0):
         raise Fail("changes x at rate 0 ")
     return f"masks {frac:.3f} of {masked.size} pixels at rate {rate} (+-{6 * se:.3f}), independently, from rng"
 
