@@ -40,7 +40,8 @@ default seed 0 alone; seeds 20, 21, 22, 23 and 24 are the reporting seeds, named
 ran and never tuned on (README's lesson-02 row gives their range).
 
 Run:   python lessons/02_latent_holes.py [--quick] [--out DIR] [--seed S]
-Takes: about 50 seconds on 2 cores (--quick: 5-9 seconds, fewer epochs and draws).
+Takes: 54 s of CPU time on one core, its wall time on a quiet 2-core machine (2-3 minutes were
+       measured on one shared with other work); --quick: about 15 s, fewer epochs and draws.
 """
 # %%
 import _common
@@ -196,20 +197,20 @@ def show_judged(panels, rows, cols, title):
     ([(heading, judged dict)]), each framed by whether it lies inside the data manifold.
     Each panel is one picture: the tiles are laid into a canvas with a coloured frame each."""
     h, w = ds.image_shape
-    cell_h, cell_w = h + 5, w + 3                   # a one-pixel frame around each tile, and room for its labels
-    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * 0.85 * cols + 0.4, 1.05 * rows + 1.2))
+    cell_h, cell_w = h + 7, w + 3                   # a one-pixel frame around each tile, and room for its labels
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * 0.85 * cols + 0.4, 1.2 * rows + 1.2))
     for ax, (heading, d) in zip(axes, panels):
         canvas = np.ones((rows * cell_h, cols * cell_w, 3))                 # white, RGB
         for k in range(rows * cols):
             r, c = divmod(k, cols)
-            top, left = r * cell_h + 2, c * cell_w + 1                      # the frame's top-left pixel
+            top, left = r * cell_h + 3, c * cell_w + 1                      # the frame's top-left pixel
             inside = d["inside"][k]
             canvas[top:top + h + 2, left:left + w + 2] = plt.matplotlib.colors.to_rgb(IN_COLOUR if inside
                                                                                       else OUT_COLOUR)
             canvas[top + 1:top + 1 + h, left + 1:left + 1 + w] = (1 - d["decoded"][k].reshape(h, w))[..., None]
             ax.text(left + 1 + w / 2, top - 0.6, f"p {d['p'][k]:.2f}", ha="center", va="bottom", fontsize=6.5)
             if not inside:
-                ax.text(left + 1 + w / 2, top + h + 1.8, "OUT", ha="center", va="top", fontsize=6.5,
+                ax.text(left + 1 + w / 2, top + h + 1.9, "OUT", ha="center", va="top", fontsize=6.5,
                         color=OUT_COLOUR, fontweight="bold")
         ax.imshow(canvas, interpolation="nearest")
         ax.set_xticks([])
@@ -321,11 +322,12 @@ fig.suptitle(f"paths between two different digits' AE codes cross a hole {100 * 
              f"the time, within one digit {100 * cross['same']:.0f}%", fontsize=10)
 nn_ae, nn_vae = (np.median(holes.nearest_distance(c, c, exclude_self=True)) for c in (codes, hm_vae.codes))
 fig.text(0.45, 0.015, f"Why r differs ({hm_ae.radius:.3f} against {hm_vae.radius:.3f}): r is each model's own, the "
-         "99th percentile of the distance from one of its codes to the nearest other one.\nThe AE packs each "
-         f"digit's codes tightly (median nearest-code distance {nn_ae:.3f}, against the VAE's {nn_vae:.3f}; spread "
-         f"sd {codes[:, 0].std():.2f}, {codes[:, 1].std():.2f} against {hm_vae.codes[:, 0].std():.2f}, "
-         f"{hm_vae.codes[:, 1].std():.2f}),\nwhile each VAE code is one draw from q(z|x).  The hole score compares "
-         "each model's draws with its own r.", ha="center", va="bottom", fontsize=8)
+         "99th percentile of the distance from one of its codes to the nearest other one.  The typical code\nhas a "
+         f"close neighbour in both (median {nn_ae:.3f} against {nn_vae:.3f}); r is set by the 1% most isolated codes, "
+         "and the VAE's codes, each one draw from q(z|x), include lone codes far out in the tails,\neach with its own "
+         f"small island of land.  Spread of the codes (sd): AE {codes[:, 0].std():.2f}, {codes[:, 1].std():.2f}; VAE "
+         f"{hm_vae.codes[:, 0].std():.2f}, {hm_vae.codes[:, 1].std():.2f}.  The hole score compares each model's "
+         "draws with its own r.", ha="center", va="bottom", fontsize=8)
 fig.subplots_adjust(left=0.05, right=0.86, wspace=0.15, top=0.84, bottom=0.16)
 lesson.save(fig, "codes_and_holes.png")
 
@@ -447,7 +449,7 @@ axes[1].set_title(f"how sure the classifier is of each decode: p >= {VALID} on\n
 axes[2].set_title("how far each decode is from every training digit\n\nred line: edge of the holes;  white: "
                   "fitted Gaussian 1, 2, 3σ", fontsize=9)
 fig.suptitle("the AE's decoder f(z) over its latent plane, judged three ways")
-fig.subplots_adjust(left=0.04, right=0.96, wspace=0.3)
+fig.subplots_adjust(left=0.04, right=0.96, wspace=0.42)
 lesson.save(fig, "judged_plane.png")
 print(f"    judged_plane.png: over the plane's cells, {100 * grid_in[cell_in_hole].mean():.0f}% of the decodes in "
       f"holes are inside the data manifold, {100 * grid_in[~cell_in_hole].mean():.0f}% of the others;")
