@@ -112,9 +112,9 @@ def test_the_holes_and_vae_lessons_end_with_an_explorer_page_to_open(run, name, 
 
 
 # --- lesson 02: the holes; decodes judged by precision against the real digits, and by a classifier ---
-# The --quick margins below come from the tuning seeds 10-19 of a --quick run (the smallest
-# difference seen there is in each comment), against the standard errors of shares of --quick's
-# 5,000 draws; the default run's goals are issue 32's, checked by the slow test.
+# The --quick margins below come from --quick runs on seeds 0 and 10-13 (the smallest difference
+# seen there is in each comment), against the standard errors of shares of --quick's 5,000 draws;
+# the default run's goals are issue 32's, checked by the slow test.
 HOLES_KEYS = ("precision_in_holes_ae", "precision_outside_holes_ae", "precision_samples_ae", "precision_samples_vae",
               "precision_samples_ae_z8", "precision_samples_vae_z8", "recall_samples_ae", "recall_samples_vae",
               "classifier_test_accuracy", "nn_distance_test_digits", "nn_distance_in_holes_ae",
@@ -151,9 +151,10 @@ def test_holes_lesson_records_every_precision_key_and_prints_the_numbers_it_reco
 
 def test_holes_lesson_decodes_in_holes_are_less_often_inside_the_data_manifold(run):
     numbers = run("02_latent_holes")[1]["numbers"]
-    # MARGIN_IN_HOLES
-    assert numbers["precision_outside_holes_ae"] > numbers["precision_in_holes_ae"] + 0.1
-    assert numbers["nn_distance_in_holes_ae"] > numbers["nn_distance_outside_holes_ae"]
+    # smallest gap seen 0.11; about 450 decodes in holes give their share a standard error of 0.02
+    assert numbers["precision_outside_holes_ae"] > numbers["precision_in_holes_ae"] + 0.05
+    # median pixel distance of the clipped decodes, in a hole against outside: smallest gap seen 0.14
+    assert numbers["nn_distance_in_holes_ae"] > numbers["nn_distance_outside_holes_ae"] + 0.05
 
 
 def test_holes_lesson_paths_between_two_digits_cross_holes_more_often_than_within_one(run):
@@ -164,18 +165,21 @@ def test_holes_lesson_paths_between_two_digits_cross_holes_more_often_than_withi
 
 def test_holes_lesson_the_vaes_samples_are_more_often_inside_the_data_manifold_than_the_aes(run):
     numbers = run("02_latent_holes")[1]["numbers"]
-    # MARGIN_Z2
+    # Z = 2: 0.008-0.045 apart, where the difference of two shares of 5,000 draws near 0.97 and 0.99
+    # has a standard error of about 0.0025, so only the direction is asserted
     assert numbers["precision_samples_vae"] > numbers["precision_samples_ae"]
-    # MARGIN_Z8
+    # Z = 8: hole scores 0.35-0.52 against 0.014-0.025; precision 0.19-0.22 apart
     assert numbers["hole_score_ae_z8"] > 5 * numbers["hole_score_vae_z8"]
     assert numbers["precision_samples_vae_z8"] > numbers["precision_samples_ae_z8"] + 0.1
 
 
 def test_holes_lesson_classifier_calls_most_decodes_outside_the_data_manifold_valid(run):
     numbers = run("02_latent_holes")[1]["numbers"]
-    # MARGIN_OVERCONFIDENT
+    # the classifier calls 70-87% of the decodes outside the data manifold valid (p >= 0.9), and the
+    # farthest decode it gives p >= 0.99 lies 1.85-2.35 times as far from every training digit as a
+    # median real test digit does
     assert numbers["valid_outside_manifold_ae"] > 0.5
-    assert numbers["blob_distance"] > 2 * numbers["nn_distance_test_digits"]
+    assert numbers["blob_p"] >= 0.99 and numbers["blob_distance"] > 1.5 * numbers["nn_distance_test_digits"]
 
 
 @pytest.mark.slow
