@@ -11,9 +11,14 @@ What you will see:
      on the test set in both measures;
   5. the bottleneck: train and test error as Z grows from 2 to d = 64, where the AE can
      learn the identity map (lesson 03 shows what that costs);
-  6. overfitting: nothing regularizes an AE, so with a narrow bottleneck but a wide encoder
-     and decoder it memorizes the training digits: the gap between test and training
-     error grows with the capacity (the hidden width).
+  6. capacity: nothing regularizes an AE, so with a narrow bottleneck but a wide encoder
+     and decoder it fits the training digits better than the test digits: the gap between
+     test and training error grows with the hidden width.  But the test error still falls
+     as the width grows; a gap alone is not yet overfitting;
+  7. overfitting, the lecture's: trained on only 100 digits for long, the AE memorizes
+     them: its training error goes to about 0 while its test error turns up and rises.
+     Printed: the epoch where the test error is lowest and how much it rises after it;
+     with every training digit and the same number of updates it keeps falling.
 
 Run:   python lessons/01_autoencoder.py [--quick] [--out DIR] [--seed S]
 Takes: about 12 seconds on 2 cores (--quick: about 2 seconds, with fewer epochs and sizes).
@@ -151,7 +156,7 @@ lesson.save(fig, "bottleneck.png")
 Z_FIT = 4                                    # a narrow bottleneck: the capacity is in the layers
 WIDTHS = lesson.pick([16, 64, 256, 1024], [16, 512])
 EPOCHS_FIT = lesson.pick(200, 30)
-lesson.step(f"overfitting: Z = {Z_FIT}, hidden width {WIDTHS[0]} to {WIDTHS[-1]}, {EPOCHS_FIT} epochs, "
+lesson.step(f"capacity: Z = {Z_FIT}, hidden width {WIDTHS[0]} to {WIDTHS[-1]}, {EPOCHS_FIT} epochs, "
             "the lecture's L_AE (MSE)")
 rows, history = [], {}
 for H in WIDTHS:
@@ -171,7 +176,11 @@ gaps = [r[4] for r in rows]
 print(f"    {len(x)} training digits, and the widest AE has {rows[-1][1]:,} parameters to fit them.  The training "
       "error falls")
 print(f"    faster than the test error as the width grows: the gap grows from {gaps[0]:.3f} to {gaps[-1]:.3f} per image.")
-print("    Nothing in L_AE asks the code to be simple or smooth, so capacity buys memorisation.")
+print("    Nothing in L_AE asks the code to be simple or smooth, so capacity buys memorisation.  Yet the")
+test_errs = [r[3] for r in rows]
+print(f"    test error itself {'falls' if test_errs[-1] < test_errs[0] else 'rises'} with the width "
+      f"({test_errs[0]:.3f} -> {test_errs[-1]:.3f}): the wider AE is still the better one on new")
+print("    digits.  A gap is not yet overfitting in the lecture's sense; step 7 shows that.")
 lesson.key(**{f"train_test_gap_hidden{H}": v for H, v in zip(WIDTHS, gaps)})
 fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11.0, 3.9))
 ax.plot(WIDTHS, [r[2] for r in rows], "o--", color="C0", label="training digits")
@@ -189,7 +198,70 @@ ax2.set(xlabel="epoch", ylabel="squared error per image", title="the gap opens d
 for a in (ax, ax2):
     a.grid(alpha=0.3)
     a.legend(fontsize=8)
-fig.suptitle("overfitting: the test error stops following the training error as the capacity grows", fontsize=10)
+fig.suptitle("capacity: the gap grows with the width while the test error still falls (not yet overfitting)", fontsize=10)
+fig.tight_layout()
+lesson.save(fig, "capacity_gap.png")
+
+
+# %% --- 7. overfitting: the test error turns up ---
+N_SMALL, H_OF, Z_OF = 100, 256, 8           # 100 training digits; an AE with 36,000 parameters
+EPOCHS_OF = lesson.pick(600, 300)           # passes over the 100 digits: 2 updates each (batches of 64)
+UPDATES = EPOCHS_OF * -(-N_SMALL // BATCH)  # the same number of updates for the full training set
+lesson.step(f"overfitting: {N_SMALL} training digits, H = {H_OF}, Z = {Z_OF}, {EPOCHS_OF} epochs ({UPDATES} updates), "
+            "against all of them")
+small = x[np.random.default_rng(lesson.seed).permutation(len(x))[:N_SMALL]]     # (100, D)
+curves_of = {}
+for name, x_fit in ((f"{N_SMALL} digits", small), (f"all {len(x)} digits", x)):
+    model = Autoencoder(ds.D, (H_OF,), Z_OF, rng=np.random.default_rng(lesson.seed))
+    trainer = Trainer(model, np.random.default_rng(lesson.seed), batch_size=BATCH, lr=LR)
+    track = []                                                 # (updates, train error, test error)
+    while trainer.t < UPDATES:
+        trainer.train_epoch(x_fit)
+        track.append([trainer.t] + [mse(model.reconstruct(a).astype(np.float64), a)[0] for a in (x_fit, x_test)])
+    curves_of[name] = np.array(track)                         # (epochs, 3)
+rows = []
+for name, c in curves_of.items():
+    best = int(np.argmin(c[:, 2]))
+    rows.append([name, len(c), best + 1, c[best, 2], c[-1, 2], c[-1, 2] - c[best, 2], c[-1, 1]])
+_common.table(["trained on", "epochs", "best epoch", "lowest test err.", "test err. at end", "rise",
+               "train err. at end"], rows, ["{}", "{}", "{}", "{:.3f}", "{:.3f}", "{:+.3f}", "{:.3f}"])
+small_row, full_row = rows
+print(f"    on {N_SMALL} digits the test error is lowest at epoch {small_row[2]} ({small_row[3]:.3f}) and then rises by "
+      f"{small_row[5]:.3f}")
+print(f"    ({100 * small_row[5] / small_row[3]:.0f}%) to {small_row[4]:.3f}, while the training error falls to "
+      f"{small_row[6]:.3f}: the AE memorizes its {N_SMALL} digits")
+print("    and reconstructs new ones worse the longer it trains.  That is the lecture's overfitting.  With all")
+print(f"    {len(x)} digits and the same {UPDATES} updates the test error ends {full_row[5]:.3f} above its lowest: "
+      "more data is the cure here.")
+lesson.key(overfit_best_epoch=small_row[2], overfit_lowest_test_error=small_row[3],
+           overfit_test_error_rise=small_row[5], overfit_train_error_end=small_row[6],
+           full_set_test_error_rise=full_row[5])
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11.0, 3.9))
+c = curves_of[f"{N_SMALL} digits"]
+ep = np.arange(1, len(c) + 1)
+ax.plot(ep, c[:, 1], "--", color="C0", label=f"its {N_SMALL} training digits")
+ax.plot(ep, c[:, 2], "-", color="C1", label=f"the {len(x_test)} test digits")
+ax.plot(small_row[2], small_row[3], "v", color="k", markersize=7,
+        label=f"lowest test error, epoch {small_row[2]}: {small_row[3]:.3f}")
+ax.annotate("", xy=(len(c), small_row[4]), xytext=(len(c), small_row[3]),
+            arrowprops=dict(arrowstyle="->", color="C3"))
+ax.text(0.97 * len(c), 0.5 * (small_row[3] + small_row[4]), f"+{small_row[5]:.3f}", color="C3", ha="right",
+        va="center", fontsize=9)
+ax.set_ylim(0, 1.6 * small_row[4])
+ax.set(xlabel="epoch (2 updates each)", ylabel="squared error per image",
+       title=f"trained on {N_SMALL} digits: the test error turns up")
+for name, style in ((f"{N_SMALL} digits", "-"), (f"all {len(x)} digits", "-")):
+    cc = curves_of[name]
+    color = "C1" if name.startswith(str(N_SMALL)) else "C2"
+    ax2.plot(cc[:, 0], cc[:, 2], style, color=color, label=f"test error, trained on {name}")
+ax2.set_ylim(0, 1.6 * small_row[4])
+ax2.set(xlabel="updates (minibatches of 64)", ylabel="squared error per image",
+        title=f"the same {UPDATES} updates: more data, no turn")
+for a in (ax, ax2):
+    a.grid(alpha=0.3)
+    a.legend(fontsize=8)
+fig.suptitle(f"overfitting: the training error falls to {small_row[6]:.3f} while the test error rises "
+             f"{small_row[5]:.3f} above its lowest (Z = {Z_OF}, H = {H_OF})", fontsize=10)
 fig.tight_layout()
 lesson.save(fig, "overfitting.png")
 

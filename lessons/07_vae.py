@@ -8,7 +8,10 @@ What you will see:
   1. one forward pass in the lecture's words: mu, logvar = encoder(x); z = mu + sigma eps;
      decoder(z); loss = reconstruction + KL;
   2. a VAE with Z = 16 trained on the digits, train and test curves;
-  3. the generation story: samples z ~ p(z) decoded, and interpolation between digits;
+  3. the generation story: samples z ~ p(z) decoded, and interpolation between digits; and
+     x ~ p(x|z) itself: the Bernoulli decoder's mean E[x|z] (grey: each pixel's probability)
+     beside random binary draws from it, with the number of pixels in which two draws from
+     the same z differ, against its expected value 2 sum_d p_d (1 - p_d);
   4. the latent space of a 2-D VAE against a 2-D AE trained the same way, with their hole
      scores side by side (lesson 02 draws and measures the holes), and the VAE's manifold;
   5. the test ELBO next to the importance-weighted (IW) estimate of log p(x): the ELBO is
@@ -31,6 +34,7 @@ from tinyvae.studies import holes, plots
 from tinyvae.app import explore
 from tinyvae.losses import kl_per_dimension, log_normal
 from tinyvae.models import VAE, Autoencoder
+from tinyvae.noise import binarize
 from tinyvae.train import Trainer, fit
 
 lesson = _common.Lesson("07_vae", __doc__)
@@ -80,13 +84,37 @@ lesson.save(plots.plot_kl_per_dimension(kl_dims, "KL(q || p) of each latent dime
             "kl_per_dimension.png")
 
 # %% --- 3. the generation story ---
-lesson.step("generate: z ~ p(z) = N(0, I), then x ~ p(x|z) (we show its mean)")
+lesson.step("generate: z ~ p(z) = N(0, I), then x ~ p(x|z): its mean, and random draws from it")
 rng = np.random.default_rng(lesson.seed)
 lesson.save(plots.plot_samples(vae.sample(64, rng), ds.image_shape,
                                "VAE (Z = 16): decoded samples z ~ N(0, I)"), "samples.png")
 lesson.save(plots.plot_reconstructions(x_test[:10], vae.reconstruct(x_test[:10]), ds.image_shape,
                                        title="test digits (top) and their reconstructions f(mu(x)) (bottom)"),
             "reconstructions.png")
+# x ~ p(x|z) is a draw, not the mean: for the Bernoulli decoder each pixel is 1 with probability
+# p_d = sigmoid(logit_d), independently given z.  The figures above show E[x|z] = p, as is usual.
+N_Z = 2000
+p_mean = vae.decode(rng.standard_normal((N_Z, vae.Z), dtype=np.float32)).astype(np.float64)   # (N_Z, D) E[x|z]
+draw_1, draw_2 = binarize(p_mean, rng), binarize(p_mean, rng)   # (N_Z, D) two draws x ~ p(x|z) of each z
+differ = np.sum(draw_1 != draw_2, axis=1)                       # (N_Z,) pixels in which they differ
+expected = np.sum(2 * p_mean * (1 - p_mean), axis=1)            # (N_Z,) E[differ | z] = 2 sum_d p_d (1 - p_d)
+differ_se = float(np.std(differ - expected, ddof=1) / np.sqrt(N_Z))
+grey = float(np.mean((p_mean > 0.1) & (p_mean < 0.9)))          # share of pixels the decoder is unsure of
+print(f"    x ~ p(x|z) for {N_Z} z ~ p(z): two draws of the same z differ in {differ.mean():.2f} of {ds.D} pixels "
+      f"(expected 2 sum p(1-p) = {expected.mean():.2f},")
+print(f"    standard error {differ_se:.2f}); {grey:.0%} of the mean's pixels lie between 0.1 and 0.9.  The digits' "
+      "pixels are grey levels,")
+print("    which the Bernoulli likelihood reads as probabilities: its draws are black and white and noisy; the")
+print("    mean is the smooth digit that samples.png shows.")
+lesson.key(draw_pixels_differing=differ.mean(), draw_pixels_differing_expected=expected.mean(),
+           draw_pixels_differing_se=differ_se, mean_image_grey_share=grey)
+n = 10
+lesson.save(plots.plot_image_rows(
+    [("mean E[x|z]", p_mean[:n]), ("draw 1, x ~ p(x|z)", draw_1[:n]), ("draw 2, x ~ p(x|z)", draw_2[:n]),
+     ("draw 3, x ~ p(x|z)", binarize(p_mean[:n], rng))], ds.image_shape,
+    f"each column one z ~ p(z); top row: the mean p = sigmoid(decoder(z)), grey = unsure;\n"
+    f"below: binary draws x ~ Bernoulli(p) (two differ in {differ.mean():.1f} of {ds.D} pixels on average)"),
+    "draws_vs_mean.png")
 a = [int(np.flatnonzero(ds.y_test == d)[0]) for d in (0, 1, 2, 3, 4)]
 b = [int(np.flatnonzero(ds.y_test == d)[0]) for d in (6, 7, 8, 9, 5)]
 lesson.save(plots.plot_interpolation(vae, x_test[a], x_test[b], ds.image_shape), "interpolation.png")

@@ -87,6 +87,23 @@ def test_autoencoder_lesson_train_test_gap_grows_with_the_hidden_width(run):
     assert numbers["train_test_gap_hidden512"] > numbers["train_test_gap_hidden16"] + 0.03
 
 
+def test_autoencoder_lesson_overfits_on_100_digits_test_error_turns_up_while_training_error_falls(run):
+    stdout, summary, _ = run("01_autoencoder")
+    n = summary["numbers"]
+    # --quick (300 epochs on 100 digits), tuning seeds 0 and 10-13: the lowest test error at epochs
+    # 93-137, then a rise of 0.20-0.31, the training error ending at 0.11-0.15; the lowest test error
+    # itself moves by 0.07 between seeds (1.53-1.60), so a rise of 0.1 is more than a seed's noise
+    assert n["overfit_best_epoch"] < 250                             # the turn is inside the run, not at its end
+    assert n["overfit_test_error_rise"] > 0.1
+    assert n["overfit_train_error_end"] < 0.5 * n["overfit_lowest_test_error"]   # memorised: train far below test
+    # with all 1,498 digits and the same updates the test error is still falling (rise 0.000 on those seeds)
+    assert n["full_set_test_error_rise"] < 0.05
+    m = re.search(r"lowest at epoch (\d+) \(([\d.]+)\) and then rises by ([\d.]+)", stdout)
+    assert m, "the lesson must print where the test error turns up and by how much"
+    assert int(m.group(1)) == n["overfit_best_epoch"]
+    assert float(m.group(3)) == pytest.approx(n["overfit_test_error_rise"], abs=5e-4)
+
+
 def _printed_hole_scores(stdout):
     m = re.search(r"hole score: AE ([0-9.]+)\s+VAE ([0-9.]+)", stdout)
     assert m, "the lesson must print 'hole score: AE <s>  VAE <s>'"
@@ -218,6 +235,19 @@ def test_overcomplete_ae_copies_the_masking_noise_that_the_dae_removes(run):
     assert "L_DAE" in stdout and re.search(r"DAE \(mask\)\s+training loss [\d.]+ per image \(L_DAE", stdout)
 
 
+def test_dae_trained_on_hidden_halves_restores_a_hidden_half_from_the_other_where_the_ae_cannot(run):
+    stdout, summary, _ = run("03_denoising")
+    n = summary["numbers"]
+    # squared error on the hidden bottom half, per test digit; --quick, tuning seeds 0 and 10-13:
+    # the training digits' average half 2.47 (it uses nothing of the visible half), the DAE trained
+    # on hidden halves 1.46-1.49 (a ratio of 0.59-0.60), the AE 5.28-5.44
+    assert n["hidden_half_error_dae_half"] < 0.8 * n["hidden_half_error_average"]   # reads the other half
+    assert n["hidden_half_error_ae"] > n["hidden_half_error_average"]               # the AE does not
+    assert n["hidden_half_error_ae"] > 2 * n["hidden_half_error_dae_half"]
+    row = re.search(r"DAE, Z = 128 \(trained on hidden halves\)\s+([\d.]+)$", stdout, re.M)
+    assert row and float(row.group(1)) == pytest.approx(n["hidden_half_error_dae_half"], abs=5e-4)
+
+
 def test_kl_lesson_monte_carlo_matches_the_closed_form_and_kl_is_not_symmetric(run):
     numbers = run("04_kl_divergence")[1]["numbers"]
     assert numbers["max_abs_zscore"] < 4                                # the closed form, by Monte Carlo
@@ -302,6 +332,21 @@ def test_with_no_gradient_through_z_the_encoder_learns_nothing_from_the_reconstr
     assert numbers["spread_mu_no_gradient_through_z"] < 0.05 * numbers["spread_mu_reparameterized"]
 
 
+def test_laplace_reparameterization_is_exact_samples_the_laplace_and_beats_reinforce(run):
+    n = run("06_reparameterization")[1]["numbers"]
+    # backward against central differences in float64 with a random upstream gradient: a layer's 1e-7
+    assert n["laplace_fd_error"] < 1e-7
+    # the sampler's statistics over 1e5 draws, in standard errors (mean: sqrt(2 b^2 / n); variance:
+    # sqrt(20 b^4 / n), from the Laplace's fourth moment 24 b^4): |z| > 5 has probability about 6e-7
+    assert abs(n["laplace_mean_zscore"]) < 5 and abs(n["laplace_var_zscore"]) < 5
+    # three estimators x four partials against the quadrature gradient, each in its standard error
+    assert n["laplace_max_zscore_of_the_means"] < 5
+    # --quick, tuning seeds 0 and 10-12: REINFORCE's variance 610-1270 times the trick's, with a
+    # baseline 5.3-6.2 times
+    assert n["laplace_var_reinforce"] > 20 * n["laplace_var_reparam"]
+    assert n["laplace_var_reinforce_baseline"] > n["laplace_var_reparam"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["01_autoencoder", "03_denoising", "05_elbo", "06_reparameterization"])
 def test_default_runs_show_the_lectures_problems_with_the_numbers_they_print(tmp_path, name):
@@ -316,15 +361,34 @@ def test_default_runs_show_the_lectures_problems_with_the_numbers_they_print(tmp
     if name == "01_autoencoder":                                  # gaps -0.03-0.07, 0.11-0.16, 0.29-0.36, 0.43-0.50
         gaps = [n[f"train_test_gap_hidden{H}"] for H in (16, 64, 256, 1024)]
         assert gaps == sorted(gaps) and gaps[-1] > gaps[0] + 0.2, gaps
+        # on 100 digits the test error turns up: seed 0 a rise of 0.66 after epoch 112 of 600
+        # (seeds 20-24: 0.49-0.66 after epochs 112-146); with every digit it still falls (rise <= 0.009)
+        assert n["overfit_test_error_rise"] > 0.25 and n["overfit_best_epoch"] < 300
+        assert n["full_set_test_error_rise"] < 0.05
     elif name == "03_denoising":                                  # 0.84-0.87 against 0.22-0.24
         assert n["noise_copied_overcomplete_ae"] > 0.75 and n["noise_copied_dae"] < 0.35
         assert n["noise_copied_ae_Z128"] > n["noise_copied_ae_Z8"] + 0.1     # 0.84-0.87 against 0.67-0.69
+        # the hidden bottom half: the half-trained DAE 1.08 against the average half's 2.47 and the AE's
+        # 6.31 (seeds 20-24: 1.10-1.12, the AE 6.05-6.37)
+        assert n["hidden_half_error_dae_half"] < 0.6 * n["hidden_half_error_average"] < n["hidden_half_error_ae"]
     elif name == "05_elbo":                                       # 1.9-10.1 nats; median 0.17-0.25
         assert n["largest_gap_nats"] > 1.0 and n["largest_gap_nats"] > 5 * n["median_gap_nats"]
         assert n["log_px_rel_sd_naive"] > 2 * n["log_px_rel_sd_importance"]    # 0.31-0.42 against 0.06-0.11
         assert n["identity_error"] < 1e-3
     else:                                                         # 27.24-27.27 against 24.67-25.01 nats
         assert n["neg_elbo_no_gradient_through_z"] > n["neg_elbo_reparameterized"] + 1.5
+        # the Laplace q: REINFORCE's variance 465 times the trick's on seed 0 (seeds 20-24: 573-2116)
+        assert n["laplace_var_reinforce"] > 100 * n["laplace_var_reparam"]
+        assert n["laplace_fd_error"] < 1e-7 and n["laplace_max_zscore_of_the_means"] < 5
+
+
+def test_vae_lesson_draws_x_from_p_x_given_z_two_draws_differ_as_bernoulli_pixels_do(run):
+    n = run("07_vae")[1]["numbers"]
+    # two draws x ~ Bernoulli(p) of the same z differ in pixel d with probability 2 p_d (1 - p_d):
+    # the mean count over 2,000 z within 5 standard errors of its expectation (|z| > 5: about 6e-7).
+    # A draw from the logits, or the mean image shown as the draw, would miss it by far
+    assert abs(n["draw_pixels_differing"] - n["draw_pixels_differing_expected"]) < 5 * n["draw_pixels_differing_se"]
+    assert n["draw_pixels_differing_expected"] > 1                   # a draw is not its mean: p is grey
 
 
 def test_vae_lesson_iw_bound_is_at_least_the_elbo(run):
