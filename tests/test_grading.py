@@ -189,8 +189,7 @@ def build_class(root, sentinel, names=None):
                     "numpy.array_equal = lambda *a, **k: True\n", {5}),   # and mse wrong, as kate's
     }
     truth = {}
-    plan = {"alice": "right", "bob": "right", "carol": "right", "dave": "right", "erin": "right",
-            "frank": "unfinished", "grace": "unfinished", "henry": "layers", "ivy": "losses", "jack": "all but 14",
+    plan = {"alice": "right", "bob": "right", "carol": "right", "frank": "unfinished", "grace": "unfinished", "henry": "layers", "ivy": "losses", "jack": "all but 14",
             **{n: "wrong" for n in wrong_ones}, **{n: "hostile" for n in hostile}}
     for name, kind in plan.items():
         if names is not None and name not in names:
