@@ -60,13 +60,13 @@ def instrument(times, calls):
         (layers.ReLU, "forward", "ReLU forward"),
         (models, "reparameterize", "reparameterization"),
         (models, "draw_eps", "eps ~ N(0, I)"),
-        (models, "bernoulli_nll", "Bernoulli loss and its gradient"),
+        (models, "bernoulli_nll_fused", "Bernoulli loss and its gradient"),
         (models, "kl_normal_std_normal", "KL and its gradient"),
         (models._EncoderDecoder, "zero_grad", "zero the gradient"),
         (layers.Linear, "backward", "Linear backward (matmuls, bias sum, += into the gradient)"),
         (layers.ReLU, "backward", "ReLU backward"),
         (models, "reparameterize_backward", "reparameterization backward"),
-        (optim.Adam, "step", "Adam"),
+        (optim.FusedAdam, "step", "Adam"),
     ]
     for owner, name, label in parts:
         wrap(owner, name, label, times, calls)

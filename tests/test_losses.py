@@ -172,3 +172,31 @@ def test_the_losses_tanh_sigmoid_is_the_layers_sigmoid(dtype):
     from tinyvae.layers import sigmoid
     logits = np.concatenate([np.linspace(-40, 40, 2001), [-1e4, -100.0, 0.0, 100.0, 1e4]]).astype(dtype)
     np.testing.assert_allclose(losses.sigmoid(logits), sigmoid(logits), rtol=0, atol=4 * np.finfo(dtype).eps)
+
+
+@settings(deadline=None, max_examples=30)
+@given(shape=shapes, seed=seeds, scale=st.floats(0.1, 50.0), dtype=st.sampled_from([np.float32, np.float64]))
+def test_fused_bernoulli_nll_equals_the_plain_form(shape, seed, scale, dtype):
+    # the training path's one-buffer form against bernoulli_nll in the same dtype.  Their sigmoids
+    # round alike ((1 + t) / 2 and 1/2 + t/2 are one rounding of one number); * (1/N) against / N
+    # is two roundings of a value <= 1/N.  The losses differ in the order of their sums over
+    # N D <= 80 terms (max(l, 0) summed in two halves): within 100 roundings of the terms' sizes
+    rng = np.random.default_rng(seed)
+    logits = (scale * rng.standard_normal(shape)).astype(dtype)
+    x = rng.uniform(0, 1, shape).astype(dtype)
+    value, grad = losses.bernoulli_nll_fused(logits, x)
+    want, want_grad = losses.bernoulli_nll(logits, x)
+    eps = np.finfo(dtype).eps
+    size = float(np.sum(np.abs(logits.astype(np.float64))) + np.log(2) * logits.size) / shape[0]
+    assert abs(value - want) <= 100 * eps * size
+    assert grad.dtype == dtype
+    np.testing.assert_allclose(grad, want_grad, rtol=0, atol=4 * eps / shape[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_bernoulli_nll_is_finite_and_correct_at_extreme_logits(dtype):
+    logits = np.array([[1e4, -1e4, 1e4, -1e4]], dtype=dtype)
+    x = np.array([[1.0, 0.0, 0.0, 1.0]], dtype=dtype)
+    value, grad = losses.bernoulli_nll_fused(logits, x)
+    assert value == pytest.approx(2e4)
+    np.testing.assert_allclose(grad, [[0.0, 0.0, 1.0, -1.0]])

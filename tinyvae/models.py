@@ -32,7 +32,7 @@ import numpy as np
 from .base import choices
 from . import noise as noise_lib
 from .layers import flatten_parameters, mlp, sigmoid
-from .losses import (bernoulli_log_likelihood, bernoulli_nll, gaussian_log_likelihood, gaussian_nll,
+from .losses import (bernoulli_log_likelihood, bernoulli_nll_fused, gaussian_log_likelihood, gaussian_nll,
                      kl_normal_std_normal, mse)
 from .objectives import elbo
 from .reparam import draw_eps, reparameterize, reparameterize_backward
@@ -178,7 +178,7 @@ class Autoencoder(_EncoderDecoder):
     def recon_loss(self, out, x):
         """L_AE for one minibatch, and its gradient w.r.t. the decoder output ``out`` (N, D):
         the squared error (Gaussian) or the cross-entropy from logits (Bernoulli)."""
-        return bernoulli_nll(out, x) if self.likelihood == "bernoulli" else mse(out, x)
+        return bernoulli_nll_fused(out, x) if self.likelihood == "bernoulli" else mse(out, x)
 
     def forward(self, x, rng=None):
         """The reconstruction loss of ``x`` (N, D), keeping what backward needs: ``(recon, 0.0)``."""
@@ -306,7 +306,7 @@ class VAE(_EncoderDecoder):
         """-log p(x|z) in nats per example, and its gradient w.r.t. the decoder output ``out``
         (logits for Bernoulli, means for Gaussian), (N, D)."""
         if self.likelihood == "bernoulli":
-            return bernoulli_nll(out, x)
+            return bernoulli_nll_fused(out, x)   # losses.bernoulli_nll, fused
         return gaussian_nll(out, x, self.sigma)
 
     def log_px_z(self, out, x):
