@@ -21,7 +21,7 @@ What you will see:
      with every training digit and the same number of updates it keeps falling.
 
 Run:   python lessons/01_autoencoder.py [--quick] [--out DIR] [--seed S]
-Takes: about 12 seconds on 2 cores (--quick: about 2 seconds, with fewer epochs and sizes).
+Takes: about 13 seconds on 2 cores (--quick: about 3 seconds, with fewer epochs and sizes).
 """
 # %%
 import _common

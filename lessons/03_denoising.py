@@ -25,7 +25,7 @@ What you will see:
   6. what it looks like.
 
 Run:   python lessons/03_denoising.py [--quick] [--out DIR] [--seed S]
-Takes: about 12 seconds on 2 cores (--quick: about 2 seconds, with 15 epochs instead of 100
+Takes: about 15 seconds on 2 cores (--quick: about 3 seconds, with 15 epochs instead of 100
 and two bottleneck sizes instead of five).
 """
 # %%

@@ -33,7 +33,7 @@ What you will see:
      E[log p(x|z)] against the exact one (quadrature) and against REINFORCE's variance.
 
 Run:   python lessons/06_reparameterization.py [--quick] [--out DIR] [--seed S]
-Takes: about 3 seconds on 2 cores (--quick: about 2 seconds, with fewer samples and epochs).
+Takes: about 5 seconds on 2 cores (--quick: about 3 seconds, with fewer samples and epochs).
 """
 # %%
 import _common
