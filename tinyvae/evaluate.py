@@ -8,8 +8,9 @@ likelihood draws K samples z_k ~ q(z|x) and averages the importance weights::
 
 The same samples give the ELBO as (1/K) sum_k log w_k.  By Jensen's inequality the mean of
 the logs is at most the log of the mean, so ELBO <= IW bound <= log p(x), and the IW bound
-tightens towards log p(x) as K grows.  Every number here is in nats per example, on the
-test split; "nll" and "neg_elbo" are the negatives, so lower is better and iw_nll <= neg_elbo.
+tightens towards log p(x) as K grows.  A VAE's numbers are in nats per example, on the test
+split; "nll" and "neg_elbo" are the negatives, so lower is better and iw_nll <= neg_elbo.  An
+AE's reconstruction error is in its own loss's unit, named with it (:func:`evaluate_autoencoder`).
 """
 import numpy as np
 
