@@ -14,7 +14,6 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tinyvae.app.cli import main
@@ -76,18 +75,23 @@ def test_the_student_process_cannot_import_or_read_the_reference(runner):
     ("open('/tmp/tinyvae-grading-probe.txt', 'w')", "write /tmp/tinyvae-grading-probe.txt"),
     ("import os; os.remove(os.path.expanduser('~/../x'))", "os.remove"),
     ("import shutil; shutil.rmtree('/tmp', ignore_errors=True)", "shutil.rmtree /tmp"),
-    ("import importlib.util as u, glob; f = glob.glob('/root/.pyenv/**/_posixsubprocess*.so', recursive=True)\n"
-     "s = u.spec_from_file_location('_posixsubprocess', f[0] if f else 'x.so'); u.module_from_spec(s)", ""),
 ])
 def test_each_thing_the_student_process_refuses_fails_the_exercise_even_when_caught(runner, code, refused):
-    caught = f"try:\n    {code.replace(chr(10), chr(10) + '    ')}\nexcept BaseException:\n    pass\nresult = 1"
+    caught = f"try:\n    {code}\nexcept BaseException:\n    pass\nresult = 1"
     err = run(runner, caught)
-    if refused:
-        assert isinstance(err, Fail) and f"tried to {refused}" in str(err), err
-    else:                                             # no C extension can be loaded once the copy runs
-        assert err == 1 and run(runner, code.replace("u.module_from_spec(s)", "result = u.module_from_spec(s)")) \
-            .__class__ is not type(np)
+    assert isinstance(err, Fail) and f"tried to {refused}" in str(err), err
     assert not Path("/tmp/tinyvae-grading-probe.txt").exists()
+
+
+def test_no_c_extension_can_be_loaded_once_the_students_code_runs(runner):
+    # _posixsubprocess forks without an audit event: loaded by its path, it would escape the hook
+    import importlib.util
+
+    path = importlib.util.find_spec("_posixsubprocess").origin
+    err = run(runner, f"import importlib.util as u\ns = u.spec_from_file_location('_posixsubprocess', {path!r})\n"
+                      f"result = u.module_from_spec(s)")
+    assert isinstance(err, StudentError) and err.kind == "AttributeError" and "create_dynamic" in err.message, err
+    assert run(runner, "import math, numpy.linalg; result = math.sqrt(4.0)") == 2.0   # those loaded before still work
 
 
 def test_writing_in_the_scratch_folder_is_allowed_and_it_is_removed_after(runner):

@@ -125,7 +125,8 @@ def check_relu(S, R, K):
         ("multiplies dout by the output's values; the derivative is the 0/1 mask [x > 0], not max(x, 0)",
          G * want_out),
         ("is the mask alone: multiply it by dout (the chain rule)", (x > 0).astype(f64)),
-        ("passes the gradient where x < 0; ReLU passes it where x > 0", G * (x < 0))])
+        ("passes the gradient where x < 0; ReLU passes it where x > 0", G * (x < 0)),
+        ("is dout itself, for every x; ReLU passes the gradient only where x > 0 (a mask that is always 1?)", G)])
     inplace = S.layers.ReLU(inplace=True)
     with S.writing("x"):
         agree("out with inplace=True", array("out", inplace.forward(x.copy()), (N, D)), want_out)
