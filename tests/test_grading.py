@@ -123,6 +123,15 @@ def test_prints_and_the_protocols_own_pipe(runner):
     assert runner.printed == 3
 
 
+@pytest.mark.parametrize("seed", [3, 4294967295])
+def test_the_reference_passes_at_a_teachers_seed_whatever_sizes_it_draws(seed):
+    from tinyvae.course.checks import draw
+    from tinyvae.course.grade import grade_copy
+
+    assert len(set(draw(seed)[1:])) == 4 and min(draw(seed)[1:]) >= 3
+    assert {verdict for _, verdict, _ in grade_copy(None, seed=seed)} == {"pass"}
+
+
 # --- a class -------------------------------------------------------------------------------------------
 def tree_hash(*roots):
     """One hash of every file under ``roots`` (its path, mode and bytes) and every folder's name."""
