@@ -23,7 +23,7 @@ except ImportError:                             # Windows has no flock: the clai
     fcntl = None                                # atomic mkdir / empty-folder check, and is not held
 
 from ..base.atomic import remove_dead_temporary_files, temporary_name, written_by_tinyvae
-from ..base.errors import CheckpointError, UsageError, command
+from ..base.errors import CheckpointError, UsageError, command, path_word
 from .runs import CHECKPOINT, OWN_FILES, free_name, require_run_dir
 
 
@@ -150,7 +150,7 @@ def claim_new_run(out=None, default_base=None):
         if os.listdir(run_dir):
             if os.path.lexists(os.path.join(run_dir, CHECKPOINT)):
                 raise UsageError(f"--out {run_dir} already holds a run; choose another --out (such as "
-                                 f"{free_name(run_dir)}), or continue this run with: "
+                                 f"{path_word(free_name(run_dir))}), or continue this run with: "
                                  f"{command('tinyvae', 'train', '--resume', run_dir)}")
             raise UsageError(f"--out {run_dir} already holds files that are not a run; train into another "
                              f"folder: {command('tinyvae', 'train', '--out', free_name(run_dir))}")

@@ -30,6 +30,13 @@ from .terminal import fail, interrupt_behind, memory_fix, signals_as_interrupts,
 
 #: the settings a resume may change: how long, and where the data now are; the rest describe the run
 RESUMABLE = ("epochs", "data_dir")
+#: the most BLAS threads a run may ask for (a checkpoint records at most this many, runs._check_meta)
+THREADS_MAX = 4096
+#: eval's importance samples when --iw-samples is not given
+IW_SAMPLES = 200
+#: the flags that name a file or folder: none may be empty (an empty --out would mean the default)
+PATH_ARGS = {"run_dir": "RUN_DIR", "run_b": "RUN_B", "dir": "DIR", "out": "--out", "resume": "--resume",
+             "data_dir": "--data-dir"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -115,19 +122,22 @@ def _cmd_eval(args):
     from ..models import VAE
     from . import memory
     from .claims import check_output
+    from .config import _a
     from .runs import load_data, load_run
 
-    if args.iw_samples < 1:
-        raise UsageError(f"--iw-samples must be >= 1, not {args.iw_samples}")
     path = os.path.join(args.run_dir, "eval.json")
     model, cfg, meta = load_run(args.run_dir)
+    if args.iw_samples is not None and not isinstance(model, VAE):
+        raise UsageError(f"--iw-samples weighs a VAE's posterior samples, and {args.run_dir} holds {_a(cfg.model)}, "
+                         f"which has none; drop --iw-samples")
+    args.iw_samples = IW_SAMPLES if args.iw_samples is None else args.iw_samples
     check_output(path, ".json", flag=None)           # before the work: only over an eval.json of tinyvae's
     data = load_data(cfg, args.run_dir, D=meta["D"], data_dir=args.data_dir)
     if isinstance(model, VAE):
         def iw(k):
             return memory.iw_bytes(k, min(500, len(data.x_test)), model.D, model.hidden, model.Z)
         memory.require(iw(args.iw_samples), f"--iw-samples {args.iw_samples}",
-                       lambda free: _fewer("--iw-samples", memory.largest(iw, free // 2), 200))
+                       lambda free: _fewer("--iw-samples", memory.largest(iw, free // 2), IW_SAMPLES))
         result = evaluate.evaluate_vae(model, data.x_test, K=args.iw_samples, seed=args.seed)
         units = {key: "nats per example" for key in ("neg_elbo", "recon", "kl", "iw_nll")}   # evaluate.py's
         units["kl_per_dim"] = "nats per example, each latent"
@@ -252,7 +262,7 @@ def build_parser():
                        description="Train an AE, DAE or (beta-)VAE. With no flags: a VAE on the embedded "
                                    "UCI digits, written to runs/<name>.")
     _add_settings(t)
-    t.add_argument("--threads", type=int, metavar="N",
+    t.add_argument("--threads", type=_whole(1, THREADS_MAX), metavar="N",
                    help="BLAS threads for the matrix products (default: BLAS's own, usually every core); "
                         "1 keeps small models fast on a busy machine")
     where = t.add_mutually_exclusive_group()
@@ -261,7 +271,8 @@ def build_parser():
     t.set_defaults(func=_cmd_train)
 
     e = _run_command(sub, "eval", "test ELBO, importance-weighted log p(x), active units", _cmd_eval)
-    e.add_argument("--iw-samples", type=int, default=200, metavar="K", help="importance samples, default 200")
+    e.add_argument("--iw-samples", type=_whole(1, None), metavar="K",
+                   help="importance samples of a VAE's log p(x), default 200")
 
     s = _run_command(sub, "sample", "a PNG grid of samples from the prior", _cmd_sample, data_dir=False)
     s.add_argument("-n", type=int, default=64, help="how many samples, default 64")
@@ -301,15 +312,15 @@ def build_parser():
     gr.add_argument("class_dir", metavar="CLASS_DIR", help="one folder per student, each a copy 'make' wrote")
     gr.add_argument("--out", metavar="OUT_DIR", required=True,
                     help="a new or empty folder, or a gradebook this command wrote before")
-    gr.add_argument("--jobs", type=int, metavar="J",
+    gr.add_argument("--jobs", type=_whole(1, None), metavar="J",
                     help="students graded at once (default and at most: the cores)")
     for parser, seed_help in ((ck, "seed of the sizes and inputs (default 0, the student's self-check)"),
                               (gr, "seed of the sizes and inputs: the teacher's own, which no copy can know")):
         parser.add_argument("--seed", type=_seed, required=parser is gr, default=0 if parser is ck else None,
                             help=seed_help)
-        parser.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+        parser.add_argument("--time-limit", type=_seconds, default=10.0, metavar="S",
                             help="seconds of the student's code per exercise (default 10)")
-        parser.add_argument("--memory-limit", type=int, default=1024, metavar="MB",
+        parser.add_argument("--memory-limit", type=_whole(64, None), default=1024, metavar="MB",
                             help="memory of the student's process beyond Python's and NumPy's (default 1024)")
     ex.set_defaults(func=_cmd_exercises)
     return p
@@ -340,6 +351,32 @@ def _add_settings(parser):
                             **extra)
 
 
+def _whole(low, high):
+    """argparse type of a flag's whole number from ``low`` to ``high`` (None: no upper end); argparse
+    names the flag in the one line it fails with."""
+    def whole(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            to = f"from {low} to {high:,}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {to}, not {text!r}")
+        return value
+    return whole
+
+
+def _seconds(text):
+    """argparse type of --time-limit: a finite number of seconds, up to an hour."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0 and at most 3600, not {text!r}")
+    return value
+
+
 def _seed(text):
     """argparse type of every --seed: a whole number numpy's generators and config.json take."""
     try:
@@ -366,6 +403,9 @@ def main(argv=None):
     try:
         steady_streams()
         args = build_parser().parse_args(argv)
+        for name, said in PATH_ARGS.items():
+            if isinstance(getattr(args, name, None), str) and not getattr(args, name).strip():
+                raise UsageError(f"{said} needs a file or folder name, not an empty one")
         code = args.func(args)
         if sys.stdout is not None:                 # (None when the shell closed it: `>&-`)
             sys.stdout.flush()                     # a full stdout (/dev/full) fails here, not at exit

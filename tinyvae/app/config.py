@@ -2,6 +2,7 @@
 import dataclasses
 import inspect
 import json
+import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -13,6 +14,8 @@ from ..base.errors import CheckpointError, UsageError, shown
 from ..models import VAE, DenoisingAutoencoder
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)     # training runs in float32: settings must fit
+EPOCHS_MAX = 10 ** 9                              # a checkpoint's epoch is at most this (runs._check_meta)
+WHOLE_MAX = 2 ** 62                               # any other whole number: numpy's int64 and JSON hold it
 
 #: default epochs per data set, so that a run without --epochs is a sensible length
 DEFAULT_EPOCHS = {"digits": 100, "shapes": 20, "shapes-equal": 10, "mnist": 10, "fashion-mnist": 10}
@@ -56,8 +59,8 @@ class TrainConfig:
 
     model: str = setting("the model", "vae", choices=choices.MODELS)
     data: str = setting("the data set", "digits", choices=choices.DATASETS)
-    data_dir: Optional[str] = setting("read MNIST / Fashion-MNIST files from DIR instead of downloading",
-                                      metavar="DIR")
+    data_dir: Optional[str] = setting("read MNIST / Fashion-MNIST files from DIR instead of downloading (kept "
+                                      "as an absolute path, so that any folder finds them)", metavar="DIR")
     binarize: str = setting("none: a Bernoulli on [0, 1] intensities; static or dynamic: 0/1 pixels", "none",
                             choices=choices.BINARIZE)
     epochs: Optional[int] = setting("default: " + ", ".join(f"{n} on {d}" for d, n in DEFAULT_EPOCHS.items()))
@@ -140,6 +143,28 @@ class TrainConfig:
             ignore("data_dir", f"is only for mnist and fashion-mnist; {self.data} is built in", "drop --data-dir")
         return out
 
+    def no_effect(self):
+        """``{setting: (why it changes nothing, the fix)}`` for every setting that is given and
+        would be used, but whose value leaves the run exactly what it would be without it.
+
+        Only a new run is checked for these (:meth:`validate` with ``new``): a run trained before
+        a rule was added still loads and resumes."""
+        out = {}
+        if self.model != "vae":
+            return out
+        form = self.objective()
+        if form == "tcvae" and self.latent == 1:
+            out["tc_weight"] = ("weighs the total correlation between the latents, and with --latent 1 there is "
+                                "one latent, whose total correlation is 0: the run would be the plain VAE",
+                                "drop --tc-weight, or use --latent 2 or more")
+        if form == "beta" and self.beta == 0 and self.warmup_epochs:
+            out["warmup_epochs"] = ("ramps the KL's weight up to --beta, and --beta 0 has no weight to ramp",
+                                    "drop --warmup-epochs, or give --beta > 0")
+        if form == "capacity" and self.capacity == 0 and self.capacity_steps is not None:
+            out["capacity_steps"] = ("raises the capacity from 0 to --capacity, and --capacity 0 stays at 0",
+                                     "drop --capacity-steps, or give --capacity > 0")
+        return out
+
     def objective(self):
         """Which objective weighs a VAE's KL: "beta" (fixed, with warm-up), "kl_target", "capacity"
         or "tcvae" (beta-TCVAE, ``--tc-weight``)."""
@@ -161,12 +186,14 @@ class TrainConfig:
         (a VAE object carries a sigma and a beta whatever its likelihood and objective)."""
         return dataclasses.replace(self, **{k: v for k, v in DEFAULTS.items() if getattr(self, k) is None})
 
-    def validate(self, where=None):
+    def validate(self, where=None, new=False):
         """Check every setting, refuse what the run would ignore, and fill the defaults that apply.
 
         Raises UsageError naming the first bad setting and what it should be.  ``where`` names
         the file the settings were read from (a run's checkpoint): then a bad value is a
-        CheckpointError about that file's setting, not a bad command-line flag.
+        CheckpointError about that file's setting, not a bad command-line flag.  ``new``: these
+        are the flags of a run about to be trained, so a setting that would change nothing
+        (:meth:`no_effect`) is refused too.
         """
         def bad(name, why, fix=None):
             if where:
@@ -180,6 +207,9 @@ class TrainConfig:
             bad("tc_weight", f"and {flag(self.objective())} are two different objectives", "choose one of them")
         for name, (why, fix) in self.ignored().items():
             bad(name, why, fix)
+        if new:
+            for name, (why, fix) in self.no_effect().items():
+                bad(name, why, fix)
         for name, value in DEFAULTS.items():            # the defaults of the settings that apply
             if getattr(self, name) is None and self.applies(name):
                 setattr(self, name, value)
@@ -189,12 +219,13 @@ class TrainConfig:
         for name, allowed in listed.items():
             if getattr(self, name) is not None and getattr(self, name) not in allowed:
                 bad(name, f"must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        for name in ("epochs", "batch_size", "latent", "capacity_steps"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
-                bad(name, f"must be a whole number >= 1, not {value!r}")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            bad("hidden", f"takes one or more sizes >= 1, not {self.hidden}")
+        for name in ("epochs", "batch_size", "latent", "capacity_steps", "warmup_epochs"):
+            value, low, high = getattr(self, name), int(name != "warmup_epochs"), WHOLE_MAX
+            high = EPOCHS_MAX if name == "epochs" else WHOLE_MAX
+            if value is not None and (not isinstance(value, (int, np.integer)) or not low <= value <= high):
+                bad(name, f"must be a whole number from {low} to {high:,}, not {value!r}")
+        if not self.hidden or any(not 1 <= h <= WHOLE_MAX for h in self.hidden):
+            bad("hidden", f"takes one or more sizes from 1 to {WHOLE_MAX:,}, not {self.hidden}")
         if not 0 <= self.seed <= SEED_MAX:
             bad("seed", f"must be a whole number from 0 to {SEED_MAX}, not {self.seed}")
         for name in ("lr", "sigma", "beta_lr", "gamma"):
@@ -214,8 +245,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (FLOAT32_MAX > value >= 0):
                 bad(name, f"must be a number of nats >= 0 that float32 can hold, not {value!r}")
-        if self.warmup_epochs is not None and self.warmup_epochs < 0:
-            bad("warmup_epochs", f"must be >= 0, not {self.warmup_epochs}")
+        if self.data_dir is not None and not where:
+            if not self.data_dir.strip():
+                bad("data_dir", "needs a folder name")
+            self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))   # eval from elsewhere finds it
         return self
 
     def to_argv(self, **changes):

@@ -61,7 +61,7 @@ def run(cfg=None, out=None, resume=None, epochs=None, data_dir=None, threads=Non
     finished epoch's checkpoint is safely on disk.
     """
     if resume is None:
-        cfg = (cfg or TrainConfig()).validate()
+        cfg = (cfg or TrainConfig()).validate(new=True)
         base = os.path.join("runs", f"{cfg.model}-{cfg.data}-{time.strftime('%Y%m%d-%H%M%S')}")
         claim = claims.claim_new_run(out, default_base=base)
     else:
@@ -237,6 +237,10 @@ def _require_memory(cfg, dataset, resumed_dir):
                    "free some memory (close other programs), or train on a smaller data set")
 
 
+#: the value to advise for a setting that has no default (it turns an objective on): the usual one
+USUAL = {"tc_weight": 6.0}        # Chen et al. 2018's dSprites setting, benchmarks/disentanglement.py's
+
+
 def _divergence_advice(cfg, trainer, new_out, resumed):
     """What to change after a divergence, as a command that trains a new run with the culprit
     at its default.  A loss that is not finite before the first update (or a setting far out
@@ -250,10 +254,11 @@ def _divergence_advice(cfg, trainer, new_out, resumed):
         ("beta_lr", "smaller", form == "kl_target" and (weight > 1e3 or cfg.beta_lr > 1)),
         ("beta", "smaller", form == "kl_target" and cfg.beta > 1e3),
         ("gamma", "smaller", form == "capacity" and cfg.gamma > 1e3),
+        ("tc_weight", "smaller", form == "tcvae" and cfg.tc_weight > 1 and (steps == 0 or cfg.tc_weight > 1e3)),
         ("noise_level", "smaller", cfg.model == "dae" and cfg.noise == "gaussian" and cfg.noise_level > 10),
         ("lr", "smaller", True)]
     name, way = next((name, way) for name, way, suspect in culprits if suspect)
-    now, default = getattr(cfg, name), DEFAULTS.get(name, getattr(TrainConfig(), name))
+    now, default = getattr(cfg, name), DEFAULTS.get(name, USUAL.get(name, getattr(TrainConfig(), name)))
     if way == "larger":
         value = default if default > now else now * 10
     else:

@@ -73,12 +73,37 @@ def stopped_by(interrupt):
     return "interrupted (Ctrl-C)", 130
 
 
+#: the flags whose value tinyvae's suggestions give as a path
+PATH_FLAGS = ("--out", "--resume", "--data-dir")
+
+
 def command(*argv):
-    """A command to suggest in a message, shell-quoted so that it can be pasted as it is:
-    ``command("tinyvae", "eval", "my run")`` is ``tinyvae eval 'my run'``."""
+    """A command to suggest in a message, written so that it works when pasted as it is: shell-quoted
+    (``command("tinyvae", "eval", "my run")`` is ``tinyvae eval 'my run'``), and with a relative path
+    that starts with a dash written ``./-x``, so that neither tinyvae nor ``rm`` reads it as a flag.
+
+    A word is such a path when it follows one of :data:`PATH_FLAGS`, names a file or folder that
+    exists, or starts with a dash without being a long flag (``--name``) or ``-n``: the only
+    dashed words tinyvae suggests are its long flags and ``-n``."""
+    import os
+    import re
     import shlex
 
-    return shlex.join(str(a) for a in argv)
+    words = [str(a) for a in argv]
+    for i, word in enumerate(words[1:], 1):
+        if word.startswith("-") and (words[i - 1] in PATH_FLAGS or os.path.lexists(word)
+                                     or not (re.fullmatch(r"--[A-Za-z][A-Za-z0-9-]*", word) or word == "-n")):
+            words[i] = os.path.join(".", word)
+    return shlex.join(words)
+
+
+def path_word(path):
+    """A path as a word to paste after a flag in a message: ``./-x`` for ``-x``, shell-quoted."""
+    import os
+    import shlex
+
+    path = str(path)
+    return shlex.quote(os.path.join(".", path) if path.startswith("-") else path)
 
 
 #: the fix for each way a file operation fails, by errno name
