@@ -47,8 +47,8 @@ class Adam:
         theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
 
     ``step`` is these five lines as written (``docs/derivations.md``, "Adam: the moments and
-    their bias correction").  Training runs :class:`FusedAdam`, the same update on the same
-    state in fewer passes over memory.
+    their bias correction").  Training runs :class:`FusedAdam`, the same update in fewer
+    passes over memory.
 
     Attributes
     ----------
@@ -81,13 +81,13 @@ class Adam:
         return {"m": self.m.copy(), "v": self.v.copy(), "t": np.int64(self.t)}
 
     def load_state_dict(self, state):
-        """Restore :meth:`state_dict`'s ``m``, ``v``, ``t``; or an old checkpoint's discounted sums.
+        """Restore :meth:`state_dict`'s ``m``, ``v``, ``t``, or discounted sums.
 
-        Checkpoints written before issue 30 hold ``m_sum`` = M and ``v_sum`` = V, the sums
-        sum_k b^(t-k) g_k, which are m / (1 - b1) and v / (1 - b2).  They are converted here, so
-        such a resume is exact only up to the float32 rounding of that conversion (of 1 - b and
-        of the product: two roundings, a relative 1.2e-7 in each moment); it is not bit-for-bit
-        the run the old code would have continued.
+        :class:`FusedAdam` (so every checkpoint, old and new) holds ``m_sum`` = M and ``v_sum``
+        = V, the sums sum_k b^(t-k) g_k, which are m / (1 - b1) and v / (1 - b2).  They are
+        converted here, so such a resume is exact only up to the float32 rounding of that
+        conversion (of 1 - b and of the product: two roundings, a relative 1.2e-7 in each
+        moment); it is not bit-for-bit the run :class:`FusedAdam` would have continued.
         """
         if "m" in state:
             self.m[...] = state["m"]
@@ -98,47 +98,87 @@ class Adam:
         self.t = int(state["t"])
 
 
-class FusedAdam(Adam):
-    """:class:`Adam` with the same state (``m``, ``v``, ``t``, one ``state_dict``), in twelve
-    passes over preallocated memory and no new array: the form the training step runs.
+class FusedAdam:
+    """:class:`Adam` in ten passes over preallocated memory: the form the training step runs.
 
-    It is equivalent to :meth:`Adam.step`: ``m`` and ``v`` are computed with the same roundings
-    (bit-for-bit equal), and the bias correction is folded into two scalars,
+    The same update as :meth:`Adam.step`, written with *discounted sums* in place of the
+    moments and every scalar folded into two per-step constants::
 
-        lr * m_hat / (sqrt(v_hat) + eps) = a_t * m / (sqrt(v) + eps_t),
-        a_t = lr sqrt(1 - b2^t) / (1 - b1^t),   eps_t = eps sqrt(1 - b2^t),
+        M <- b1 M + g                       V <- b2 V + g^2          (M = m / (1 - b1), V = v / (1 - b2))
+        theta <- theta - a_t * M / (sqrt(V) + eps_t),
+        a_t = lr sqrt(S2_t) / S1_t,   eps_t = eps sqrt(S2_t),   S_t = 1 + b + ... + b^(t-1)
 
-    so theta differs from Adam's only by rounding (``tests/test_optim.py`` checks both).
+    (m_hat = M / S1_t: the discounted sum over the sum of its weights.)  Each moment then
+    costs two passes instead of three, and no corrected copy is made (``docs/derivations.md``,
+    "Adam: the moments and their bias correction").  ``tests/test_optim.py`` checks it against
+    :class:`Adam`.  Its state is the sums, ``m_sum``, ``v_sum`` and ``t``, as checkpoints
+    have always held them, so a training run and its resume are bit-for-bit what they were.
+
     Measured gain (benchmarks/README.md, issue 30): the whole training step of the 784-400-20
-    VAE on one thread, with :class:`Adam` in its place, ran at 0.48x, 0.80x and 1.02x of this
-    one's samples/s at B = 32, 128 and 512 (a step's Adam costs the same at every batch size;
-    the plain form's new (P,) arrays cost most of the difference).
+    VAE on one thread, in one process alternating the two on the same model, ran at 0.84x,
+    0.95x and 0.99x of the samples/s with the moments updated in place (twelve passes, the
+    fewest :meth:`Adam.step`'s form allows) at B = 32, 128, 512: Adam alone 2.32 ms a step
+    against 1.87 ms, whatever the batch size.  The plain :meth:`Adam.step`, which allocates
+    its temporaries, is slower still.
+
+    Attributes
+    ----------
+    m_sum, v_sum : (P,) the discounted sums M and V (``m`` and ``v`` give the moments).
+    t : int, steps taken.
     """
 
-    def __init__(self, theta, grad, **hyperparameters):
-        super().__init__(theta, grad, **hyperparameters)
+    def __init__(self, theta, grad, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+        self.theta, self.grad = theta, grad
+        self.lr, self.b1, self.b2, self.eps = float(lr), float(b1), float(b2), float(eps)
+        self.hyperparameters = dict(lr=self.lr, b1=self.b1, b2=self.b2, eps=self.eps)
+        self.m_sum = np.zeros_like(theta)             # (P,) M = sum_k b1^(t-k) g_k
+        self.v_sum = np.zeros_like(theta)             # (P,) V = sum_k b2^(t-k) g_k^2
         self._tmp = np.empty_like(theta)              # (P,) scratch, so a step allocates nothing
+        self.t = 0
+
+    @property
+    def m(self):
+        """The first moment m of :class:`Adam`, (1 - b1) M (a new array)."""
+        return (1.0 - self.b1) * self.m_sum
+
+    @property
+    def v(self):
+        """The second moment v of :class:`Adam`, (1 - b2) V (a new array)."""
+        return (1.0 - self.b2) * self.v_sum
 
     def folded_constants(self, t):
         """``(a_t, eps_t)``, the step size and epsilon of step t with the bias correction folded in."""
-        c2 = math.sqrt(1.0 - self.b2 ** t)
+        S1 = (1.0 - self.b1 ** t) / (1.0 - self.b1)   # 1 + b1 + ... + b1^(t-1)
+        S2 = (1.0 - self.b2 ** t) / (1.0 - self.b2)
         # Python floats: a NumPy float64 scalar would make ``tmp *= a_t`` a float64 loop that
         # casts every float32 element there and back (NumPy 2's promotion), nearly twice as slow
-        return self.lr * c2 / (1.0 - self.b1 ** t), self.eps * c2
+        return self.lr * math.sqrt(S2) / S1, self.eps * math.sqrt(S2)
 
     def step(self):
         self.t += 1
         a_t, eps_t = self.folded_constants(self.t)
-        g, m, v, tmp, theta, b1, b2 = self.grad, self.m, self.v, self._tmp, self.theta, self.b1, self.b2
-        np.multiply(g, 1 - b1, out=tmp)               # m <- b1 m + (1 - b1) g
-        m *= b1
-        m += tmp
-        np.multiply(g, 1 - b2, out=tmp)               # v <- b2 v + (1 - b2) g g
-        tmp *= g
-        v *= b2
-        v += tmp
-        np.sqrt(v, out=tmp)                           # theta <- theta - a_t m / (sqrt(v) + eps_t)
+        g, M, V, tmp, theta = self.grad, self.m_sum, self.v_sum, self._tmp, self.theta
+        M *= self.b1                                  # M <- b1 M + g
+        M += g
+        np.multiply(g, g, out=tmp)                    # V <- b2 V + g^2
+        V *= self.b2
+        V += tmp
+        np.sqrt(V, out=tmp)                           # theta <- theta - a_t M / (sqrt(V) + eps_t)
         tmp += eps_t
-        np.divide(m, tmp, out=tmp)
+        np.divide(M, tmp, out=tmp)
         tmp *= a_t
         theta -= tmp
+
+    def state_dict(self):
+        return {"m_sum": self.m_sum.copy(), "v_sum": self.v_sum.copy(), "t": np.int64(self.t)}
+
+    def load_state_dict(self, state):
+        """Restore :meth:`state_dict`'s sums, or :class:`Adam`'s moments (M = m / (1 - b1), exact
+        only up to the float32 rounding of that conversion)."""
+        if "m_sum" in state:
+            self.m_sum[...] = state["m_sum"]
+            self.v_sum[...] = state["v_sum"]
+        else:
+            self.m_sum[...] = state["m"] / (1.0 - self.b1)
+            self.v_sum[...] = state["v"] / (1.0 - self.b2)
+        self.t = int(state["t"])

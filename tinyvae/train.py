@@ -7,10 +7,13 @@ Generator, and runs one step per minibatch, in float32 throughout::
     total, kl_weight, latent_grads = step_loss(objective, recon, kl, t, model.latents())
     model.backward(kl_weight, latent_grads); optimizer.step()
 
+except under an objective that ``runs_the_model`` (the IWAE of :mod:`tinyvae.iwae`), whose
+``forward(model, xb, rng)`` and ``backward(model)`` take the place of the first and third lines.
+
 :func:`fit` is the short form the lessons use.  ``tinyvae train`` wraps the Trainer in a run
 folder (:mod:`tinyvae.app.training`).
 
-Resume is exact: :meth:`Trainer.state` holds the parameters, Adam's moments and step count, the
+Resume is exact: :meth:`Trainer.state` holds the parameters, Adam's sums and step count, the
 training Generator's state, the objective's state (beta of the constrained form) and the
 epoch, and evaluation draws from its own Generator, so a Trainer restored at epoch k
 produces bit-for-bit the model of an uninterrupted one.
@@ -36,14 +39,14 @@ class Trainer:
     rng : numpy.random.Generator
         The one source of training randomness: shuffling, eps, corruption, binarization.
     batch_size, lr : the usual.
-    objective : FixedBeta, KLTarget or Capacity (default: fixed at the model's beta).
+    objective : FixedBeta, KLTarget, Capacity, TCVAE or IWAE (default: FixedBeta(1), the VAE).
     binarize_dynamic : bool
         Resample x ~ Bernoulli(pixels) for every minibatch.
     """
 
     def __init__(self, model, rng, batch_size=128, lr=1e-3, objective=None, binarize_dynamic=False):
         self.model, self.rng, self.batch_size = model, rng, int(batch_size)
-        self.optimizer = FusedAdam(model.theta, model.grad, lr=lr)    # optim.Adam in fewer passes
+        self.optimizer = FusedAdam(model.theta, model.grad, lr=lr)    # optim.Adam in ten passes
         self.objective = objective or FixedBeta()                  # beta = 1: the VAE (an AE's KL is 0)
         self.binarize_dynamic = binarize_dynamic
         self.t = 0                                       # optimizer steps taken
@@ -52,6 +55,12 @@ class Trainer:
     def step(self, xb):
         """One training step on the minibatch ``xb``; returns its Loss.  The backward pass and
         the update are skipped when the loss is not finite (the caller reports it)."""
+        if self.objective.runs_the_model:                           # the IWAE: K draws, its own backward
+            loss = self.objective.forward(self.model, xb, rng=self.rng)
+            if math.isfinite(loss.total):
+                self.objective.backward(self.model)
+                self.optimizer.step()
+            return loss
         recon, kl = self.model.forward(xb, rng=self.rng)            # eps or corruption from rng
         # recon + beta_t kl, or another form; beta-TCVAE adds a term in the latents
         total, kl_weight, latent_grads = step_loss(self.objective, recon, kl, self.t, self.model.latents())
@@ -88,7 +97,7 @@ class Trainer:
                 progress.update(1)
         self.epoch += 1
         state = [self.model.theta] + [v for v in self.optimizer.state_dict().values() if isinstance(v, np.ndarray)]
-        if not all(np.all(np.isfinite(a)) for a in state):      # e.g. Adam's v, the mean of g^2, overflowed
+        if not all(np.all(np.isfinite(a)) for a in state):      # e.g. Adam's sum of g^2 overflowed
             raise DivergenceError(f"parameters or optimizer state became non-finite in epoch {self.epoch}")
         return Loss(*(sums / N)), seconds
 

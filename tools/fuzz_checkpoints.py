@@ -12,7 +12,7 @@ two epochs on the digits), applies one to three mutations drawn from:
 * a ``.npy`` header: one character of one member's header dict changed (shape, dtype, order);
 * the JSON ``meta``: a field set to an odd value (None, -1, 2**200, 1e30, NaN, a string, a deep
   list, ...), dropped, or added, at any depth, then saved as a valid npz;
-* the arrays: parameters as strings, of another dtype or shape, NaN, +-1e30, inf; Adam's moments
+* the arrays: parameters as strings, of another dtype or shape, NaN, +-1e30, inf; Adam's sums
   negative;
 * config.json and metrics.jsonl: flipped bytes, a cut, deep nesting, an edited value, rows
   without their loss columns, a FIFO in the file's place, the file deleted;

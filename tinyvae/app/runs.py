@@ -124,11 +124,8 @@ def _json(text):
 
 
 # --- the checkpoint, every byte checked ------------------------------------------------------
-ARRAY_NAME = re.compile(r"(theta|opt_m|opt_v|opt_m_sum|opt_v_sum|opt_t|meta)\.npy")
-ARRAY_KINDS = {"theta": "f", "opt_m": "f", "opt_v": "f", "opt_t": "i", "meta": "U"}
-#: a checkpoint written before issue 30 holds Adam's discounted sums M, V where a new one holds its
-#: moments m, v; both are read (Adam.load_state_dict converts the sums)
-OLD_ARRAY_KINDS = {"theta": "f", "opt_m_sum": "f", "opt_v_sum": "f", "opt_t": "i", "meta": "U"}
+ARRAY_NAME = re.compile(r"(theta|opt_m_sum|opt_v_sum|opt_t|meta)\.npy")
+ARRAY_KINDS = {"theta": "f", "opt_m_sum": "f", "opt_v_sum": "f", "opt_t": "i", "meta": "U"}
 
 
 def _read_arrays(path):
@@ -141,9 +138,7 @@ def _read_arrays(path):
             with zipfile.ZipFile(f) as z:
                 infos = z.infolist()
                 names = [info.filename for info in infos]
-                kinds = next((k for k in (ARRAY_KINDS, OLD_ARRAY_KINDS)
-                              if sorted(names) == sorted(n + ".npy" for n in k)), None)
-                if kinds is None or len(set(names)) != len(names):
+                if sorted(names) != sorted(n + ".npy" for n in ARRAY_KINDS) or len(set(names)) != len(names):
                     raise ValueError(f"it holds {shown(names)}, not {', '.join(ARRAY_KINDS)}")
                 for info in infos:
                     name = ARRAY_NAME.fullmatch(info.filename)[1]
@@ -156,7 +151,7 @@ def _read_arrays(path):
                         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                                        else np.lib.format.read_array_header_2_0)
                         shape, fortran, dtype = read_header(member)
-                        if dtype.hasobject or dtype.kind != kinds[name]:
+                        if dtype.hasobject or dtype.kind != ARRAY_KINDS[name]:
                             raise ValueError(f"{name} holds {dtype}, not the numbers it should")
                         if member.tell() + math.prod(shape) * dtype.itemsize != info.file_size:
                             raise ValueError(f"the header of {name} does not match its size")
@@ -238,15 +233,14 @@ def load_checkpoint(run_dir):
         raise _damaged(path, f"its meta is not JSON: {one_line(err, 80)}") from None
     cfg = _check_meta(meta, path)
     P = parameter_count(cfg.model, meta["D"], cfg.hidden, cfg.latent)
-    m, v = ("opt_m", "opt_v") if "opt_m" in arrays else ("opt_m_sum", "opt_v_sum")   # (OLD_ARRAY_KINDS)
-    for name in ("theta", m, v):
+    for name in ("theta", "opt_m_sum", "opt_v_sum"):
         a = arrays[name]
         if a.shape != (P,) or a.dtype != np.float32:
             raise _damaged(path, f"{name} holds {a.dtype} of shape {a.shape}, where its settings need float32 of "
                                  f"shape ({P},)")
         if not np.all(np.isfinite(a)):
             raise _damaged(path, f"{name} holds values that are not finite")
-    if np.any(arrays[v] < 0) or arrays["opt_t"].shape != () or int(arrays["opt_t"]) != meta["t"]:
+    if np.any(arrays["opt_v_sum"] < 0) or arrays["opt_t"].shape != () or int(arrays["opt_t"]) != meta["t"]:
         raise _damaged(path, "its optimizer state does not belong to its step count")
     return arrays, meta
 
