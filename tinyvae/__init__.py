@@ -9,6 +9,7 @@ Every gradient is derived by hand and checked by finite differences (``tinyvae g
     noise             the DAE's corruptions M_D(x~|x), and binarization
     models            Autoencoder, DenoisingAutoencoder, VAE (beta-VAE with beta != 1)
     objectives        elbo, lagrangian; fixed beta, warm-up, the constrained form, capacity, TC
+    iwae              training on the importance-weighted bound L_K, its gradient by hand
     optim             SGD with momentum, Adam
     gradcheck         the finite-difference checker
     train             the Trainer and fit
@@ -32,7 +33,7 @@ import importlib
 __version__ = "0.1.0"
 
 #: the lecture's modules, in its order: the package's top level, besides its subpackages
-LECTURE = ("layers", "losses", "reparam", "noise", "models", "objectives", "optim", "gradcheck", "train",
+LECTURE = ("layers", "losses", "reparam", "noise", "models", "objectives", "iwae", "optim", "gradcheck", "train",
            "evaluate", "kl_decomposition")
 #: the subpackages, from the bottom layer up; a module imports its own layer and those below
 LAYERS = ("base", "lecture", "data", "studies", "course", "app")

@@ -35,7 +35,8 @@ kl_weight)`` with ``kl_weight = d total / d kl``, and sees the step's loss after
 scores the step's latents, ``latent_term(mu, logvar, z) -> (value, dz, dmu, dlogvar)``.
 :func:`step_loss` joins the two, the one code path of every step's loss; the trainer passes
 its ``kl_weight`` and latent gradients to :meth:`tinyvae.models.VAE.backward`, the one code
-path of every gradient.
+path of every gradient.  The one exception is the importance-weighted bound (:mod:`tinyvae.iwae`),
+whose K draws per example are not a (recon, kl) pair: it ``runs_the_model``'s forward and backward.
 """
 import numpy as np
 
@@ -100,6 +101,8 @@ class Objective:
 
     #: whether the loss has a term in the latents themselves (:meth:`latent_term`)
     needs_latents = False
+    #: whether the objective runs the model's forward and backward itself (the IWAE, tinyvae/iwae.py)
+    runs_the_model = False
 
     def loss(self, recon, kl, t):
         """``(total, kl_weight)`` of step t (0-based): the loss and d loss / d kl."""

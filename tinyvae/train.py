@@ -7,6 +7,9 @@ Generator, and runs one step per minibatch, in float32 throughout::
     total, kl_weight, latent_grads = step_loss(objective, recon, kl, t, model.latents())
     model.backward(kl_weight, latent_grads); optimizer.step()
 
+except under an objective that ``runs_the_model`` (the IWAE of :mod:`tinyvae.iwae`), whose
+``forward(model, xb, rng)`` and ``backward(model)`` take the place of the first and third lines.
+
 :func:`fit` is the short form the lessons use.  ``tinyvae train`` wraps the Trainer in a run
 folder (:mod:`tinyvae.app.training`).
 
@@ -36,7 +39,7 @@ class Trainer:
     rng : numpy.random.Generator
         The one source of training randomness: shuffling, eps, corruption, binarization.
     batch_size, lr : the usual.
-    objective : FixedBeta, KLTarget or Capacity (default: fixed at the model's beta).
+    objective : FixedBeta, KLTarget, Capacity, TCVAE or IWAE (default: FixedBeta(1), the VAE).
     binarize_dynamic : bool
         Resample x ~ Bernoulli(pixels) for every minibatch.
     """
@@ -52,6 +55,12 @@ class Trainer:
     def step(self, xb):
         """One training step on the minibatch ``xb``; returns its Loss.  The backward pass and
         the update are skipped when the loss is not finite (the caller reports it)."""
+        if self.objective.runs_the_model:                           # the IWAE: K draws, its own backward
+            loss = self.objective.forward(self.model, xb, rng=self.rng)
+            if math.isfinite(loss.total):
+                self.objective.backward(self.model)
+                self.optimizer.step()
+            return loss
         recon, kl = self.model.forward(xb, rng=self.rng)            # eps or corruption from rng
         # recon + beta_t kl, or another form; beta-TCVAE adds a term in the latents
         total, kl_weight, latent_grads = step_loss(self.objective, recon, kl, self.t, self.model.latents())

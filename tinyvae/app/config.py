@@ -14,6 +14,10 @@ from ..base.errors import CheckpointError, UsageError, shown
 from ..models import VAE, DenoisingAutoencoder
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)     # training runs in float32: settings must fit
+IWAE_MAX = 10 ** 4                                # --iwae K: K * batch rows go through the decoder at each step
+#: settings added after runs were saved: absent from a run's settings means not given, and they are
+#: written only when given, so every earlier run and reference checkpoint loads as it was saved
+LATER = ("iwae",)
 EPOCHS_MAX = 10 ** 9                              # a checkpoint's epoch is at most this (runs._check_meta)
 WHOLE_MAX = 2 ** 62                               # any other whole number: numpy's int64 and JSON hold it
 
@@ -82,6 +86,8 @@ class TrainConfig:
     gamma: Optional[float] = setting("weight of |KL - C| (--capacity)", applies=100.0)
     tc_weight: Optional[float] = setting("beta-TCVAE (Chen et al. 2018): recon + KL + (W - 1) TC, TC by "
                                          "minibatch-weighted sampling", metavar="W")
+    iwae: Optional[int] = setting("train on the importance-weighted bound L_K (Burda et al. 2016) with K draws "
+                                  "per example; K = 1 is the VAE's ELBO", metavar="K")
     warmup_epochs: Optional[int] = setting("linear KL warm-up of a fixed beta", applies=0, metavar="W")
     noise: Optional[str] = setting("a DAE's corruption", applies=_model_default(DenoisingAutoencoder, "noise"),
                                    choices=choices.NOISES)
@@ -112,7 +118,8 @@ class TrainConfig:
                                ("kl_target", "a bound on the KL"), ("beta_lr", "the dual-ascent step of --kl-target"),
                                ("capacity", "the KL's capacity"), ("capacity_steps", "the ramp of --capacity"),
                                ("gamma", "the weight of |KL - C|"), ("warmup_epochs", "a warm-up of the KL"),
-                               ("tc_weight", "beta-TCVAE's weight of the total correlation")):
+                               ("tc_weight", "beta-TCVAE's weight of the total correlation"),
+                               ("iwae", "the draws per example of the importance-weighted bound")):
                 ignore(name, f"is {what} of a VAE; {_a(self.model)} has none",
                        f"drop {flag(name)}, or train a VAE (--model vae)")
         else:
@@ -125,6 +132,9 @@ class TrainConfig:
             if form == "tcvae":
                 ignore("beta", "is not used by --tc-weight (beta-TCVAE weighs the KL by 1 and its total "
                        "correlation by the TC weight)", "drop --beta, or drop --tc-weight")
+            if form == "iwae":
+                ignore("beta", "is not used by --iwae (L_K bounds log p(x), in which the KL's weight is 1)",
+                       "drop --beta, or drop --iwae")
             if form != "kl_target":
                 ignore("beta_lr", "is the dual-ascent step of --kl-target, which is not given",
                        "drop --beta-lr, or add --kl-target DELTA")
@@ -167,12 +177,14 @@ class TrainConfig:
 
     def objective(self):
         """Which objective weighs a VAE's KL: "beta" (fixed, with warm-up), "kl_target", "capacity"
-        or "tcvae" (beta-TCVAE, ``--tc-weight``)."""
+        or "tcvae" (beta-TCVAE, ``--tc-weight``), or "iwae" (the importance-weighted bound, ``--iwae``)."""
         if self.kl_target is not None:
             return "kl_target"
         if self.capacity is not None:
             return "capacity"
-        return "tcvae" if self.tc_weight is not None else "beta"
+        if self.tc_weight is not None:
+            return "tcvae"
+        return "iwae" if self.iwae is not None else "beta"
 
     def applies(self, name):
         """Whether the setting ``name`` is used by this run (given or not)."""
@@ -205,6 +217,10 @@ class TrainConfig:
             bad("capacity", "and --kl-target are two different objectives", "choose one of them")
         if self.tc_weight is not None and (self.kl_target is not None or self.capacity is not None):
             bad("tc_weight", f"and {flag(self.objective())} are two different objectives", "choose one of them")
+        if self.iwae is not None and self.objective() != "iwae":    # each of those moves away from log p(x)
+            other = {"tcvae": "tc_weight"}.get(self.objective(), self.objective())
+            bad("iwae", f"tightens a bound on log p(x), and {flag(other)} trains on another objective than "
+                "log p(x); the two do not combine", "choose one of them")
         for name, (why, fix) in self.ignored().items():
             bad(name, why, fix)
         if new:
@@ -245,6 +261,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (FLOAT32_MAX > value >= 0):
                 bad(name, f"must be a number of nats >= 0 that float32 can hold, not {value!r}")
+        if self.iwae is not None and not (isinstance(self.iwae, (int, np.integer)) and 1 <= self.iwae <= IWAE_MAX):
+            bad("iwae", f"must be a whole number of draws from 1 to {IWAE_MAX:,}, not {self.iwae!r}")
         if self.data_dir is not None and not where:
             if not self.data_dir.strip():
                 bad("data_dir", "needs a folder name")
@@ -265,14 +283,14 @@ class TrainConfig:
         return argv
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        return {k: v for k, v in dataclasses.asdict(self).items() if not (k in LATER and v is None)}
 
     @classmethod
     def from_dict(cls, d, where="config.json"):
         """The settings read back from a run's checkpoint (``where``), each checked for its type;
         every setting must be there (a null one was not given)."""
         kinds = {f.name: _KINDS[f.type] for f in dataclasses.fields(cls)}
-        unknown, missing = sorted(set(d) - set(kinds)), [k for k in kinds if k not in d]
+        unknown, missing = sorted(set(d) - set(kinds)), [k for k in kinds if k not in d and k not in LATER]
         if unknown or missing:
             what = f"unknown settings {shown(unknown)}" if unknown else f"no setting {missing[0]!r}"
             raise CheckpointError(f"{where} has {what}; it is damaged or was written by another version of "

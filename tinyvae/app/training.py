@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..base.errors import DivergenceError, Interrupted, UsageError, command, stopped_by
+from ..iwae import IWAE
 from ..objectives import TCVAE, Capacity, FixedBeta, KLTarget, lagrangian
 from ..train import Trainer
 from . import claims, memory, runs, snapshots
@@ -24,8 +25,9 @@ from .config import DEFAULTS, TrainConfig, flag
 
 
 def make_objective(cfg, steps_per_epoch, dataset_size=None):
-    """The objective a run's settings name: fixed beta (+ warm-up), KL target, capacity, or
-    beta-TCVAE (whose TC estimate needs the number of training examples, ``dataset_size``)."""
+    """The objective a run's settings name: fixed beta (+ warm-up), KL target, capacity,
+    beta-TCVAE (whose TC estimate needs the number of training examples, ``dataset_size``), or
+    the importance-weighted bound with K draws."""
     if cfg.model != "vae":
         return FixedBeta(0.0)                       # an AE or DAE has no KL term to weigh
     if cfg.kl_target is not None:
@@ -34,6 +36,8 @@ def make_objective(cfg, steps_per_epoch, dataset_size=None):
         return Capacity(cfg.capacity, cfg.capacity_steps, gamma=cfg.gamma)
     if cfg.tc_weight is not None:
         return TCVAE(cfg.tc_weight, dataset_size)
+    if cfg.iwae is not None:
+        return IWAE(cfg.iwae)
     return FixedBeta(cfg.beta, warmup_steps=cfg.warmup_epochs * steps_per_epoch)
 
 
@@ -221,8 +225,8 @@ DRIFT = ("on the digits' default VAE, about 4e-8 of the parameters' norm after 4
 
 def _require_memory(cfg, dataset, resumed_dir):
     """Refuse sizes whose training would not fit in the free memory, before anything is made."""
-    nbytes = memory.training_bytes(cfg.model, dataset.D, cfg.hidden, cfg.latent,
-                                   min(cfg.batch_size, len(dataset.x_train)))
+    rows = min(cfg.batch_size, len(dataset.x_train)) * (cfg.iwae or 1)   # --iwae K: K draws of each example
+    nbytes = memory.training_bytes(cfg.model, dataset.D, cfg.hidden, cfg.latent, rows)
     if resumed_dir is not None:                     # the sizes are the run's: only memory can change
         memory.require(nbytes, f"resuming {resumed_dir}", "free some memory (close other programs) and resume again")
         return
