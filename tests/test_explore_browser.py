@@ -16,8 +16,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # tools/: development only, not installed
 from tools import browser  # noqa: E402
-from tinyvae.studies import classifier, holes  # noqa: E402
-from tinyvae.app import cli, explore  # noqa: E402
+from tinyvae.studies import classifier, holes, precision  # noqa: E402
+from tinyvae.app import cli, explore, snapshots  # noqa: E402
 from tinyvae.data import load  # noqa: E402
 from tinyvae.data.dataset import Dataset  # noqa: E402
 from tinyvae.models import VAE, Autoencoder, DenoisingAutoencoder  # noqa: E402
@@ -45,11 +45,11 @@ def chromium():
 class Page:
     """An explorer page open in the browser, with what it requested and logged."""
 
-    def __init__(self, context, path):
+    def __init__(self, context, path, viewport=(1200, 900)):
         self.url = path.resolve().as_uri()
         self.requests, self.errors = [], []
         self.page = context.new_page()
-        self.page.set_viewport_size({"width": 1200, "height": 900})
+        self.page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -129,13 +129,15 @@ def test_a_shapes_page_decodes_like_the_model_and_draws_it_pixel_exact(open_page
     assert diff < TOLERANCE
     # the large image is pixel-exact: every 16 x 16 pixel is a 16 x 16 block of one grey, no smoothing
     H, W = shapes.image_shape
-    grey = np.array(page.page.evaluate("""() => {
-        const c = document.getElementById("decoded"), d = c.getContext("2d").getImageData(0, 0, 256, 256);
+    side = page.page.evaluate("document.getElementById('decoded').width")
+    assert side % H == 0                                               # whole screen pixels per image pixel
+    grey = np.array(page.page.evaluate("""s => {
+        const c = document.getElementById("decoded"), d = c.getContext("2d").getImageData(0, 0, s, s);
         return Array.from(d.data.filter((_, i) => i % 4 === 0));        // the red channel
-    }""")).reshape(256, 256)
+    }""", side)).reshape(side, side)
     # dark on white, as the figures draw them: a pixel of value x is grey 255 - round(255 x)
     expected = 255 - np.round(255 * np.clip(model.decode(np.zeros((1, 4))), 0, 1)).reshape(H, W)  # z starts at 0
-    assert np.array_equal(grey, np.kron(expected, np.ones((256 // H, 256 // W))))
+    assert np.array_equal(grey, np.kron(expected, np.ones((side // H, side // W))))
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +155,11 @@ def hole_and_dense(data):
     centres, distance, hole = explore.cell_centres(data)
     assert hole[np.argmax(distance)] and not hole[np.argmin(distance)]
     return centres[np.argmax(distance)], centres[np.argmin(distance)]
+
+
+def open_sliders(page):
+    """Open every latent's sliders (below the first screen, folded)."""
+    page.page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
 
 
 def move_to(page, z1, z2):
@@ -202,6 +209,7 @@ def test_moving_a_latent_off_the_plane_keeps_a_readout_in_the_full_space(open_pa
     page = open_page(write_page(model, digits, tmp_path / "page.html", bins=30))
     run = explore.read_page_data((tmp_path / "page.html").read_text())["runs"][0]
     other = next(k for k in range(4) if k not in run["axes"])
+    open_sliders(page)
     assert page.page.locator("#sliders input").count() == 4         # a slider for every latent
     page.page.locator("#sliders input").nth(other).fill("1.5")
     z = np.array(page.page.evaluate("window.tinyvae.z(0)"))
@@ -210,7 +218,7 @@ def test_moving_a_latent_off_the_plane_keeps_a_readout_in_the_full_space(open_pa
     assert abs(d - run["radius"]) > 1e-4                              # not a tie within float32 rounding
     expected = "in a hole" if d > run["radius"] else "not in a hole"
     assert page.page.inner_text("#hole-readout") == expected
-    assert "the red cells show the start slice" in page.page.inner_text("#readout")
+    assert "the grey cells show the start slice" in page.page.inner_text("#readout")
     assert page.page.evaluate("window.tinyvae.decode([0, 0, 0, 0]).length") == digits.D
 
 
@@ -218,6 +226,7 @@ def test_a_plane_slider_at_either_end_is_still_on_the_map(open_page, trained_ae)
     # a range input's value is a decimal string, rounded past float64's last digits: its ends
     # must still fall in the map's first and last cells, not "outside the map"
     page = open_page(trained_ae)
+    open_sliders(page)
     for k in range(2):
         slider = page.page.locator("#sliders input").nth(k)
         for end in ("min", "max"):
@@ -230,10 +239,11 @@ def test_an_off_plane_slider_back_at_its_start_value_shows_the_start_slice_again
     model = Autoencoder(digits.D, (16,), 4, rng=np.random.default_rng(0))   # an AE: the start is the codes' mean
     page = open_page(write_page(model, digits, tmp_path / "page.html", bins=30))
     run = explore.read_page_data((tmp_path / "page.html").read_text())["runs"][0]
+    open_sliders(page)
     for other in (k for k in range(4) if k not in run["axes"]):
         slider = page.page.locator("#sliders input").nth(other)
         slider.fill(slider.get_attribute("max"))
-        assert "the red cells show the start slice" in page.page.inner_text("#readout")
+        assert "the grey cells show the start slice" in page.page.inner_text("#readout")
         slider.fill(repr(run["base"][other]))                       # the slider's middle tick
         assert "start slice" not in page.page.inner_text("#readout"), other
         assert page.page.inner_text("#hole-readout") in ("in a hole", "not in a hole"), other
@@ -287,6 +297,7 @@ def test_the_full_space_hole_readout_agrees_with_holes_py_for_the_same_z(open_pa
     in_hole = python > run["radius"]
     assert 0 < in_hole.sum() < len(z)                                 # both answers are exercised
     # and the readout under the pointer says the same, set through every slider (off the slice too)
+    open_sliders(page)
     for zz, expected in list(zip(z, in_hole))[:6]:
         for k in range(4):
             page.page.locator("#sliders input").nth(k).fill(repr(float(zz[k])))
@@ -330,7 +341,7 @@ def test_the_prior_samples_hole_fraction_is_pythons_on_the_same_draws(open_page,
     sample = prior_sample(page)
     eps, z = np.array(sample["eps"]), np.array(sample["runs"][0]["z"])            # (500, 3) each
     # the draws are the prior's: z = mean + L eps, N(0, I) for the VAE, the fitted Gaussian for the AE
-    L, mean = np.array(run["prior_chol"]), np.array(run["prior_mean_z"])
+    mean, L = explore.prior_factor(run)
     np.testing.assert_allclose(z, mean + eps @ L.T, rtol=1e-12, atol=1e-12)
     score = holes.model_hole_score(model, digits.x_train)
     np.testing.assert_allclose(mean, score.mean, atol=1e-12)
@@ -345,7 +356,7 @@ def test_the_prior_samples_hole_fraction_is_pythons_on_the_same_draws(open_page,
     se = np.sqrt(q * (1 - q) * (1 / len(z) + 1 / len(score.z)))
     print(f"{kind}: page {p:.3f} of {len(z)} draws, holes.py {q:.3f} of {len(score.z)}; 4 se = {4 * se:.3f}")
     assert abs(p - q) < 4 * se + 1 / len(z)
-    assert f"{int(page_in_hole.sum())} of {len(z)} draws" in page.page.inner_text("#prior-holes")
+    assert f"{int(page_in_hole.sum())} of {len(z)} prior draws" in page.page.inner_text("#prior-holes")
     grid = page.page.locator("#prior-grid canvas")
     assert grid.count() == 64
     framed = [i for i in range(64) if "in-hole" in grid.nth(i).get_attribute("class")]
@@ -416,10 +427,11 @@ def test_one_pointer_decodes_both_runs_at_the_same_place_relative_to_their_prior
          for z, run in ((z_ae, runs[0]), (z_vae, runs[1]))]
     np.testing.assert_allclose(u[0], u[1], atol=1e-9)                 # the same u in both planes
     for k, (model, z) in enumerate(((ae, z_ae), (vae, z_vae))):
-        shown = np.array(page.page.evaluate("k => Array.from(document.getElementById(k ? 'decoded-2' : 'decoded')"
-                                            ".getContext('2d').getImageData(0, 0, 160, 160).data)", k))
+        side = page.page.evaluate("k => document.getElementById(k ? 'decoded-2' : 'decoded').width", k)
+        shown = np.array(page.page.evaluate("([k, s]) => Array.from(document.getElementById(k ? 'decoded-2' : 'decoded')"
+                                            ".getContext('2d').getImageData(0, 0, s, s).data)", [k, side]))
         expected = 255 - np.round(255 * np.clip(model.decode(z[None]), 0, 1)).reshape(8, 8)
-        assert np.array_equal(shown[::4].reshape(160, 160)[::20, ::20], expected)
+        assert np.array_equal(shown[::4].reshape(side, side)[::side // 8, ::side // 8], expected)
 
 
 def test_the_two_run_prior_sample_draws_the_same_eps_for_both(open_page, tmp_path):
@@ -430,9 +442,10 @@ def test_the_two_run_prior_sample_draws_the_same_eps_for_both(open_page, tmp_pat
     eps = np.array(sample["eps"])                                     # (500, 3): the larger Z
     for run, drawn in zip(runs, sample["runs"]):
         Z = run["Z"]
-        expected = np.array(run["prior_mean_z"]) + eps[:, :Z] @ np.array(run["prior_chol"]).T
+        mean, L = explore.prior_factor(run)
+        expected = mean + eps[:, :Z] @ L.T
         np.testing.assert_allclose(np.array(drawn["z"]), expected, rtol=1e-12, atol=1e-12)
-    assert "draws" in page.page.inner_text("#prior-holes") and "draws" in page.page.inner_text("#prior-holes-2")
+    assert "ae: " in page.page.inner_text("#prior-holes") and "vae: " in page.page.inner_text("#prior-holes-2")
 
 
 def test_two_runs_of_different_data_are_refused_in_one_line(tmp_path, capsys):
@@ -498,10 +511,10 @@ def test_a_click_on_empty_space_says_so_and_a_later_action_clears_the_compare_pa
     page.page.mouse.click(*move_to(page, *centres[np.argmax(distance)]))   # far from every code
     assert "no test code under the pointer" in page.page.inner_text("#compare")
     first = explore.from_base64(run["codes"])[:2]
-    sliders = page.page.locator("#sliders").bounding_box()
+    first_screen = [page.page.locator(f"#{name}").bounding_box() for name in ("plane", "decoded", "summary")]
     page.page.mouse.click(*move_to(page, *first))
     assert "input | reconstruction" in page.page.inner_text("#compare")
-    assert page.page.locator("#sliders").bounding_box() == sliders   # the panel's coming moves nothing
+    assert [page.page.locator(f"#{name}").bounding_box() for name in ("plane", "decoded", "summary")] == first_screen
     prior_sample(page)
     assert page.page.inner_text("#compare") == ""                  # not left stale
 
@@ -515,66 +528,215 @@ def page_classifier(judge):
     return net
 
 
-def test_the_prior_samples_valid_share_is_lesson_02s_classifier_on_the_same_decodes(open_page, tmp_path):
+# --- issue 27: one judge, lesson 02's ------------------------------------------------------------
+def test_a_decode_is_judged_realistic_exactly_as_precision_in_manifold_judges_it(open_page, tmp_path):
     digits = load("digits")
     model = VAE(digits.D, (32,), 2, rng=np.random.default_rng(7))
-    fit(model, digits.x_train, 3, batch_size=32, lr=3e-3)              # decodes the judge tells apart
+    fit(model, digits.x_train, 3, batch_size=32, lr=3e-3)              # decodes on both sides of the bar
+    page = open_page(write_page(model, digits, tmp_path / "page.html", bins=20))
+    run = explore.read_page_data((tmp_path / "page.html").read_text())["runs"][0]
+    real = explore.real_points(run)                                    # the real test digits, as the page reads them
+    assert len(real) == len(digits.x_test) == 299                      # lesson 02's manifold: every test digit
+    # the page's radii are precision.knn_radii's on those points, bit for bit (float64 on the page)
+    assert np.array_equal(explore.from_base64(run["radii"], "<f8"), precision.knn_radii(real, precision.K))
+    # the same points, judged in JavaScript and by precision.in_manifold: the page's own decodes, real
+    # training digits, blends of two digits and noise (points inside and outside the manifold)
+    rng = np.random.default_rng(0)
+    decodes = np.array(page.page.evaluate("zs => zs.map(window.tinyvae.decode)", (2 * rng.standard_normal((150, 2))).tolist()))
+    x = digits.x_train
+    points = np.concatenate([decodes, x[:100], 0.5 * (x[100:150] + x[150:200]), rng.random((20, digits.D))])
+    js = np.array(page.page.evaluate("xs => window.tinyvae.inManifold(xs)", points.tolist()))
+    python = precision.in_manifold(points, real, precision.K)
+    assert np.array_equal(js, python)
+    assert 0 < python[:150].sum() < 150                                # both verdicts among the decodes
+    # and the prior sample on load: its flags are in_manifold on its decodes, counted in the summary
+    sample = page.page.evaluate("window.tinyvae.lastSample")
+    z, flags = np.array(sample["runs"][0]["z"]), np.array(sample["runs"][0]["realistic"])
+    x_js = np.array(page.page.evaluate("zs => zs.map(window.tinyvae.decode)", z.tolist()))
+    assert np.array_equal(flags, precision.in_manifold(x_js, real, precision.K))
+    in_hole = np.array(sample["runs"][0]["inHole"])
+    k, n = int(flags[~in_hole].sum()), int((~in_hole).sum())
+    assert f"({k} of {n}) of the others" in page.page.inner_text("[data-testid=sample-summary]")
+    assert "valid" not in page.page.inner_text("body")                # no verdict of the classifier's
+
+
+def test_the_classifier_only_says_which_digit_and_its_forward_pass_is_classifier_pys(open_page, tmp_path):
+    digits = load("digits")
+    model = VAE(digits.D, (32,), 2, rng=np.random.default_rng(7))
     page = open_page(write_page(model, digits, tmp_path / "page.html", bins=20))
     data = explore.read_page_data((tmp_path / "page.html").read_text())
-    judge = data["judge"]
-    assert judge["kind"] == "classifier" and judge["threshold"] == classifier.VALID_PROBABILITY
-    net = page_classifier(judge)
-    assert net.accuracy(digits.x_test, digits.y_test) == pytest.approx(judge["test_accuracy"])
-    # the page's forward pass of the classifier is classifier.py's: the same top-class probability
+    net = page_classifier(data["classifier"])
+    assert net.accuracy(digits.x_test, digits.y_test) == pytest.approx(data["classifier"]["test_accuracy"])
     x = np.concatenate([digits.x_test[:20], model.decode(np.random.default_rng(1).standard_normal((20, 2)))])
-    js = np.array(page.page.evaluate("xs => xs.map(x => window.tinyvae.judge(x))", x.tolist()))
-    np.testing.assert_allclose(js, classifier.top_probability(net, x), atol=1e-5)   # float32 logits in Python
-    sample = prior_sample(page)
-    z = np.array(sample["runs"][0]["z"])
-    p = classifier.top_probability(net, model.decode(z))                # (500,) in Python
-    page_valid = np.array(sample["runs"][0]["valid"])
-    # JavaScript runs the float32 weights in float64, Python in float32: 1e-5 apart at most
-    clear = np.abs(p - classifier.VALID_PROBABILITY) > 1e-5
-    assert np.array_equal(page_valid[clear], (p >= classifier.VALID_PROBABILITY)[clear])
-    assert 0 < page_valid.sum() < len(z)
-    assert f"{int(page_valid.sum())} of {len(z)}" in page.page.inner_text("#prior-valid")
-    assert "judged valid" in page.page.inner_text("#valid-readout")
+    js = page.page.evaluate("xs => xs.map(window.tinyvae.whichDigit)", x.tolist())
+    p = net.probabilities(x)                                           # (40, 10), float32 logits in Python
+    np.testing.assert_allclose([v["p"] for v in js], p.max(axis=1), atol=1e-5)
+    clear = np.sort(p, axis=1)[:, -1] - np.sort(p, axis=1)[:, -2] > 1e-5
+    assert np.array_equal(np.array([v["label"] for v in js])[clear], p.argmax(axis=1)[clear])
+    assert "the classifier reads a" in page.page.inner_text("#readout")
 
 
-def test_on_the_shapes_a_decode_is_judged_by_its_distance_to_the_nearest_training_image(open_page, tmp_path):
-    shapes = load("shapes")
-    shapes = Dataset(shapes.name, shapes.x_train[:800], shapes.y_train[:800], shapes.x_test[:200],
-                     shapes.y_test[:200], shapes.image_shape, shapes.factors_train[:800], shapes.factors_test[:200],
-                     shapes.factor_names, shapes.factor_sizes)
-    model = VAE(shapes.D, (32,), 2, rng=np.random.default_rng(8))
-    page = open_page(write_page(model, shapes, tmp_path / "page.html", bins=20))
+def test_the_nearest_training_image_is_classifier_pys_on_the_images_the_page_holds(open_page, tmp_path):
+    ds = load("shapes-equal")
+    ds = Dataset(ds.name, ds.x_train[:900], ds.y_train[:900], ds.x_test[:150], ds.y_test[:150], ds.image_shape,
+                 ds.factors_train[:900], ds.factors_test[:150], ds.factor_names, ds.factor_sizes)
+    model = VAE(ds.D, (32,), 2, rng=np.random.default_rng(8))
+    page = open_page(write_page(model, ds, tmp_path / "page.html", bins=20))
+    run = explore.read_page_data((tmp_path / "page.html").read_text())["runs"][0]
+    held = explore.from_base64(run["train_images"], "u1").reshape(run["n_train_images"], ds.D) / 255
     data = explore.read_page_data((tmp_path / "page.html").read_text())
-    judge, run = data["judge"], data["runs"][0]
-    assert judge["kind"] == "nearest-image" and judge["n_held"] == 800
-    images = explore.from_base64(judge["images"], "u1").reshape(800, shapes.D) / 255
-    recon = model.reconstruct(shapes.x_test)
-    bar = np.percentile(classifier.nearest_image_distance(recon, images), 99)
-    assert run["judge_threshold"] == pytest.approx(bar, rel=1e-6)     # float32 decodes, summed in any order
-    sample = prior_sample(page)
-    d = classifier.nearest_image_distance(model.decode(np.array(sample["runs"][0]["z"])), images)
-    page_valid = np.array(sample["runs"][0]["valid"])
-    clear = np.abs(d - bar) > 1e-5
-    assert np.array_equal(page_valid[clear], (d <= bar)[clear])
+    assert run["n_train_images"] == 900 and data["classifier"] is None     # shapes: no classes to recognise
+    x = np.array(page.page.evaluate("zs => zs.map(window.tinyvae.decode)",
+                                    np.random.default_rng(2).standard_normal((30, 2)).tolist()))
+    js = page.page.evaluate("xs => xs.map(x => window.tinyvae.nearestTraining(x))", x.tolist())
+    d = classifier.nearest_image_distance(x, held)
+    np.testing.assert_allclose([v["distance"] for v in js], d, rtol=1e-12)
+    dist = np.linalg.norm(x[:, None, :] - held[None], axis=2)
+    assert [v["index"] for v in js] == list(dist.argmin(axis=1))
+    shown = page.page.inner_text("#nearest-caption")
+    z = np.array(page.page.evaluate("window.tinyvae.z(0)"))
+    near = classifier.nearest_image_distance(np.array(page.page.evaluate("z => window.tinyvae.decode(z)", z.tolist()))[None], held)[0]
+    assert shown == f"nearest training image, {near:.2f} away"
+    # colour by factor works on shapes-equal: every factor, y on x's twelve positions
+    options = page.page.locator("[data-testid=colour-by] option").all_inner_texts()
+    assert options[:5] == list(ds.factor_names)
+    page.page.select_option("[data-testid=colour-by]", "y")
+    assert page.page.locator("#key span").count() == len(set(run["colourings"][4]["values"]))
 
 
-def test_the_gallerys_explorer_screenshots_show_the_prior_sample_and_both_runs(chromium, tmp_path):
+OKABE_ITO = {"rgb(0, 114, 178)", "rgb(230, 159, 0)", "rgb(0, 158, 115)", "rgb(204, 121, 167)", "rgb(86, 180, 233)",
+             "rgb(213, 94, 0)", "rgb(240, 228, 66)", "rgb(0, 0, 0)"}
+
+
+def viridis(t):
+    """matplotlib's viridis at t in [0, 1], through the page's five anchors (explorer.js: ordered)."""
+    anchors = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], float)
+    s = min(max(t, 0), 1) * 4
+    i = min(int(s), 3)
+    c = np.round(anchors[i] + (s - i) * (anchors[i + 1] - anchors[i])).astype(int)
+    return f"rgb({c[0]}, {c[1]}, {c[2]})"
+
+
+@pytest.mark.parametrize("data", ["digits", "shapes"])
+def test_every_colour_by_mode_uses_okabe_ito_or_viridis_and_tells_every_value_apart(open_page, tmp_path, data):
+    ds = load(data)
+    if data == "shapes":
+        ds = Dataset(ds.name, ds.x_train[:600], ds.y_train[:600], ds.x_test, ds.y_test, ds.image_shape,
+                     ds.factors_train[:600], ds.factors_test, ds.factor_names, ds.factor_sizes)
+    page = open_page(write_page(VAE(ds.D, (16,), 2, rng=np.random.default_rng(0)), ds, tmp_path / "p.html", bins=10))
+    run = explore.read_page_data((tmp_path / "p.html").read_text())["runs"][0]
+    for c in run["colourings"]:
+        page.page.select_option("[data-testid=colour-by]", c["name"])
+        colours = page.page.evaluate("Array.from(document.querySelectorAll('#key span'), s => getComputedStyle(s).color)")
+        values = sorted(set(c["values"]))
+        n = len(c["names"])
+        expected = [viridis(v / (n - 1)) for v in values] if c["kind"] == "ordered" or n > 8 else None
+        if expected is None:
+            assert set(colours) <= OKABE_ITO, (c["name"], colours)
+        else:
+            assert colours == expected, c["name"]
+        assert len(set(colours)) == len(values)                         # one colour per value
+
+
+# --- issue 27: the first screen, on load ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained_pair(tmp_path_factory):
+    """A 2-D AE and a 2-D VAE trained by tinyvae train (so with their code snapshots), and their pages:
+    the pair's and the AE's own."""
+    root = tmp_path_factory.mktemp("pair")
+    for name, flags in (("ae2", ["--model", "ae"]), ("vae2", [])):
+        assert cli.main(["train", *flags, "--hidden", "16", "--latent", "2", "--epochs", "8",
+                         "--out", str(root / name)]) == 0
+    assert cli.main(["explore", str(root / "ae2"), str(root / "vae2"), "--out", str(root / "pair.html")]) == 0
+    assert cli.main(["explore", str(root / "ae2")]) == 0
+    return root / "pair.html", root / "ae2" / "explorer.html"
+
+
+def test_on_load_the_page_shows_the_prior_draws_in_holes_with_the_stated_seed(open_page, trained_pair):
+    page = open_page(trained_pair[0])
+    data = explore.read_page_data(trained_pair[0].read_text())
+    sample = page.page.evaluate("window.tinyvae.lastSample")           # no press: drawn on load
+    seed = data["sample_seed"] * data["seed"]
+    assert sample["press"] == 0
+    expected = np.array(page.page.evaluate(f"window.tinyvae.normals({seed}, {500 * 2})")).reshape(500, 2)
+    np.testing.assert_array_equal(np.array(sample["eps"]), expected)
+    for k, run in enumerate(sample["runs"]):
+        n_hole = int(np.sum(run["inHole"]))
+        p = n_hole / 500
+        text = page.page.locator("[data-testid=sample-summary]").nth(k).inner_text()
+        assert f"{n_hole} of 500 prior draws ({100 * p:.1f}% ± {100 * np.sqrt(p * (1 - p) / 500):.1f}%)" in text
+        assert f"draw set 0, seed {seed}" in text and data["runs"][k]["name"] in text   # named in the pair
+
+
+VIEWPORTS = [(1280, 720), (1366, 768), (1920, 1080)]
+
+
+@pytest.mark.parametrize("width, height", VIEWPORTS)
+def test_the_first_screen_holds_the_planes_decodes_summaries_and_legend(chromium, trained_pair, width, height):
+    for path, n_runs in ((trained_pair[0], 2), (trained_pair[1], 1)):
+        page = Page(chromium, path, viewport=(width, height))
+        boxes = {}
+        for testid in ("plane", "decode", "sample-summary", "epoch-slider", "prior-sample", "colour-by", "legend"):
+            found = page.page.locator(f"[data-testid={testid}]")
+            assert found.count() == (n_runs if testid in ("plane", "decode", "sample-summary") else 1), testid
+            boxes[testid] = [found.nth(i).bounding_box() for i in range(found.count())]
+        for testid, each in boxes.items():
+            for box in each:
+                assert box is not None and box["width"] > 0 and box["height"] > 0, testid
+                assert box["x"] >= 0 and box["y"] >= 0, (testid, box)
+                assert box["x"] + box["width"] <= width and box["y"] + box["height"] <= height, (testid, box, n_runs)
+        assert page.page.evaluate("document.documentElement.scrollWidth") <= width      # no sideways scrolling
+        assert page.page.evaluate("window.scrollY") == 0
+        print(f"{width}x{height}, {n_runs} run(s): planes of {page.page.evaluate('window.tinyvae.size()')} px; "
+              f"legend ends at y = {boxes['legend'][0]['y'] + boxes['legend'][0]['height']:.0f}")
+        page.close()
+
+
+def test_a_click_marks_the_code_on_both_planes(open_page, trained_pair):
+    page = open_page(trained_pair[0])
+    runs = explore.read_page_data(trained_pair[0].read_text())["runs"]
+    codes = [explore.from_base64(r["codes"]).reshape(-1, 2) for r in runs]
+    far = np.linalg.norm(codes[0][:, None] - codes[0][None], axis=2)
+    np.fill_diagonal(far, np.inf)
+    n = int(np.argmax(far.min(axis=1)))                                 # a code no other lies near
+    page.page.mouse.click(*move_to(page, *codes[0][n]))
+    for k in range(2):                                                  # the same test image, in each run
+        np.testing.assert_array_equal(page.page.evaluate(f"window.tinyvae.marked({k})"), codes[k][n])
+
+
+def test_the_epoch_slider_replays_the_codes_holes_and_hole_score(open_page, trained_pair):
+    page = open_page(trained_pair[0])
+    runs = explore.read_page_data(trained_pair[0].read_text())["runs"]
+    frames = [r["replay"]["frames"] for r in runs]
+    assert [f["epoch"] for f in frames[0]] == snapshots.schedule(8)
+    epochs = page.page.evaluate("window.tinyvae.epochs")
+    assert epochs == snapshots.schedule(8)
+    slider = page.page.locator("[data-testid=epoch-slider]")
+    assert slider.get_attribute("max") == str(len(epochs) - 1) and slider.input_value() == str(len(epochs) - 1)
+    before = page.page.evaluate("document.getElementById('plane').toDataURL()")
+    slider.fill("0")
+    label = page.page.inner_text("#epoch-label")
+    for k in range(2):
+        assert page.page.evaluate(f"window.tinyvae.frame({k})")["epoch"] == 1
+        assert f"{runs[k]['name']} {100 * frames[k][0]['score']:.1f}%" in label
+        assert f"epoch 1, hole score {100 * frames[k][0]['score']:.1f}%" in page.page.locator("h2").nth(k).inner_text()
+    assert page.page.evaluate("document.getElementById('plane').toDataURL()") != before
+    slider.fill(str(len(epochs) - 1))
+    assert page.page.evaluate("window.tinyvae.frame(0)") is None and "(the model as it is)" in page.page.inner_text("#epoch-label")
+
+
+def test_the_gallerys_screenshots_are_of_a_laptop_screen(chromium, tmp_path):
     from tools import gallery
     digits = load("digits")
     ae = Autoencoder(digits.D, (16,), 2, likelihood="bernoulli", rng=np.random.default_rng(0))
     vae = VAE(digits.D, (16,), 2, rng=np.random.default_rng(0))
-    prior = gallery.screenshot_prior_sample(chromium, ae, digits, str(tmp_path / "prior.png"))
-    pair = gallery.screenshot_two_runs(chromium, ae, vae, digits, str(tmp_path / "pair.png"))
-    for path, width in ((prior, 1000), (pair, 1140)):
+    shots = [gallery.screenshot_prior_sample(chromium, ae, digits, str(tmp_path / "prior.png"))[0],
+             gallery.screenshot_two_runs(chromium, ae, vae, digits, str(tmp_path / "pair.png"))[0][0]]
+    for path in shots:
         with open(path, "rb") as f:
             head = f.read(24)
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
-        w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-        assert w == width and h > 900                                 # from the title down to the prior grid
+        assert (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")) == gallery.VIEWPORT
 
 
 def test_a_path_between_two_test_codes_shows_their_inputs_at_its_ends(open_page, trained_ae):

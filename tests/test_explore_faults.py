@@ -3,11 +3,12 @@ page, data that moved or changed, a damaged or degenerate model, Ctrl-C while wr
 ends in one line and a non-zero exit, or in a page that is still valid, and loses nothing."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
 
-from tinyvae.app import cli, explore
+from tinyvae.app import cli, explore, snapshots
 from tinyvae.data import load
 from tinyvae.data.mnist import IDX_FILES
 from tinyvae.data.idx import write_idx
@@ -151,3 +152,32 @@ def test_an_ae_whose_codes_do_not_vary_still_gets_a_plane_of_finite_size():
     json.dumps(data, allow_nan=False)                         # JavaScript's JSON.parse takes no NaN
     lo1, hi1, lo2, hi2 = data["extent"]
     assert hi1 > lo1 and hi2 > lo2
+
+
+@pytest.mark.parametrize("damage", ["cut", "flip", "foreign"])
+def test_a_damaged_snapshots_file_costs_only_the_replay_with_one_line_naming_the_run(run_dir, tmp_path, capsys, damage):
+    run = tmp_path / "copy"
+    shutil.copytree(run_dir, run)
+    path = run / snapshots.SNAPSHOTS
+    data = path.read_bytes()
+    if damage == "cut":
+        path.write_bytes(data[:len(data) // 2])
+    elif damage == "flip":                                     # a byte of the codes' header
+        path.write_bytes(data[:200] + bytes([data[200] ^ 0x55]) + data[201:])
+    else:
+        path.write_bytes(b"a student's own notes\n")
+    capsys.readouterr()
+    assert cli.main(["explore", str(run)]) == 0
+    err = one_line_error(capsys)
+    assert str(run) in err and "no training replay" in err
+    assert explore.read_page_data((run / "explorer.html").read_text())["runs"][0]["replay"] is None
+    assert path.exists()                                       # left as it was
+
+
+def test_an_old_run_folder_without_snapshots_opens_without_the_replay(run_dir, tmp_path, capsys):
+    run = tmp_path / "old"
+    shutil.copytree(run_dir, run)
+    (run / snapshots.SNAPSHOTS).unlink()                       # a run trained before the replay existed
+    assert cli.main(["explore", str(run)]) == 0
+    assert capsys.readouterr().err == ""
+    assert explore.read_page_data((run / "explorer.html").read_text())["runs"][0]["replay"] is None

@@ -28,14 +28,14 @@ from threadpoolctl import threadpool_limits
 
 from tinyvae import data
 from tinyvae.studies import disentanglement, holes, plots
-from tinyvae.app import explore, reference
+from tinyvae.app import explore, reference, snapshots
 from tinyvae.app.config import TrainConfig
 from tinyvae.app.runs import load_run
 from tinyvae.app.training import run
 from tinyvae.data.shapes import render
 from tinyvae.losses import kl_per_dimension
 from tinyvae.models import VAE, Autoencoder
-from tinyvae.train import fit
+from tinyvae.train import Trainer
 
 from . import browser
 
@@ -54,23 +54,40 @@ def _save(fig, out, name):
     return path
 
 
-def _open(context, page_path, width):
+#: the explorer's screenshots are of a laptop's screen, the first screen a student sees (issue 27)
+VIEWPORT = (1366, 768)
+
+
+def _open(context, page_path, viewport=VIEWPORT):
     page = context.new_page()
-    page.set_viewport_size({"width": width, "height": 900})
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     page.goto("file://" + os.path.abspath(page_path))
     page.wait_for_function("window.tinyvae && window.tinyvae.ready")
     return page
 
 
-def _shot(page, path, top, bottom, width):
-    """A screenshot of the page's band from element ``top``'s top to element ``bottom``'s bottom."""
+def _shot(page, path):
+    """A screenshot of the first screen, as a student sees it on opening the page."""
     page.evaluate("document.activeElement.blur()")                     # no focus ring in the picture
-    y0 = page.locator(top).bounding_box()["y"]
-    box = page.locator(bottom).bounding_box()
-    page.screenshot(path=path, full_page=True,
-                    clip={"x": 0, "y": max(0, y0 - 8), "width": width, "height": box["y"] + box["height"] - y0 + 16})
+    page.screenshot(path=path)
     _say(f"  wrote {path} ({os.path.getsize(path) // 1024} KB)")
     return path
+
+
+def _numbers(page):
+    """What the first screen says, per run: the hole score, and the prior sample on show (draws in
+    holes, their share, and the realistic decodes in and outside holes), read from the page."""
+    return page.evaluate("""() => {
+        const data = JSON.parse(document.getElementById("explorer-data").textContent);
+        return window.tinyvae.lastSample.runs.map((r, k) => {
+            const n = r.z.length, hole = r.inHole.filter(Boolean).length;
+            const real = which => r.realistic.filter((v, i) => r.inHole[i] === which && v).length;
+            const frame = window.tinyvae.frame(k);
+            return {name: data.runs[k].name, hole_score: frame ? frame.score : data.runs[k].score,
+                    epoch: frame ? frame.epoch : null, draws: n, in_holes: hole, realistic_in_holes: real(true),
+                    realistic_outside: real(false), summary: document.querySelectorAll("[data-testid=sample-summary]")[k].innerText};
+        });
+    }""")
 
 
 def _deepest_hole(run, within=2.0):
@@ -82,65 +99,101 @@ def _deepest_hole(run, within=2.0):
     return centres[np.argmax(np.where(maha <= within, distance, -np.inf))], centres[np.argmin(distance)]
 
 
-def _click(page, point, k=0):
+def _point(page, point, k=0):
     x, y = page.evaluate("([a, b, k]) => window.tinyvae.pixelOf(a, b, k)", [float(point[0]), float(point[1]), k])
-    page.mouse.click(x, y)
+    page.mouse.move(x, y)
 
 
 def screenshot_explorer(context, model, dataset, path, seed=0):
-    """The explorer page of ``model`` in the browser ``context``, saved as a PNG at ``path``:
-    the pointer in the hole cell farthest from every code within the prior's 2-sigma contour,
-    and the interpolation strip from the densest cell into it."""
+    """The explorer page of ``model`` in the browser ``context``, saved as a PNG at ``path``: the first
+    screen after load, the pointer in the hole cell farthest from every code within the prior's
+    2-sigma contour.  Returns ``(path, numbers)``."""
     with tempfile.TemporaryDirectory() as tmp:
         page_path = explore.write_explorer(model, dataset, os.path.join(tmp, "explorer.html"), seed=seed)
         with open(page_path, encoding="utf-8") as f:
-            hole, dense = _deepest_hole(explore.read_page_data(f.read())["runs"][0])
-        page = _open(context, page_path, 1000)
-        page.evaluate("document.getElementById('interp-mode').checked = true")
-        for point in (dense, hole):                                   # the strip, then rest in the hole
-            _click(page, point)
-        _shot(page, path, "#title", "#strip", 1000)
+            hole, _ = _deepest_hole(explore.read_page_data(f.read())["runs"][0])
+        page = _open(context, page_path)
+        _point(page, hole)
+        numbers = _numbers(page)
+        _shot(page, path)
         page.close()
-    return path
+    return path, numbers
 
 
 def screenshot_prior_sample(context, model, dataset, path, seed=0):
-    """The page of ``model`` after one press of "sample from the prior": the draws on the plane
-    (x in a hole), the counts, and the first decodes (red frame: in a hole)."""
+    """The page of ``model`` as it opens: the prior sample drawn on load (draw set 0), its draws in
+    holes on the plane, the counts and the judged decodes.  Returns ``(path, numbers)``."""
     with tempfile.TemporaryDirectory() as tmp:
         page_path = explore.write_explorer(model, dataset, os.path.join(tmp, "explorer.html"), seed=seed)
-        page = _open(context, page_path, 1000)
-        page.click("[data-testid=prior-sample]")
-        _shot(page, path, "#title", "#prior", 1000)
+        page = _open(context, page_path)
+        numbers = _numbers(page)
+        _shot(page, path)
         page.close()
-    return path
+    return path, numbers
 
 
-def screenshot_two_runs(context, ae, vae, dataset, path, seed=0):
-    """The two-run page of ``ae`` and ``vae`` (tinyvae explore AE VAE): the pointer in the AE's
-    deepest hole within its 2-sigma ring, decoding the same place in both, and one prior sample
-    drawn with the same eps for both."""
+def screenshot_two_runs(context, ae, vae, dataset, path, seed=0, replays=None, epochs=None, at=None):
+    """The two-run page of ``ae`` and ``vae`` (tinyvae explore AE VAE) as it opens, the pointer in the
+    AE's deepest hole within its 2-sigma ring; with ``replays``, also the epoch slider, at the
+    slider positions ``at`` (one screenshot each, ``path`` with the epoch in its name).
+    Returns ``[(path, numbers), ...]``."""
+    shots = []
     with tempfile.TemporaryDirectory() as tmp:
         page_path = explore.write_explorer(ae, dataset, os.path.join(tmp, "pair.html"), seed=seed,
-                                           compare=(vae, dataset), names=["AE", "VAE"])
+                                           compare=(vae, dataset), names=["AE", "VAE"], replays=replays,
+                                           epochs=epochs)
         with open(page_path, encoding="utf-8") as f:
             hole, _ = _deepest_hole(explore.read_page_data(f.read())["runs"][0])
-        page = _open(context, page_path, 1140)
-        page.click("[data-testid=prior-sample]")
-        x, y = page.evaluate("([a, b]) => window.tinyvae.pixelOf(a, b, 0)", [float(v) for v in hole])
-        page.mouse.move(x, y)
-        _shot(page, path, "#title", "#prior", 1140)
+        page = _open(context, page_path)
+        _point(page, hole)
+        for i in (at if at is not None else [None]):
+            target = path
+            if i is not None:
+                page.locator("[data-testid=epoch-slider]").fill(str(i))
+                epoch = page.evaluate("window.tinyvae.epochs")[i]
+                target = path.replace(".png", f"_epoch{epoch}.png")
+            numbers = _numbers(page)
+            shots.append((_shot(page, target), numbers))
         page.close()
-    return path
+    return shots
 
 
-def explorer_screenshots(ae, vae, digits, out, seed=0):
-    """The explorer's screenshots (tinyvae explore), taken in headless Chromium (tools/browser.py)."""
+def train_with_snapshots(model, x, epochs, seed=0, batch_size=32, lr=3e-3):
+    """``fit(model, x, epochs, batch_size, lr, seed)``, keeping the codes at the epochs tinyvae train
+    keeps them (tinyvae/app/snapshots.py), for the replay: returns the Snapshots."""
+    trainer = Trainer(model, np.random.default_rng(seed), batch_size, lr)
+    index = snapshots.kept_index(len(x), model.Z, seed)
+    kept, codes = [], []
+    for epoch in range(1, epochs + 1):
+        trainer.train_epoch(x)
+        if epoch in snapshots.schedule(epochs):
+            kept.append(epoch)
+            codes.append(snapshots.codes_at(model, x[index], epoch, seed))
+    return snapshots.Snapshots(np.array(kept), index, np.stack(codes))
+
+
+def explorer_screenshots(ae, vae, digits, out, seed=0, replays=None, replay_out=None):
+    """The explorer's screenshots (tinyvae explore), taken in headless Chromium (tools/browser.py) at
+    1366 x 768; prints the numbers each shows.  With ``replays``, also the pair's replay at its
+    first, middle and last kept epochs, into ``replay_out`` (default ``out``)."""
+    shots = []
     with browser.chromium() as context:
-        return [screenshot_explorer(context, ae, digits, os.path.join(out, "explorer_ae.png"), seed),
-                screenshot_explorer(context, vae, digits, os.path.join(out, "explorer_vae.png"), seed),
-                screenshot_prior_sample(context, ae, digits, os.path.join(out, "explorer_prior_ae.png"), seed),
-                screenshot_two_runs(context, ae, vae, digits, os.path.join(out, "explorer_ae_vs_vae.png"), seed)]
+        shots.append(screenshot_explorer(context, ae, digits, os.path.join(out, "explorer_ae.png"), seed))
+        shots.append(screenshot_explorer(context, vae, digits, os.path.join(out, "explorer_vae.png"), seed))
+        shots.append(screenshot_prior_sample(context, ae, digits, os.path.join(out, "explorer_prior_ae.png"), seed))
+        shots += screenshot_two_runs(context, ae, vae, digits, os.path.join(out, "explorer_ae_vs_vae.png"), seed,
+                                     replays=replays, epochs=[int(replays[0].epochs[-1])] * 2 if replays else None)
+        if replays:
+            n = len(replays[0].epochs)
+            shots += screenshot_two_runs(context, ae, vae, digits, os.path.join(replay_out or out, "explorer_replay.png"),
+                                         seed, replays=replays, epochs=[int(replays[0].epochs[-1])] * 2,
+                                         at=[0, n // 2 - 1, n - 2])
+    for path, numbers in shots:
+        _say(f"  {os.path.basename(path)}:")
+        for run in numbers:
+            _say(f"    {run['name']}: epoch {run['epoch'] or 'as trained'}, hole score {100 * run['hole_score']:.1f}%; "
+                 f"{run['summary']}".replace("\n", " "))
+    return [path for path, _ in shots]
 
 
 def make_gallery(out="docs/img", seed=0, only_explorer=False):
@@ -158,13 +211,12 @@ def make_gallery(out="docs/img", seed=0, only_explorer=False):
     _say("2-D AE and VAE on the digits (lesson 02's 1000 epochs) ...")
     ae = Autoencoder(digits.D, (128,), 2, likelihood="gaussian", rng=np.random.default_rng(seed))
     vae2 = VAE(digits.D, (128,), 2, rng=np.random.default_rng(seed))
-    for model in (ae, vae2):
-        fit(model, x, 1000, batch_size=32, lr=3e-3, seed=seed)
+    replays = [train_with_snapshots(model, x, 1000, seed=seed) for model in (ae, vae2)]   # fit(..., 1000, 32, 3e-3)
     maps = [holes.holes_map(ae, x, seed=seed), holes.holes_map(vae2, x, seed=seed)]
     save(plots.plot_holes_map(maps, digits.image_shape, ["AE", "VAE"]), "holes_ae_vs_vae.png")
     save(plots.plot_manifold(vae2, digits.image_shape, n=15, title="a 2-D VAE's decoder over the plane"),
          "manifold.png")
-    paths += explorer_screenshots(ae, vae2, digits, out, seed)
+    paths += explorer_screenshots(ae, vae2, digits, out, seed, replays=replays)
     if only_explorer:
         return paths
 

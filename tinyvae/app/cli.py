@@ -244,12 +244,29 @@ def _cmd_explore(args):
         if len(ds.x_train) < 2:                    # the page is built on the hole radius of the codes
             raise UsageError(f"explore finds the holes between training codes, and {d} was trained on "
                              f"{len(ds.x_train)} image; train on two or more")
-    print(f"finding the holes among {len(data[0].x_train)} training codes ...", flush=True)
+    replays = [_read_snapshots(d, ds, model.Z, meta["epoch"]) for d, ds, (model, _, meta) in zip(dirs, data, loaded)]
+    print("finding the holes among " + " and ".join(f"the {len(ds.x_train)} training codes of {d}" for d, ds in
+                                                   zip(dirs, data)) + " ...", flush=True)
     compare = (loaded[1][0], data[1]) if len(dirs) == 2 else None
     explore.write_explorer(loaded[0][0], data[0], path, axes=args.axes, seed=args.seed, compare=compare,
-                           names=[os.path.basename(os.path.normpath(d)) for d in dirs])
+                           names=[os.path.normpath(d) for d in dirs], replays=replays,
+                           epochs=[meta["epoch"] for _, _, meta in loaded],
+                           say=lambda line: print(line, file=sys.stderr))
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB); open it in a browser (double-click works, offline)")
     return 0
+
+
+def _read_snapshots(run_dir, dataset, Z, epoch):
+    """A run's code snapshots for the explorer's replay, or None: a run folder made before them has
+    none, and a damaged file costs only the replay, with a one-line note that names the run."""
+    from . import snapshots
+
+    try:
+        return snapshots.read(run_dir, len(dataset.x_train), Z, epoch)
+    except ValueError as err:
+        print(f"note: {os.path.join(run_dir, snapshots.SNAPSHOTS)} cannot be used ({err}), so the page of "
+              f"{run_dir} has no training replay; the next training of the run writes it again", file=sys.stderr)
+        return None
 
 
 def build_parser():

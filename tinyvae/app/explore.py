@@ -8,13 +8,17 @@ often passes through them.  This page lets a student look, and measure, on their
 * move the pointer (or the arrow keys) across the latent plane: the decoder f_theta
   (p_theta(x|z)) runs in the browser on the z under it, and the readout says whether z is in
   a hole, in the *full* latent space (its distance to the nearest training code the page holds);
-* sample from the prior: N(0, I) for a VAE, the Gaussian fitted to its codes for an AE; the
-  page marks the draws in holes, shows their decodes, and counts how many land in holes and
-  how many are judged valid;
+* sample from the prior: N(0, I) for a VAE, the Gaussian fitted to its codes for an AE.  On
+  load the page draws once with a stated seed, so the holes show at a glance: it marks the
+  draws in holes, counts them (with the standard error), shows their decodes, and judges each
+  decode as lesson 02 does, realistic when it lies inside the k-NN manifold of the real images
+  (:mod:`tinyvae.studies.precision`), beside the nearest training image and its distance;
 * click a test code: its input and reconstruction, and for a VAE q(z|x) as mu +- 1 and 2 sigma
   with decodes of draws from it;
 * shift-click two places: the path between them, each frame checked for holes;
-* colour the codes by label, or on the shapes by each factor.
+* colour the codes by label, or on the shapes by each factor (colour-blind-safe palettes);
+* replay training: an epoch slider shows the codes, holes and hole score at the epochs
+  ``tinyvae train`` kept (:mod:`tinyvae.app.snapshots`).
 
 Everything the page needs is computed in :mod:`tinyvae.app.explore_data` and written into one
 HTML file, with no file beside it and no network use (it opens by double-click, offline):
@@ -31,7 +35,8 @@ from ..studies import holes
 from ..base.atomic import atomic_write
 from ..base.errors import UsageError
 from . import explore_data
-from .explore_data import BINS, CODE_BUDGET, IMAGE_BUDGET, from_base64, to_base64  # noqa: F401 (the page's API)
+from .explore_data import (BINS, CODE_BUDGET, IMAGE_BUDGET, PAGE_BUDGET, from_base64, from_bits,  # noqa: F401
+                           real_points, to_base64)                                 # (the page's API)
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = TEMPLATES / "explorer.html"
@@ -39,44 +44,68 @@ SCRIPTS = {"__LAYERS_JS__": "layers.js", "__EXPLORER_JS__": "explorer.js"}   # t
 DATA_TOKEN = "__EXPLORER_DATA__"      # where the template takes the page's data (JSON)
 PRIOR_DRAWS = 500                     # draws per press of "sample from the prior"
 PRIOR_SHOWN = 64                      # of which the page shows the decodes
+#: the page's own sampler draws the prior sample shown on load with seed ``SAMPLE_SEED * seed + press``,
+#: press 0 (tinyvae/app/templates/explorer.js: samplePrior), so every visit shows the same draws
+SAMPLE_SEED = 7919
 
 
 # --- 1. what the page holds ---------------------------------------------------------------
-def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, image_budget=IMAGE_BUDGET,
-                  code_budget=CODE_BUDGET, compare=None, names=None):
+def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, compare=None, names=None, replays=None,
+                  epochs=None, page_budget=PAGE_BUDGET, say=None, code_budget=None):
     """Everything the page shows, as a JSON-able dict: ``{"runs": [one dict per run], ...}``.
 
     ``compare = (model_b, dataset_b)`` adds a second run beside the first; ``names`` names the
-    runs (their folders).  ``axes`` (the plane's two latents) applies to every run.
+    runs (their folders), in the page and in every message about one of them.  ``axes`` (the
+    plane's two latents) applies to every run.  ``replays`` gives each run's code snapshots
+    (:func:`tinyvae.app.snapshots.read`, or None) and ``epochs`` the epoch of each model.
+    The page stays within ``page_budget`` bytes (:func:`explore_data.plan_budget`); ``say``
+    receives the one line that states a reduction, when one was needed; ``code_budget`` sets the
+    bytes of training codes a run holds (tests), in place of the plan's.
     """
     pairs = [(model, dataset)] + ([tuple(compare)] if compare is not None else [])
-    names = list(names) if names else [None] * len(pairs)
+    names = list(names) if names else [type(m).__name__ if len(pairs) == 1 else f"run {k + 1}"
+                                       for k, (m, _) in enumerate(pairs)]
     if len(pairs) == 2:
-        check_comparable([(n or f"run {k + 1}", d.name, d.image_shape) for k, ((_, d), n) in enumerate(zip(pairs, names))])
-    for m, _ in pairs:
-        explore_data.check_model(m)
-    planes = [explore_data.plane_axes(m, d, axes) for m, d in pairs]       # [(axes, why)]
-    found = [explore_data.page_holes(m, d.x_train, seed, code_budget) for m, d in pairs]
+        check_comparable([(n, d.name, d.image_shape) for (_, d), n in zip(pairs, names)])
+    for (m, _), name in zip(pairs, names):
+        explore_data.check_model(m, name)
+    plan = explore_data.plan_budget([m for m, _ in pairs], dataset, names, page_budget)
+    if code_budget is not None:
+        plan = plan._replace(code=int(code_budget))
+    note = None
+    if plan.scale < 1:
+        note = (f"to keep the page within its budget of {page_budget / 1e6:.0f} MB, it holds {100 * plan.scale:.0f}% "
+                f"of the test images, training images and codes it would otherwise hold")
+        if say:
+            say(f"note: {' and '.join(names)}: {note}")
+    planes = [explore_data.plane_axes(m, d, axes, n) for (m, d), n in zip(pairs, names)]    # [(axes, why)]
+    found = [explore_data.page_holes(m, d.x_train, seed, plan.code) for m, d in pairs]
     half = None
     if len(pairs) == 2:             # one pixel = the same eps in both planes
         half = max(explore_data.standard_half_width(f, ax) for f, (ax, _) in zip(found, planes))
-    # the test set on the plane: a random subsample when its images would not fit the budget
-    n_test = len(dataset.x_test)
-    n_show = min(n_test, max(100, image_budget // dataset.D))
-    shown = np.sort(np.random.default_rng(seed).permutation(n_test)[:n_show])     # (n,)
-    shared_test = len(pairs) == 2 and np.array_equal(dataset.x_test, compare[1].x_test)
+    # the test set on the plane, and the training images for "the nearest": random subsamples
+    # when their images would not fit the budget
+    shared = len(pairs) == 2 and np.array_equal(dataset.x_test, compare[1].x_test) and \
+        np.array_equal(dataset.x_train, compare[1].x_train)
     runs = []
     for k, ((m, d), (ax, why), f, name) in enumerate(zip(pairs, planes, found, names)):
-        runs.append(explore_data.run_data(m, d, ax, why, f, shown if k == 0 or shared_test else
-                                          np.sort(np.random.default_rng(seed).permutation(len(d.x_test))[:n_show]),
-                                          bins, half, name, images=k == 0 or not shared_test))
-    judge = explore_data.judge_data(dataset, seed)
-    if judge["kind"] == "nearest-image":             # each model's own bar (its reconstructions')
-        images = explore_data.held_images(dataset, seed)
-        for run, (m, d) in zip(runs, pairs):
-            run["judge_threshold"] = explore_data.nearest_image_threshold(m, d, images)
-    return {"runs": runs, "shared_test": bool(shared_test), "seed": int(seed),
-            "prior_draws": PRIOR_DRAWS, "prior_shown": PRIOR_SHOWN, "judge": judge}
+        n_show = min(len(d.x_test), max(100, plan.image // d.D))
+        shown = np.sort(np.random.default_rng(seed).permutation(len(d.x_test))[:n_show])        # (n,)
+        n_train = min(len(d.x_train), max(100, plan.train_image // d.D))
+        train_rows = np.sort(np.random.default_rng((seed, 3)).permutation(len(d.x_train))[:n_train])
+        extent = explore_data.plane_extent(f, ax, half)
+        shown_name = os.path.basename(os.path.normpath(name)) or name     # the page shows a folder's own name
+        run = explore_data.run_data(m, d, ax, why, f, shown, extent, bins, shown_name,
+                                    images=k == 0 or not shared, train_rows=train_rows,
+                                    shown_code_budget=plan.shown_code)
+        snaps = replays[k] if replays else None
+        run["replay"] = None if snaps is None else explore_data.replay_data(
+            m, snaps, d, ax, extent, bins, seed, final_epoch=epochs[k] if epochs else None)
+        runs.append(run)
+    return {"runs": runs, "shared_test": bool(shared), "seed": int(seed), "sample_seed": SAMPLE_SEED,
+            "prior_draws": PRIOR_DRAWS, "prior_shown": PRIOR_SHOWN,
+            "classifier": explore_data.classifier_data(dataset, seed),
+            "budget": {"page": int(page_budget), "scale": plan.scale, "note": note, "runs": names}}
 
 
 def check_comparable(runs):
@@ -92,15 +121,26 @@ def check_comparable(runs):
 
 # --- 2. the page --------------------------------------------------------------------------
 def explorer_page(model, dataset, **options):
-    """The explorer as one HTML string: the template with its scripts and :func:`explorer_data`."""
+    """The explorer as one HTML string: the template with its scripts and :func:`explorer_data`.
+
+    A page over its budget (``options["page_budget"]``, default ``PAGE_BUDGET``) is refused in
+    one line that names the runs; :func:`explorer_data` keeps pages within it, so this is the
+    last guard, and it measures the page as written."""
+    data = explorer_data(model, dataset, **options)
     # allow_nan=False: JavaScript's JSON.parse refuses NaN and Infinity, so they must not get in
-    data = json.dumps(explorer_data(model, dataset, **options), separators=(",", ":"), allow_nan=False)
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
     # inside <script> the text "</" could close the element early; JSON allows "<\/" instead
-    data = data.replace("</", "<\\/")
+    text = text.replace("</", "<\\/")
     html = TEMPLATE.read_text(encoding="utf-8")
     for token, name in SCRIPTS.items():
         html = html.replace(token, (TEMPLATES / name).read_text(encoding="utf-8"), 1)
-    return html.replace(DATA_TOKEN, data, 1)
+    html = html.replace(DATA_TOKEN, text, 1)
+    size, budget = len(html.encode("utf-8")), data["budget"]["page"]
+    if size > budget:
+        names = " and ".join(data["budget"]["runs"])
+        raise UsageError(f"{names}: the explorer's page would be {size / 1e6:.1f} MB, over its budget of "
+                         f"{budget / 1e6:.0f} MB; explore a model with fewer latents or hidden units")
+    return html
 
 
 def read_page_data(html):
@@ -113,15 +153,27 @@ def read_page_data(html):
 def cell_centres(run):
     """The plane's cells of one run as a page holds them (``read_page_data(html)["runs"][k]``),
     row-major over ``[i2, i1]``: their centres in the plane's two latents (bins^2, 2), the
-    distance to the nearest training code (bins^2,), and whether they are holes (bins^2,) bool."""
+    distance to the nearest training code the page holds, in all latents (bins^2,), and
+    whether they are holes (bins^2,) bool, as the page draws them."""
     _, _, centres = holes.cell_centres(run["extent"], run["bins"])
-    return (centres, from_base64(run["distance"]).astype(np.float64),
-            from_base64(run["hole"], "u1").astype(bool))
+    distance = explore_data.hole_grid(held_codes(run), np.array(run["base"]), run["axes"], run["extent"],
+                                      run["bins"]).ravel()
+    return centres, distance, from_bits(run["hole"], run["bins"] ** 2)
 
 
 def held_codes(run):
     """The training codes a page holds for one run, (n, Z) float32 as the page reads them."""
     return from_base64(run["train_codes"]).reshape(run["train_codes_held"], run["Z"])
+
+
+def prior_factor(run):
+    """The prior a page samples from for one run, ``(mean (Z,), L (Z, Z))``: z = mean + L eps."""
+    Z = run["Z"]
+    if run["prior_standard"]:
+        return np.zeros(Z), np.eye(Z)
+    L = np.zeros((Z, Z))
+    L[np.tril_indices(Z)] = from_base64(run["prior_chol"])
+    return np.array(run["prior_mean_z"]), L
 
 
 def write_explorer(model, dataset, path, **options):

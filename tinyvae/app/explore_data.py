@@ -1,23 +1,37 @@
 """The explorer's numbers for one run: what ``tinyvae explore`` computes and the page shows.
 
 Everything here is computed once, in Python, and written into the page as JSON (arrays as
-base64, :func:`to_base64`); the page itself (``templates/``) computes only what depends on
-the pointer.  For one run (one model and the data set it was trained on):
+base64 of their little-endian bytes, :func:`to_base64`; yes/no grids as bits); the page itself
+(``templates/``) computes only what depends on the pointer.  For one run (one model and the
+data set it was trained on):
 
 * the decoder's weights, which the page runs in JavaScript (:func:`decoder_layers`);
 * the plane: its two latents (:func:`choose_axes`), its extent, the prior's 1, 2 and 3 sigma
   rings (:func:`prior_contours`), and the hole cells on it (:func:`hole_grid`);
 * the training codes the page holds, for the hole test in the *full* latent space, with
-  their hole radius and hole score (:func:`page_holes`): all of them when they fit
-  ``CODE_BUDGET``, else a random subsample, and the page says which;
-* the prior to sample from: N(0, I) for a VAE, the Gaussian fitted to the codes for an AE,
-  as its mean and Cholesky factor (z = mean + L eps);
-* the test set on the plane: codes (mu for a VAE, g_phi(x) for an AE), a VAE's log-variances
-  for q(z|x), images, labels and the factors to colour by (:func:`colourings`);
+  their hole radius and hole score (:func:`page_holes`);
+* the prior to sample from: N(0, I) for a VAE (nothing to store), the Gaussian fitted to the
+  codes for an AE, as its mean and the lower triangle of its Cholesky factor (z = mean + L eps);
+* the test set: images, which are also the real points of lesson 02's judge, and on the plane
+  the codes of as many of them as the code budget allows (mu for a VAE, g_phi(x) for an AE),
+  a VAE's log-variances for q(z|x), and the labels or factors to colour by (:func:`colourings`);
+* the judge of a decode (:func:`manifold_data`): lesson 02's, the improved precision of
+  Kynkäänniemi et al. (:mod:`tinyvae.studies.precision`).  The page holds the real images and
+  their k-NN radii and tests membership as :func:`tinyvae.studies.precision.in_manifold` does;
+  beside each decode it shows the nearest of the training images it holds, and, where the
+  data have classes, which digit lesson 02's classifier reads (:func:`classifier_data`), never
+  whether the decode is "valid";
 * each latent's KL (VAE) or variance (AE) for its slider (:func:`latent_stats`);
-* the judge of whether a decode is valid (:func:`judge_data`): lesson 02's digit classifier
-  (:mod:`tinyvae.studies.classifier`) where the data have class labels, else the distance to the
-  nearest training image.
+* the training replay (:func:`replay_data`): the codes, holes and hole score at the epochs
+  ``tinyvae train`` kept (:mod:`tinyvae.app.snapshots`).
+
+**The size budget.**  A page holds at most ``PAGE_BUDGET`` bytes (8 MB; two 784-400-20 MNIST
+runs fit).  Its parts that cannot shrink, the decoders and an AE's prior factor, are counted
+first: when they alone exceed the budget the page is refused in one line that names the run.
+The parts that can shrink (test images, training images, training codes, test codes) each
+have a budget of their own (the ``*_BUDGET`` constants); when all of them would not fit
+beside the fixed parts, every one is scaled down by the same factor, and the page and the
+command say so (:func:`plan_budget`).
 
 Shapes: ``N`` codes, ``Z`` latents, ``D`` pixels, ``bins`` grid cells along each axis.
 """
@@ -27,7 +41,7 @@ from typing import NamedTuple
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..studies import classifier, holes
+from ..studies import classifier, holes, precision
 from ..base.errors import CheckpointError, UsageError
 from ..layers import Linear, ReLU, Sequential
 from ..losses import kl_per_dimension
@@ -35,18 +49,27 @@ from ..data import shapes
 from .runs import CHECKPOINT
 
 BINS = 120                 # hole cells along each axis of the plane
-IMAGE_BUDGET = 1_000_000   # bytes of test images on the page (uint8 pixels): 1,275 MNIST images
-#: bytes of training codes on the page (float32), for the hole test in the full latent space:
+#: bytes of the whole page, at most: two 784-400-20 MNIST runs fit with their replays
+PAGE_BUDGET = 8_000_000
+#: bytes of test images on the page (uint8 pixels): 892 MNIST images, every digit or shape.
+#: They are also the real points of the k-NN manifold that judges a decode.
+IMAGE_BUDGET = 700_000
+#: bytes of training images (uint8) for "the nearest training image": 637 MNIST, every digit
+TRAIN_IMAGE_BUDGET = 500_000
+#: bytes of training codes per run (float32), for the hole test in the full latent space:
 #: all 60,000 of MNIST at Z = 2, 7,500 of them at Z = 20
 CODE_BUDGET = 600_000
+#: bytes of test codes per run on the plane (float32 codes, and a VAE's log-variances as many)
+SHOWN_CODE_BUDGET = 200_000
 CONTOURS = (1, 2, 3)       # the prior's contours, in standard deviations
 CONTOUR_POINTS = 97        # points on each contour
 N_PRIOR = 5000             # prior draws behind the hole score, as tinyvae.studies.holes.model_hole_score
-#: bytes of training images (uint8) the nearest-image judge holds: all 6,220 of the shapes
-JUDGE_IMAGE_BUDGET = 2_000_000
-#: the nearest-image judge passes a decode as close to a training image as this share of the
-#: model's own reconstructions of the test images are
-JUDGE_PERCENTILE = 99.0
+REPLAY_CODES = 20_000      # training codes per snapshot behind the replay's holes (a subsample beyond)
+REPLAY_DOTS = 1_000        # of which the replay draws on the plane
+TEMPLATE_BYTES = 80_000    # the template and its scripts, about (counted in the budget)
+#: a run's text besides its arrays, about: its replay (8 epochs of holes, rings and 1,000 codes,
+#: 20 KB each), colourings and lists, and 40 bytes a latent for its numbers
+RUN_TEXT_BYTES, LATENT_TEXT_BYTES = 180_000, 40
 
 
 # --- 1. arrays as text ---------------------------------------------------------------
@@ -59,6 +82,22 @@ def to_base64(a, dtype="<f4"):
 def from_base64(text, dtype="<f4"):
     """The inverse of :func:`to_base64`: a flat array."""
     return np.frombuffer(base64.b64decode(text), dtype=dtype)
+
+
+def to_bits(a):
+    """A yes/no array as base64 of its bits, eight to a byte, the first in the high bit
+    (``np.packbits``): a 120 x 120 grid of holes in 1,800 bytes."""
+    return base64.b64encode(np.packbits(np.asarray(a, dtype=bool).ravel()).tobytes()).decode("ascii")
+
+
+def from_bits(text, n):
+    """The inverse of :func:`to_bits`: (n,) bool."""
+    return np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))[:n].astype(bool)
+
+
+def as_uint8(x):
+    """Images in [0, 1] as the page holds them: rounded to 1/255, (n, D) uint8."""
+    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
 
 
 # --- 2. the decoder f_theta ----------------------------------------------------------
@@ -82,6 +121,12 @@ def linear_layers(sequential):
 def decoder_layers(model):
     """The decoder f_theta as the page rebuilds it: Linear (its W and b), ReLU."""
     return linear_layers(model.decoder)
+
+
+def parameter_bytes(sequential):
+    """Bytes of a network's weights on the page (float32)."""
+    return 4 * sum(layer.params["W"].size + layer.params["b"].size
+                   for layer in sequential.layers if isinstance(layer, Linear))
 
 
 # --- 3. the plane --------------------------------------------------------------------
@@ -119,19 +164,35 @@ def prior_contours(mean, cov):
     return [mean + k * u @ L.T for k in CONTOURS]
 
 
-def hole_grid(codes, base, axes, extent, bins=BINS):
+def hole_grid(codes, base, axes, extent, bins=BINS, chunk=2048):
     """The distance from each cell centre of the plane to its nearest training code.
 
     The plane is ``base`` with latents ``axes`` varied over ``extent = (lo1, hi1, lo2, hi2)``.
     A cell is a hole when this distance exceeds the hole radius (:mod:`tinyvae.studies.holes`).
 
+    The other latents are the same at every cell, so for a code c the squared distance splits
+    into the plane's part and a constant: |centre - c|^2 = (u1 - c_i)^2 + (u2 - c_j)^2 + K_c with
+    K_c = sum over the other latents k of (base_k - c_k)^2.  On a 2-D model K_c = 0 and the
+    search is holes.nearest_distance's (a k-d tree); otherwise it runs over (chunk, N) blocks
+    of the 2-D part, never a (bins^2, Z) array (at Z = 2,000 that would be 230 MB).
+
     Returns (bins, bins) float64 indexed ``[i2, i1]`` (row = second axis).
     """
     _, _, plane = holes.cell_centres(extent, bins)                  # (bins^2, 2)
-    centres = np.tile(base, (bins * bins, 1))                       # (bins^2, Z)
-    centres[:, axes[0]] = plane[:, 0]
-    centres[:, axes[1]] = plane[:, 1]
-    return holes.nearest_distance(centres, codes).reshape(bins, bins)
+    codes = np.asarray(codes, dtype=np.float64)
+    a = list(axes)
+    if codes.shape[1] == 2:
+        return holes.nearest_distance(plane[:, np.argsort(a)], codes).reshape(bins, bins)
+    others = np.ones(codes.shape[1], dtype=bool)
+    others[a] = False
+    K = np.sum((np.asarray(base, dtype=np.float64)[others] - codes[:, others]) ** 2, axis=1)   # (N,)
+    c = codes[:, a]                                                 # (N, 2)
+    out = np.empty(len(plane))
+    for s in range(0, len(plane), chunk):
+        p = plane[s:s + chunk]                                      # (m, 2)
+        d2 = (p[:, :1] - c[None, :, 0]) ** 2 + (p[:, 1:] - c[None, :, 1]) ** 2 + K[None, :]   # (m, N)
+        out[s:s + chunk] = np.sqrt(d2.min(axis=1))
+    return out.reshape(bins, bins)
 
 
 # --- 4. the holes, in the full latent space -----------------------------------------------
@@ -174,50 +235,59 @@ def page_holes(model, x_train, seed=0, code_budget=CODE_BUDGET, n=N_PRIOR):
 
 
 # --- 5. colouring the codes ----------------------------------------------------------------
-def colourings(dataset, shown):
-    """The ways to colour the shown test codes: a list of
+def factor_value_names(dataset):
+    """What each value of each factor of the shapes means: ``{factor: [a name per value]}``,
+    for ``shapes`` and ``shapes-equal`` alike (y takes x's 12 positions in the latter)."""
+    sizes = dict(zip(dataset.factor_names, dataset.factor_sizes))
+    positions_y = shapes.POSITIONS_X if sizes.get("y") == len(shapes.POSITIONS_X) else shapes.POSITIONS_Y
+    return {"shape": list(shapes.SHAPE_NAMES),
+            "scale": [f"{v:.2f} px" for v in shapes.SCALES],
+            "rotation": [f"{r}/8 turn of its symmetry" for r in range(shapes.N_ROTATIONS)],
+            "x": [f"{v:.2f} px" for v in shapes.POSITIONS_X],
+            "y": [f"{v:.2f} px" for v in positions_y]}
+
+
+def colourings(dataset, rows, part="test"):
+    """The ways to colour the codes of ``rows`` of the test (or training) set: a list of
     ``{"name", "kind": "category" | "ordered", "values": (n,) ints, "names": a name per value}``.
 
-    The labels; and where the data set knows its factors (the shapes), each factor, the
-    shape's by name and the others by the value they set (tinyvae.data.shapes).
+    Where the data set knows its factors (every shapes data set), each factor, the shape's
+    by name and the others by the value they set (tinyvae.data.shapes); else the labels.
     """
+    factors = dataset.factors_test if part == "test" else dataset.factors_train
+    labels = dataset.y_test if part == "test" else dataset.y_train
     out = []
-    factors = dataset.factors_test
-    if factors is not None and dataset.name == "shapes":
-        names = {"shape": list(shapes.SHAPE_NAMES),
-                 "scale": [f"{v:.2f} px" for v in shapes.SCALES],
-                 "rotation": [f"{r}/8 turn of its symmetry" for r in range(shapes.N_ROTATIONS)],
-                 "x": [f"{v:.2f} px" for v in shapes.POSITIONS_X],
-                 "y": [f"{v:.2f} px" for v in shapes.POSITIONS_Y]}
+    if factors is not None and len(dataset.factor_names):
+        names = factor_value_names(dataset) if dataset.name.startswith("shapes") else {}
         for k, factor in enumerate(dataset.factor_names):
             out.append({"name": factor, "kind": "category" if factor == "shape" else "ordered",
-                        "values": [int(v) for v in factors[shown, k]],
+                        "values": [int(v) for v in factors[rows, k]],
                         "names": names.get(factor, [str(v) for v in range(dataset.factor_sizes[k])])})
-    elif dataset.y_test is not None:
-        labels = [int(v) for v in dataset.y_test[shown]]
-        out.append({"name": "label", "kind": "category", "values": labels,
-                    "names": [str(v) for v in range(max(labels) + 1)]})
+    elif labels is not None:
+        values = [int(v) for v in labels[rows]]
+        out.append({"name": "label", "kind": "category", "values": values,
+                    "names": [str(v) for v in range(int(np.max(labels)) + 1)]})
     return out
 
 
 # --- 6. one run, as the page holds it -------------------------------------------------------
-def check_model(model):
-    """Refuse, in one line, a model the page cannot show."""
+def check_model(model, name="this run"):
+    """Refuse, in one line that names the run, a model the page cannot show."""
     if model.Z < 2:
-        raise UsageError(f"this model has Z = {model.Z}, and the explorer's plane needs two latents; "
+        raise UsageError(f"{name} has Z = {model.Z}, and the explorer's plane needs two latents; "
                          f"train one with --latent 2 or more")
     if not np.all(np.isfinite(model.theta)):      # a page of NaNs would not even parse
-        raise CheckpointError(f"the model's weights are not finite numbers (NaN or inf): its {CHECKPOINT} "
+        raise CheckpointError(f"{name}: the model's weights are not finite numbers (NaN or inf): its {CHECKPOINT} "
                               f"is damaged or the run diverged; train it again")
 
 
-def plane_axes(model, dataset, axes=None):
+def plane_axes(model, dataset, axes=None, name="this run"):
     """The plane's two latents and why: chosen (:func:`choose_axes`) or given with --axes."""
     if axes is None:
         return choose_axes(model, dataset.x_test)
     axes = tuple(int(a) for a in axes)
     if len(axes) != 2 or axes[0] == axes[1] or not all(0 <= a < model.Z for a in axes):
-        raise UsageError(f"--axes needs two different latents in 0..{model.Z - 1}, not {list(axes)}")
+        raise UsageError(f"--axes needs two different latents in 0..{model.Z - 1} for {name}, not {list(axes)}")
     return axes, "chosen with --axes"
 
 
@@ -232,28 +302,52 @@ def standard_half_width(found, axes):
     return float(max(holes.EXTENT_SD, *reach))
 
 
-def run_data(model, dataset, axes, why, found, shown, bins=BINS, half_width=None, name=None,
-             images=True):
+def rounded(values, digits=6):
+    """A list of floats at ``digits`` significant digits: short JSON for what the page only shows."""
+    return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64).ravel()]
+
+
+def prior_factor(found, is_vae):
+    """What the page needs to draw from the prior, z = mean + L eps: nothing for a VAE's N(0, I);
+    for an AE the mean and the lower triangle of L, row by row, as float32 (Z (Z + 1) / 2 numbers)."""
+    if is_vae:
+        return {"prior_standard": True}
+    Z = len(found.mean)
+    L = np.linalg.cholesky(found.cov + 1e-12 * np.eye(Z))                  # (Z, Z)
+    return {"prior_standard": False, "prior_mean_z": found.mean.tolist(),
+            "prior_chol": to_base64(L[np.tril_indices(Z)])}
+
+
+def plane_extent(found, axes, half_width=None):
+    """The plane's extent: the prior to 3.5 sd and the middle 99% of the codes, square in the
+    latent's units (N(0, I)'s rings are round), or the prior's mean +- ``half_width`` standard
+    deviations along each axis (two runs: the same pixel is the same eps in both)."""
+    a = list(axes)
+    sd = np.sqrt(np.diag(found.cov))
+    if half_width is None:
+        return holes.plane_extent(found.mean[a], sd[a], found.held[:, a], square=True)
+    lo, hi = found.mean[a] - half_width * sd[a], found.mean[a] + half_width * sd[a]
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+def run_data(model, dataset, axes, why, found, shown, extent, bins=BINS, name=None, images=True,
+             train_rows=None, shown_code_budget=SHOWN_CODE_BUDGET):
     """Everything the page shows of one run, as a JSON-able dict (arrays as base64).
 
-    ``found`` is the run's :class:`PageHoles`; ``shown`` the test images on the page.  The
-    plane covers the prior to 3.5 sd and the middle 99% of the codes, square in the latent's
-    units (N(0, I)'s rings are round), or with ``half_width`` the prior's mean +- half_width
-    standard deviations along each axis (two runs: the same pixel is the same eps in both).
-    ``images=False`` leaves the test images out (the other run's are the same).
+    ``found`` is the run's :class:`PageHoles`; ``shown`` the test images on the page (sorted),
+    of which the first ``shown_code_budget / (4 Z)`` (half that for a VAE, which also has
+    log-variances) get their codes on the plane.  ``images=False`` leaves the test and training
+    images out (the other run's are the same); ``train_rows`` are the training images held for
+    "the nearest training image".
     """
     is_vae = holes.is_vae(model)
     Z, a = model.Z, list(axes)
     base = np.zeros(Z) if is_vae else found.mean.copy()                    # (Z,) start values
     sd = np.sqrt(np.diag(found.cov))                                      # (Z,)
-    if half_width is None:
-        extent = holes.plane_extent(found.mean[a], sd[a], found.held[:, a], square=True)
-    else:
-        lo, hi = found.mean[a] - half_width * sd[a], found.mean[a] + half_width * sd[a]
-        extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
     distance = hole_grid(found.held, base, axes, extent, bins)           # (bins, bins)
-    x = dataset.x_test[shown]                                             # (n, D)
-    codes = model.code(x)                                                 # (n, Z)
+    n_codes = int(min(len(shown), max(1, shown_code_budget // (4 * Z * (2 if is_vae else 1)))))
+    x = dataset.x_test[shown[:n_codes]]                                   # (n_codes, D)
+    codes = model.code(x)                                                 # (n_codes, Z)
     slider_lo = np.where(is_vae, -4.0, base - 4 * sd)                     # (Z,)
     slider_hi = np.where(is_vae, 4.0, base + 4 * sd)
     slider_lo[a], slider_hi[a] = extent[0::2], extent[1::2]
@@ -262,69 +356,146 @@ def run_data(model, dataset, axes, why, found, shown, bins=BINS, half_width=None
         "data": dataset.name, "D": int(model.D), "Z": int(Z),
         "image_shape": [int(s) for s in dataset.image_shape],
         "decoder": decoder_layers(model), "output": model.output,
-        "axes": a, "axes_reason": why, "latent_stats": latent_stats(model, dataset.x_test).tolist(),
+        "axes": a, "axes_reason": why, "latent_stats": rounded(latent_stats(model, dataset.x_test)),
         "base": base.tolist(), "slider_lo": slider_lo.tolist(), "slider_hi": slider_hi.tolist(),
-        "extent": list(extent), "bins": int(bins),
-        "hole": to_base64(distance > found.radius, "u1"), "distance": to_base64(distance),
+        "extent": list(extent), "bins": int(bins), "hole": to_bits(distance > found.radius),
         "radius": float(found.radius), "score": found.score, "n_prior": len(found.z),
         "n_train_codes": found.n_codes, "train_codes_held": len(found.held),
         "train_codes": to_base64(found.held),
-        "prior_mean_z": found.mean.tolist(), "prior_chol": np.linalg.cholesky(
-            found.cov + 1e-12 * np.eye(Z)).tolist(),                       # (Z, Z): z = mean + L eps
-        "contours": [c.tolist() for c in prior_contours(found.mean[a], found.cov[np.ix_(a, a)])],
+        **prior_factor(found, is_vae),
+        "contours": [rounded(c) for c in prior_contours(found.mean[a], found.cov[np.ix_(a, a)])],
         "prior_mean": found.mean[a].tolist(), "prior_cov": found.cov[np.ix_(a, a)].tolist(),
         "n_test": int(len(dataset.x_test)), "n_shown": int(len(shown)), "shown": [int(i) for i in shown],
-        "codes": to_base64(codes), "colourings": colourings(dataset, shown),
-        "images": to_base64(np.round(np.clip(x, 0, 1) * 255), "u1") if images else None,
+        "n_codes": n_codes, "codes": to_base64(codes), "colourings": colourings(dataset, shown[:n_codes]),
+        "images": None, "radii": None, "train_images": None,
     }
+    if images:                       # the real points of the judge, and their k-NN radii
+        out.update(manifold_data(dataset.x_test[shown]))
+        rows = np.arange(len(dataset.x_train)) if train_rows is None else train_rows
+        out["train_images"] = to_base64(as_uint8(dataset.x_train[rows]), "u1")
+        out["n_train_images"], out["n_train"] = int(len(rows)), int(len(dataset.x_train))
     if is_vae:                                         # q(z|x) = N(mu, diag exp(logvar)), on a click
-        out["logvar"] = to_base64(np.asarray(model.encode(x)[1], dtype=np.float64))
+        out["logvar"] = to_base64(np.asarray(model.encode(x)[1], dtype=np.float32))
     return out
 
 
-# --- 7. the judge of a decode ---------------------------------------------------------------
-def judge_data(dataset, seed=0, image_budget=JUDGE_IMAGE_BUDGET):
-    """What the page needs to judge whether a decode is valid: a JSON-able dict.
+# --- 7. the judge of a decode: lesson 02's precision -----------------------------------------
+def manifold_data(x):
+    """Lesson 02's judge as the page holds it: the real images ``x`` (n, D) rounded to uint8
+    (as the page reads them back, :func:`as_uint8`), and the k-NN radius of each among them,
+    :func:`tinyvae.studies.precision.knn_radii` with its k (float64, exact).  A decode is
+    realistic when it lies within some real image's radius of it, which the page tests as
+    :func:`tinyvae.studies.precision.in_manifold` does."""
+    u8 = as_uint8(x)                                                      # (n, D)
+    real = u8.astype(np.float64) / 255                                    # what the page reads
+    radii = precision.knn_radii(real, precision.K)                        # (n,)
+    return {"images": to_base64(u8, "u1"), "radii": to_base64(radii, "<f8"), "k": precision.K}
 
-    Data with class labels (digits, MNIST, Fashion-MNIST): lesson 02's judge, a classifier
-    (:func:`tinyvae.studies.classifier.train_classifier`) whose weights the page runs in JavaScript; a
-    decode is valid when its top-class probability is at least ``VALID_PROBABILITY``
-    (:func:`tinyvae.studies.classifier.is_valid`).  Its test accuracy and the share of real test images
-    it passes are on the page.
 
-    Data without (the shapes, whose factors are not classes to recognise): the distance from a
-    decode to its nearest training image (:func:`tinyvae.studies.classifier.nearest_image_distance`),
-    on the training images the page holds (all, or a random subsample that fits
-    ``image_budget``); each run's threshold is :func:`nearest_image_threshold`.
+def real_points(run):
+    """The real points of a page's judge, as the page reads them: (n, D) float64 in [0, 1]."""
+    return from_base64(run["images"], "u1").reshape(run["n_shown"], run["D"]).astype(np.float64) / 255
+
+
+def classifier_data(dataset, seed=0):
+    """Lesson 02's digit classifier, for "which digit is it" only: a JSON-able dict, or None for
+    data without classes to recognise (every shapes data set, whose factors are colourings).
+
+    The classifier is :func:`tinyvae.studies.classifier.train_judge`'s; its weights run in
+    JavaScript.  It is not a judge of realism (lesson 02 shows it sure of a blob)."""
+    if dataset.factors_test is not None or dataset.y_test is None:
+        return None
+    epochs = classifier.judge_epochs(len(dataset.x_train))
+    with threadpool_limits(limits=1, user_api="blas"):          # small matrices: a second thread only waits
+        judge = classifier.train_judge(dataset.x_train, dataset.y_train, seed=seed)   # lesson 02's recipe
+    return {"layers": linear_layers(judge.net), "n_train": int(len(dataset.x_train)), "epochs": int(epochs),
+            "sizes": [int(dataset.D), *classifier.JUDGE_HIDDEN, int(judge.K)],
+            "test_accuracy": judge.accuracy(dataset.x_test, dataset.y_test)}
+
+
+def classifier_bytes(dataset):
+    """Bytes of the classifier's weights on the page (0 for data without classes)."""
+    if dataset.factors_test is not None or dataset.y_test is None:
+        return 0
+    K = int(np.max(dataset.y_train)) + 1
+    sizes = [dataset.D, *classifier.JUDGE_HIDDEN, K]
+    return 4 * sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+# --- 8. the training replay -------------------------------------------------------------------
+def replay_data(model, snaps, dataset, axes, extent, bins=BINS, seed=0, final_epoch=None):
+    """The replay of one run: the codes, holes and hole score at each epoch ``tinyvae train`` kept.
+
+    ``snaps`` is :func:`tinyvae.app.snapshots.read`'s.  For each snapshot: the hole radius and
+    score of :mod:`tinyvae.studies.holes` on its codes (at most ``REPLAY_CODES`` of them, a fixed
+    random subsample beyond), with the prior it gives (N(0, I) for a VAE, the Gaussian fitted to
+    those codes for an AE) and ``N_PRIOR`` draws from it; the hole cells of the plane (the same
+    extent at every epoch, the other latents at that epoch's start values); the prior's rings;
+    and up to ``REPLAY_DOTS`` of the codes in the plane's two latents, with their colourings.
     """
-    if dataset.factors_test is None and dataset.y_test is not None:
-        epochs = classifier.judge_epochs(len(dataset.x_train))
-        with threadpool_limits(limits=1, user_api="blas"):      # small matrices: a second thread only waits
-            judge = classifier.train_judge(dataset.x_train, dataset.y_train, seed=seed)  # lesson 02's recipe
-        return {"kind": "classifier", "layers": linear_layers(judge.net),
-                "threshold": classifier.VALID_PROBABILITY, "n_train": int(len(dataset.x_train)),
-                "epochs": int(epochs), "sizes": [int(dataset.D), *classifier.JUDGE_HIDDEN, int(judge.K)],
-                "test_accuracy": judge.accuracy(dataset.x_test, dataset.y_test),
-                "test_valid": float(classifier.is_valid(judge, dataset.x_test).mean())}
-    images = held_images(dataset, seed, image_budget)
-    return {"kind": "nearest-image", "n_train": int(len(dataset.x_train)), "n_held": int(len(images)),
-            "images": to_base64(np.round(images * 255), "u1"), "percentile": JUDGE_PERCENTILE}
+    a = list(axes)
+    n = len(snaps.index)
+    rows = np.arange(n)
+    if n > REPLAY_CODES:
+        rows = np.sort(np.random.default_rng((seed, 6)).choice(n, REPLAY_CODES, replace=False))
+    dots = rows[:REPLAY_DOTS] if len(rows) <= REPLAY_DOTS else np.sort(
+        np.random.default_rng((seed, 8)).choice(rows, REPLAY_DOTS, replace=False))
+    is_vae = holes.is_vae(model)
+    frames = []
+    for epoch, codes in zip(snaps.epochs, snaps.codes):
+        c = codes[rows].astype(np.float64)                                 # (m, Z)
+        mean, cov = (np.zeros(model.Z), np.eye(model.Z)) if is_vae else (c.mean(axis=0), np.atleast_2d(np.cov(c, rowvar=False)))
+        z = holes.draw_prior(mean, cov, N_PRIOR, np.random.default_rng((seed, int(epoch), 9)))
+        radius = holes.hole_radius(c)
+        score = float(np.mean(holes.nearest_distance(z, c) > radius))
+        base = np.zeros(model.Z) if is_vae else mean
+        grid = hole_grid(c, base, axes, extent, bins)
+        frames.append({"epoch": int(epoch), "radius": radius, "score": score, "hole": to_bits(grid > radius),
+                       "dots": to_base64(codes[dots][:, a]),
+                       "contours": [rounded(r, 5) for r in prior_contours(mean[a], cov[np.ix_(a, a)])]})
+    return {"frames": frames, "n_codes": int(len(rows)), "n_kept": int(n), "n_train": int(len(dataset.x_train)),
+            "n_dots": int(len(dots)), "colourings": colourings(dataset, snaps.index[dots], part="train"),
+            "final_epoch": int(final_epoch if final_epoch is not None else snaps.epochs[-1])}
 
 
-def held_images(dataset, seed=0, image_budget=JUDGE_IMAGE_BUDGET):
-    """The training images the nearest-image judge holds, as the page reads them back: rounded
-    to 1/255 (uint8), all of them or a random subsample of ``image_budget / D``.  (n, D)."""
-    x = dataset.x_train
-    keep = max(1, image_budget // dataset.D)
-    if len(x) > keep:
-        x = x[np.sort(np.random.default_rng((seed, 3)).choice(len(x), keep, replace=False))]
-    return np.round(np.clip(x, 0, 1) * 255) / 255
+# --- 9. the size budget -----------------------------------------------------------------------
+class Budget(NamedTuple):
+    """The budgets of the parts of a page that can shrink, after :func:`plan_budget`."""
+
+    image: int              # bytes of test images (the judge's real points)
+    train_image: int        # bytes of training images (the nearest one)
+    code: int               # bytes of training codes per run
+    shown_code: int         # bytes of test codes per run
+    scale: float            # the factor applied to every default budget (1: none)
 
 
-def nearest_image_threshold(model, dataset, images):
-    """The nearest-image judge's threshold for one model: the ``JUDGE_PERCENTILE``-th percentile
-    of the distances from its reconstructions of the test images to their nearest held training
-    image.  A decode within it is as close to real data as the model's own reconstructions are
-    (decodes are blurred means, so a bar set by the data themselves would fail them all)."""
-    recon = np.asarray(model.reconstruct(dataset.x_test), dtype=np.float64)      # (N_test, D)
-    return float(np.percentile(classifier.nearest_image_distance(recon, images), JUDGE_PERCENTILE))
+def plan_budget(models, dataset, names, page_budget=PAGE_BUDGET):
+    """The budgets of a page of ``models`` (one or two) on ``dataset``, within ``page_budget``
+    bytes; a :class:`UsageError` naming the run when its fixed parts alone do not fit.
+
+    Every base64 character stands for 3/4 of a byte, so the raw bytes allowed are 3/4 of what is
+    left of the page after its text (the template, and ``RUN_TEXT_BYTES`` and
+    ``LATENT_TEXT_BYTES`` a latent for each run).  Fixed: each decoder, an AE's prior factor,
+    the classifier.  Variable: the four ``*_BUDGET`` parts at their defaults.
+    """
+    text = TEMPLATE_BYTES + sum(RUN_TEXT_BYTES + LATENT_TEXT_BYTES * m.Z for m in models)
+    raw = 0.75 * (page_budget - text)
+    fixed = {}
+    for m, name in zip(models, names):
+        prior = 0 if holes.is_vae(m) else 4 * m.Z * (m.Z + 1) // 2
+        fixed[name] = (parameter_bytes(m.decoder), prior)
+    total_fixed = sum(sum(v) for v in fixed.values()) + classifier_bytes(dataset)
+    if total_fixed > raw:
+        worst = max(fixed, key=lambda k: sum(fixed[k]))
+        decoder, prior = fixed[worst]
+        parts = f"its decoder's weights ({decoder / 1e6:.1f} MB)" + (
+            f" and its prior's Cholesky factor ({prior / 1e6:.1f} MB, Z = {models[names.index(worst)].Z})"
+            if prior else "")
+        raise UsageError(f"{worst}: the explorer's page would exceed its budget of {page_budget / 1e6:.0f} MB: "
+                         f"{parts} alone take {4 / 3 * sum(fixed[worst]) / 1e6:.1f} MB as text; "
+                         f"explore a model with fewer latents or hidden units")
+    per_run = len(models)
+    variable = IMAGE_BUDGET + TRAIN_IMAGE_BUDGET + per_run * (CODE_BUDGET + SHOWN_CODE_BUDGET)
+    scale = min(1.0, (raw - total_fixed) / variable)
+    return Budget(int(IMAGE_BUDGET * scale), int(TRAIN_IMAGE_BUDGET * scale), int(CODE_BUDGET * scale),
+                  int(SHOWN_CODE_BUDGET * scale), float(scale))

@@ -161,8 +161,11 @@ def prior(model, codes):
 def draw_prior(mean, cov, n, rng):
     """n draws of N(mean, cov): (n, Z).  Written out so the steps are visible:
     z = mean + L eps with cov = L L^T (Cholesky) and eps ~ N(0, I)."""
-    L = np.linalg.cholesky(cov + 1e-12 * np.eye(len(mean)))       # (Z, Z) lower triangular
-    return mean + rng.standard_normal((n, len(mean))) @ L.T       # (n, Z)
+    Z = len(mean)
+    if np.array_equal(cov, np.eye(Z)):   # N(mean, I): L = I, and no (n, Z) x (Z, Z) product, which took
+        return mean + rng.standard_normal((n, Z))   # 10 s at Z = 2,000 (the same draws to within 1e-12)
+    L = np.linalg.cholesky(cov + 1e-12 * np.eye(Z))               # (Z, Z) lower triangular
+    return mean + rng.standard_normal((n, Z)) @ L.T               # (n, Z)
 
 
 class HoleScore(NamedTuple):
