@@ -17,7 +17,8 @@ def test_tinyvae_gradcheck_runs_and_exits_zero():
     names = proc.stdout
     for component in ["Linear", "ReLU", "Sigmoid", "MSE", "Bernoulli", "KL", "reparameterization",
                       "AE (BCE)", "DAE (mask", "DAE (gaussian", "DAE (saltpepper", "VAE (Bernoulli)",
-                      "VAE (Gaussian)", "beta-VAE (beta=4"]:
+                      "VAE (Gaussian)", "beta-VAE (beta=4", "IWAE, K = 4 (ELBO + Jensen gap, as trained)",
+                      "IWAE, K = 4 (Burda et al.'s log-mean-exp)"]:
         assert component in names, component
 
 

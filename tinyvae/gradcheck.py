@@ -21,6 +21,7 @@ import numpy as np
 from . import layers as L
 from . import losses
 from .models import VAE, Autoencoder, DenoisingAutoencoder
+from .iwae import IWAE
 from .kl_decomposition import total_correlation_mws
 from .objectives import TCVAE, Capacity, FixedBeta, KLTarget, step_loss
 from .reparam import reparameterize, reparameterize_backward
@@ -145,6 +146,16 @@ def check_objective(model, objective, t, x, h=1e-6, **fixed):
     return rel_error(analytic, numeric)
 
 
+def check_iwae(model, objective, x, eps, h=1e-6):
+    """Relative error of the gradient :class:`tinyvae.iwae.IWAE`'s backward sets, -L_K_hat's over all
+    of a float64 model's parameters, with its K draws ``eps`` (K, N, Z) held fixed."""
+    objective.forward(model, x, eps=eps)
+    objective.backward(model)
+    analytic = model.grad.copy()
+    numeric = numerical_gradient(lambda: objective.forward(model, x, eps=eps).total, model.theta, h)
+    return rel_error(analytic, numeric)
+
+
 def check_total_correlation(z, mu, logvar, dataset_size, h=1e-6):
     """Relative errors of the MWS total correlation's direct gradients (dz, dmu, dlogvar)."""
     z, mu, logvar = (np.array(a, dtype=np.float64) for a in (z, mu, logvar))
@@ -229,6 +240,13 @@ def run_all(seed=0):
     vae = VAE(D, (H,), Z, rng=rng, dtype=f64)
     rows.append(("beta-TCVAE, TC weight 6 (MWS): all parameters",
                  check_objective(vae, TCVAE(6.0, dataset_size=100), 0, x, eps=eps)))
+    # the importance-weighted bound with K = 4 draws per example, as trained and in Burda et al.'s form
+    eps_k = rng.standard_normal((4, N, Z))
+    for name, lik, analytic in [("IWAE, K = 4 (ELBO + Jensen gap, as trained)", "bernoulli", True),
+                                ("IWAE, K = 4 (Burda et al.'s log-mean-exp)", "bernoulli", False),
+                                ("IWAE, K = 4, Gaussian (ELBO + Jensen gap)", "gaussian", True)]:
+        vae = VAE(D, (H, H), Z, likelihood=lik, sigma=0.5, rng=rng, dtype=f64)
+        rows.append((f"{name}: all parameters", check_iwae(vae, IWAE(4, analytic_kl=analytic), x, eps_k)))
     return rows
 
 
