@@ -24,12 +24,18 @@ What you will see:
      (Cremer, Li & Duvenaud 2018) into the amortization gap ELBO(q*) - ELBO(q_phi), what the
      encoder gives away by serving every x with one network, and the approximation gap
      log p(x) - ELBO(q*), what no diagonal Gaussian can close.  Then the importance-weighted
-     bound with each q, and how much of its gap it closes at K = 1000.
+     bound with each q, and how much of its gap it closes at K = 1000;
+  7. training on that bound (IWAE, Burda et al. 2016; tinyvae/iwae.py): the same VAE trained on
+     L_K with K = 5 against K = 1 (the VAE itself), five seeds: the bound each trains on, log p(x)
+     by the IW bound at K = 1000, the ELBO, q's sigma and the active units (log p(x) rises, the
+     ELBO falls); then the gradient's signal-to-noise ratio as K grows, the encoder's falling and
+     the decoder's rising (Rainforth et al. 2018).
 
 Run:   python lessons/05_elbo.py [--quick] [--out DIR] [--seed S]
-Takes: about 12 seconds on 2 cores (measured: 11-12 s of CPU with one BLAS thread; --quick: about
-5 seconds: grid step 0.05 instead of 0.03, 10 training epochs instead of 50, fewer digits,
-repeats and optimisation steps).
+Takes: about 40 seconds on 2 cores (measured: 36 s of CPU with one BLAS thread, 25 of them step 7's
+ten trainings, five evaluations at K = 1000 each and SNR draws; --quick: about 8 seconds: grid step
+0.05 instead of 0.03, 10 training epochs instead of 50, fewer digits, repeats, optimisation steps,
+two seeds in step 7 and K = 100 for its log p(x)).
 """
 # %%
 import _common
@@ -40,7 +46,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinyvae import data
-from tinyvae.evaluate import log_mean_exp
+from tinyvae.evaluate import evaluate_vae, log_mean_exp
+from tinyvae.iwae import IWAE
 from tinyvae.losses import bernoulli_nll, kl_normal_std_normal, log_normal
 from tinyvae.models import VAE
 from tinyvae.optim import Adam
@@ -59,6 +66,11 @@ STEPS = lesson.pick([0, 10, 30, 100, 300], [0, 10, 60])   # Adam steps at which 
 K_ADAM = 32                         # reparameterized samples per Adam step
 IW_KS = lesson.pick([1, 10, 100, 1000], [1, 10, 100])      # K of the importance-weighted bound
 IW_DRAWS = lesson.pick(50_000, 10_000)                   # draws per K (IW_DRAWS // K repeats)
+K_TRAIN = 5                         # step 7: the K of the importance-weighted bound trained on, against K = 1
+SEEDS = [lesson.seed + i for i in range(lesson.pick(5, 2))]   # step 7's seeds (--seed 20: 20-24)
+K_EVAL = lesson.pick(1000, 100)     # step 7: draws of the IW estimate of log p(x) per test digit
+SNR_KS = lesson.pick([1, 4, 16, 64], [1, 4, 16])          # step 7: K of the gradient's signal-to-noise ratio
+N_SNR, R_SNR = 16, lesson.pick(200, 60)                  # its minibatch of digits, and gradient draws per K
 
 # %% --- 1. the model ---
 lesson.step(f"a VAE with a 2-D latent ({EPOCHS} epochs on the digits)")
@@ -523,5 +535,130 @@ ax2.grid(which="both", alpha=0.3)
 ax2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
 fig.tight_layout()
 lesson.save(fig, "gap_closing.png")
+
+# %% --- 7. train on the bound: K = 1 (the VAE) against K = 5 ---
+lesson.step(f"train on the importance-weighted bound L_K: K = 1 (the VAE) against K = {K_TRAIN}, "
+            f"seeds {SEEDS[0]}-{SEEDS[-1]}")
+# Burda et al. (2016) train on L_K = E[log (1/K) sum_k w_k] itself (tinyvae/iwae.py; its gradient by hand in
+# docs/derivations.md, "Training on the importance-weighted bound (IWAE)").  The same 2-D VAE as step 1,
+# the same epochs, batch and step size; the K draws of each digit go through the decoder as one batch.
+print(f"    each seed: the same initial weights and minibatch order for both K; log p(x) by the IW bound at "
+      f"K = {K_EVAL} (evaluate_vae),\n    the ELBO from the same draws, active units = latents whose mu varies "
+      "over the test digits by more than 0.01")
+trained = {}                                                   # (seed, K) -> the row of the table
+for s in SEEDS:
+    for K in (1, K_TRAIN):
+        m = VAE(ds.D, (128,), 2, rng=np.random.default_rng(s))
+        last = fit(m, ds.x_train, EPOCHS, batch_size=32, lr=3e-3, seed=s, objective=IWAE(K))[-1]
+        if s == lesson.seed and K == 1:
+            same_as_vae = bool(np.array_equal(m.theta, vae.theta))   # step 1 trained it as a plain VAE
+        ev = evaluate_vae(m, ds.x_test, K=K_EVAL, seed=s)
+        sigma = float(np.mean(np.exp(0.5 * m.encode(ds.x_test)[1])))    # q's sigma, mean over digits and latents
+        trained[s, K] = {"bound": -last.total, "log_px": -ev["iw_nll"], "elbo": -ev["neg_elbo"], "kl": ev["kl"],
+                         "sigma": sigma, "active": ev["active_units"]}
+print(f"    K = 1 through IWAE(1) gives step 1's VAE parameter for parameter: {same_as_vae}")
+rows = [[s, K, t["bound"], t["log_px"], t["elbo"], t["kl"], t["sigma"], t["active"]] for (s, K), t in trained.items()]
+_common.table(["seed", "K", "L_K trained on (train)", f"log p(x), IW K={K_EVAL}", "ELBO", "KL", "sigma of q",
+               "active"], rows, ["{}", "{}", "{:.3f}", "{:.3f}", "{:.3f}", "{:.3f}", "{:.3f}", "{}"])
+by = {K: {key: np.array([trained[s, K][key] for s in SEEDS]) for key in ("log_px", "elbo", "kl", "sigma", "active")}
+      for K in (1, K_TRAIN)}
+gain = by[K_TRAIN]["log_px"] - by[1]["log_px"]                  # (S,) paired: same seed, same start
+elbo_change = by[K_TRAIN]["elbo"] - by[1]["elbo"]
+apart = by[K_TRAIN]["log_px"].min() > by[1]["log_px"].max()     # the two ranges over seeds do not overlap
+print(f"    test log p(x): K = 1 {by[1]['log_px'].min():.3f} to {by[1]['log_px'].max():.3f}, K = {K_TRAIN} "
+      f"{by[K_TRAIN]['log_px'].min():.3f} to {by[K_TRAIN]['log_px'].max():.3f} nats "
+      f"({'the ranges do not overlap' if apart else 'the ranges overlap'});")
+print(f"    seed by seed K = {K_TRAIN} gains {gain.min():+.3f} to {gain.max():+.3f} nats of log p(x), while its ELBO "
+      f"changes by {elbo_change.min():+.3f} to {elbo_change.max():+.3f}.")
+print(f"    Trained on a tighter bound, the model raises log p(x), the thing bounded, and not the ELBO: q's sigma "
+      f"grows ({by[1]['sigma'].mean():.3f} -> {by[K_TRAIN]['sigma'].mean():.3f},")
+print(f"    mean) and the KL falls ({by[1]['kl'].mean():.2f} -> {by[K_TRAIN]['kl'].mean():.2f} nats): the ELBO "
+      "punishes a q that spreads beyond the posterior, L_K much less,")
+print("    so q is no longer the ELBO's best, and the ELBO, which the K = 1 model maximises, is lower.  With Z = 2 "
+      f"both latents stay\n    active either way ({by[1]['active'].min():.0f}-{by[1]['active'].max():.0f} and "
+      f"{by[K_TRAIN]['active'].min():.0f}-{by[K_TRAIN]['active'].max():.0f}): Burda et al.'s gain in active "
+      "units needs latents to spare.")
+lesson.key(iwae_k=K_TRAIN, iwae_seeds=len(SEEDS), iwae_k1_is_the_vae=same_as_vae,
+           iwae_log_px_k1=by[1]["log_px"].mean(), iwae_log_px_k=by[K_TRAIN]["log_px"].mean(),
+           iwae_log_px_gain_min=gain.min(), iwae_log_px_gain_max=gain.max(), iwae_ranges_apart=apart,
+           iwae_log_px_k1_sd=by[1]["log_px"].std(ddof=1) if len(SEEDS) > 1 else 0.0,
+           iwae_log_px_k_sd=by[K_TRAIN]["log_px"].std(ddof=1) if len(SEEDS) > 1 else 0.0,
+           iwae_elbo_k1=by[1]["elbo"].mean(), iwae_elbo_k=by[K_TRAIN]["elbo"].mean(),
+           iwae_elbo_change_min=elbo_change.min(), iwae_elbo_change_max=elbo_change.max(),
+           iwae_sigma_k1=by[1]["sigma"].mean(), iwae_sigma_k=by[K_TRAIN]["sigma"].mean(),
+           iwae_kl_k1=by[1]["kl"].mean(), iwae_kl_k=by[K_TRAIN]["kl"].mean(),
+           iwae_active_k1=by[1]["active"].mean(), iwae_active_k=by[K_TRAIN]["active"].mean())
+
+# the gradient's signal-to-noise ratio (Rainforth et al. 2018): step 1's model, R fresh draws of the gradient
+# of -L_K on one fixed minibatch, for each K; each parameter's SNR = |mean| / sd over the R draws, and the
+# median over a network's parameters whose gradient varies (a ReLU that never fires, or a pixel that is
+# always 0, gives some weights no gradient at all).  A parameter whose expected gradient is 0 still scores
+# about sqrt(2 / (pi R)) from R draws: the floor below which the measurement cannot see.
+floor = np.sqrt(2 / (np.pi * R_SNR))
+print(f"\n    the gradient's signal-to-noise ratio |mean| / sd per parameter, the median over each network: step 1's "
+      f"model,\n    {N_SNR} training digits, {R_SNR} draws of the gradient of -L_K per K (Rainforth et al. 2018: the "
+      f"encoder's falls like\n    1/sqrt(K), the decoder's rises like sqrt(K)); {R_SNR} draws resolve an SNR down to "
+      f"about {floor:.3f}")
+n_enc = sum(p.size for layer in vae.encoder.layers for p in layer.params.values())   # theta = [encoder | decoder]
+snr_rng = np.random.default_rng(lesson.seed + 1)
+x_snr = ds.x_train[:N_SNR]
+snr = {}                                                        # (form, K) -> (encoder SNR, decoder SNR)
+for form, analytic in (("as trained", True), ("Burda et al.", False)):
+    for K in SNR_KS:
+        objective = IWAE(K, analytic_kl=analytic)
+        G = np.empty((R_SNR, vae.theta.size))                   # (R, P) one gradient per row
+        for r in range(R_SNR):
+            objective.forward(vae, x_snr, rng=snr_rng)
+            objective.backward(vae)
+            G[r] = vae.grad
+        ratio = []
+        for part in (G[:, :n_enc], G[:, n_enc:]):               # (R, P_net) the encoder's, the decoder's
+            sd = part.std(axis=0, ddof=1)
+            varies = sd > 0
+            ratio.append(float(np.median(np.abs(part.mean(axis=0)[varies]) / sd[varies])))
+        snr[form, K] = ratio
+_common.table(["K"] + [f"{net}, {form}" for form in ("as trained", "Burda et al.") for net in ("encoder", "decoder")],
+              [[K, *snr["as trained", K], *snr["Burda et al.", K]] for K in SNR_KS], ["{}"] + ["{:.3f}"] * 4)
+enc_fall = snr["as trained", SNR_KS[0]][0] / snr["as trained", SNR_KS[-1]][0]
+dec_rise = snr["as trained", SNR_KS[-1]][1] / snr["as trained", SNR_KS[0]][1]
+print(f"    from K = {SNR_KS[0]} to {SNR_KS[-1]} the encoder's SNR falls {enc_fall:.1f}-fold and the decoder's rises "
+      f"{dec_rise:.1f}-fold (sqrt of the ratio of K: {np.sqrt(SNR_KS[-1] / SNR_KS[0]):.1f}).")
+print("    More draws make L_K tighter and the decoder's gradient cleaner, but L_K depends less on q as K grows:")
+print("    the encoder's expected gradient shrinks faster than its noise (Rainforth et al. find that a large K")
+print("    then trains a worse encoder; a small K, as here, gains log p(x) while the encoder still learns).")
+lesson.key(snr_encoder_k1=snr["as trained", SNR_KS[0]][0], snr_encoder_kmax=snr["as trained", SNR_KS[-1]][0],
+           snr_decoder_k1=snr["as trained", SNR_KS[0]][1], snr_decoder_kmax=snr["as trained", SNR_KS[-1]][1],
+           snr_kmax=SNR_KS[-1], snr_encoder_fall=enc_fall, snr_decoder_rise=dec_rise)
+
+fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(14.5, 4.4))
+for K, colour in ((1, "C0"), (K_TRAIN, "C3")):
+    label = "K = 1 (the VAE)" if K == 1 else f"K = {K_TRAIN}"
+    ax.plot(SEEDS, by[K]["log_px"], "o-", color=colour, label=label)
+    ax2.plot(SEEDS, by[K]["elbo"], "s-", color=colour, label=label)
+ax.set(xlabel="seed", ylabel=f"test log p(x), IW bound at K = {K_EVAL} (nats)")
+ax.set_title(f"log p(x): K = {K_TRAIN} higher by {gain.min():.2f} to {gain.max():.2f} nats", fontsize=9)
+ax2.set(xlabel="seed", ylabel="test ELBO (nats)")
+ax2.set_title(f"the ELBO: K = {K_TRAIN} lower by {-elbo_change.max():.2f} to {-elbo_change.min():.2f} nats",
+              fontsize=9)
+for a in (ax, ax2):
+    a.set_xticks(SEEDS)
+    a.grid(alpha=0.3)
+    a.legend(fontsize=8)
+for (form, style), net in ((("as trained", "-"), 0), (("as trained", "-"), 1), (("Burda et al.", ":"), 0),
+                           (("Burda et al.", ":"), 1)):
+    ax3.loglog(SNR_KS, [snr[form, K][net] for K in SNR_KS], style, marker="o", color=f"C{net}",
+               label=f"{('encoder', 'decoder')[net]}, {form}")
+for net, power in ((0, -0.5), (1, 0.5)):                           # the slopes Rainforth et al. predict
+    start = snr["as trained", SNR_KS[0]][net]
+    ax3.loglog(SNR_KS, [start * (K / SNR_KS[0]) ** power for K in SNR_KS], "--", color="0.6", linewidth=1,
+               label="K^(-1/2) and K^(1/2) from K = 1" if net == 0 else None)
+ax3.axhline(floor, color="0.3", linewidth=1, linestyle="-.", label=f"what {R_SNR} draws resolve")
+ax3.set(xlabel="K, draws per digit", ylabel="gradient SNR |mean| / sd, median parameter")
+ax3.set_title(f"step 1's model, {R_SNR} gradient draws per K on {N_SNR} digits", fontsize=9)
+ax3.grid(which="both", alpha=0.3)
+ax3.legend(fontsize=7)
+_common.plain_log_ticks(ax3, "x")
+fig.tight_layout()
+lesson.save(fig, "iwae.png")
 
 lesson.done()
