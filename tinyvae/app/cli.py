@@ -229,7 +229,7 @@ def _cmd_plot(args):
 
 
 def _cmd_explore(args):
-    from . import explore
+    from . import explore, snapshots
     from .claims import check_output
     from .runs import load_data, load_run
 
@@ -244,7 +244,8 @@ def _cmd_explore(args):
         if len(ds.x_train) < 2:                    # the page is built on the hole radius of the codes
             raise UsageError(f"explore finds the holes between training codes, and {d} was trained on "
                              f"{len(ds.x_train)} image; train on two or more")
-    replays = [_read_snapshots(d, ds, model.Z, meta["epoch"]) for d, ds, (model, _, meta) in zip(dirs, data, loaded)]
+    replays = [snapshots.for_page(d, len(ds.x_train), m.Z, meta["epoch"]) for d, ds, (m, _, meta)
+               in zip(dirs, data, loaded)]
     print("finding the holes among " + " and ".join(f"the {len(ds.x_train)} training codes of {d}" for d, ds in
                                                    zip(dirs, data)) + " ...", flush=True)
     compare = (loaded[1][0], data[1]) if len(dirs) == 2 else None
@@ -254,19 +255,6 @@ def _cmd_explore(args):
                            say=lambda line: print(line, file=sys.stderr))
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB); open it in a browser (double-click works, offline)")
     return 0
-
-
-def _read_snapshots(run_dir, dataset, Z, epoch):
-    """A run's code snapshots for the explorer's replay, or None: a run folder made before them has
-    none, and a damaged file costs only the replay, with a one-line note that names the run."""
-    from . import snapshots
-
-    try:
-        return snapshots.read(run_dir, len(dataset.x_train), Z, epoch)
-    except ValueError as err:
-        print(f"note: {os.path.join(run_dir, snapshots.SNAPSHOTS)} cannot be used ({err}), so the page of "
-              f"{run_dir} has no training replay; the next training of the run writes it again", file=sys.stderr)
-        return None
 
 
 def build_parser():

@@ -28,6 +28,7 @@ copied from :mod:`tinyvae.layers` line for line) and ``templates/explorer.js`` (
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,7 +37,7 @@ from ..base.atomic import atomic_write
 from ..base.errors import UsageError
 from . import explore_data
 from .explore_data import (BINS, CODE_BUDGET, IMAGE_BUDGET, PAGE_BUDGET, from_base64, from_bits,  # noqa: F401
-                           real_points, to_base64)                                 # (the page's API)
+                           to_base64)                                              # (the page's API)
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = TEMPLATES / "explorer.html"
@@ -58,7 +59,7 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, compare=None, na
     runs (their folders), in the page and in every message about one of them.  ``axes`` (the
     plane's two latents) applies to every run.  ``replays`` gives each run's code snapshots
     (:func:`tinyvae.app.snapshots.read`, or None) and ``epochs`` the epoch of each model.
-    The page stays within ``page_budget`` bytes (:func:`explore_data.plan_budget`); ``say``
+    The page stays within ``page_budget`` bytes (:func:`plan_budget`); ``say``
     receives the one line that states a reduction, when one was needed; ``code_budget`` sets the
     bytes of training codes a run holds (tests), in place of the plan's.
     """
@@ -69,7 +70,7 @@ def explorer_data(model, dataset, axes=None, bins=BINS, seed=0, compare=None, na
         check_comparable([(n, d.name, d.image_shape) for (_, d), n in zip(pairs, names)])
     for (m, _), name in zip(pairs, names):
         explore_data.check_model(m, name)
-    plan = explore_data.plan_budget([m for m, _ in pairs], dataset, names, page_budget)
+    plan = plan_budget([m for m, _ in pairs], dataset, names, page_budget)
     if code_budget is not None:
         plan = plan._replace(code=int(code_budget))
     note = None
@@ -119,7 +120,51 @@ def check_comparable(runs):
                          f"compare two runs of the same image size")
 
 
-# --- 2. the page --------------------------------------------------------------------------
+# --- 3. the size budget -----------------------------------------------------------------------
+class Budget(NamedTuple):
+    """The budgets of the parts of a page that can shrink, after :func:`plan_budget`."""
+
+    image: int              # bytes of test images (the judge's real points)
+    train_image: int        # bytes of training images (the nearest one)
+    code: int               # bytes of training codes per run
+    shown_code: int         # bytes of test codes per run
+    scale: float            # the factor applied to every default budget (1: none)
+
+
+def plan_budget(models, dataset, names, page_budget=PAGE_BUDGET):
+    """The budgets of a page of ``models`` (one or two) on ``dataset``, within ``page_budget``
+    bytes; a :class:`UsageError` naming the run when its fixed parts alone do not fit.
+
+    Every base64 character stands for 3/4 of a byte, so the raw bytes allowed are 3/4 of what is
+    left of the page after its text (the template, and ``RUN_TEXT_BYTES`` and
+    ``LATENT_TEXT_BYTES`` a latent for each run).  Fixed: each decoder, an AE's prior factor,
+    the classifier.  Variable: the four ``*_BUDGET`` parts at their defaults.
+    """
+    text = explore_data.TEMPLATE_BYTES + sum(explore_data.RUN_TEXT_BYTES + explore_data.LATENT_TEXT_BYTES * m.Z for m in models)
+    raw = 0.75 * (page_budget - text)
+    fixed = {}
+    for m, name in zip(models, names):
+        prior = 0 if holes.is_vae(m) else 4 * m.Z * (m.Z + 1) // 2
+        fixed[name] = (explore_data.parameter_bytes(m.decoder), prior)
+    total_fixed = sum(sum(v) for v in fixed.values()) + explore_data.classifier_bytes(dataset)
+    if total_fixed > raw:
+        worst = max(fixed, key=lambda k: sum(fixed[k]))
+        decoder, prior = fixed[worst]
+        parts = f"its decoder's weights ({decoder / 1e6:.1f} MB)" + (
+            f" and its prior's Cholesky factor ({prior / 1e6:.1f} MB, Z = {models[names.index(worst)].Z})"
+            if prior else "")
+        raise UsageError(f"{worst}: the explorer's page would exceed its budget of {page_budget / 1e6:.0f} MB: "
+                         f"{parts} alone take {4 / 3 * sum(fixed[worst]) / 1e6:.1f} MB as text; "
+                         f"explore a model with fewer latents or hidden units")
+    per_run = len(models)
+    variable = (explore_data.IMAGE_BUDGET + explore_data.TRAIN_IMAGE_BUDGET
+                + per_run * (explore_data.CODE_BUDGET + explore_data.SHOWN_CODE_BUDGET))
+    scale = min(1.0, (raw - total_fixed) / variable)
+    return Budget(int(explore_data.IMAGE_BUDGET * scale), int(explore_data.TRAIN_IMAGE_BUDGET * scale), int(explore_data.CODE_BUDGET * scale),
+                  int(explore_data.SHOWN_CODE_BUDGET * scale), float(scale))
+
+
+# --- 4. the page --------------------------------------------------------------------------
 def explorer_page(model, dataset, **options):
     """The explorer as one HTML string: the template with its scripts and :func:`explorer_data`.
 
@@ -174,6 +219,11 @@ def prior_factor(run):
     L = np.zeros((Z, Z))
     L[np.tril_indices(Z)] = from_base64(run["prior_chol"])
     return np.array(run["prior_mean_z"]), L
+
+
+def real_points(run):
+    """The real points of a page's judge, as the page reads them: (n, D) float64 in [0, 1]."""
+    return from_base64(run["images"], "u1").reshape(run["n_shown"], run["D"]).astype(np.float64) / 255
 
 
 def write_explorer(model, dataset, path, **options):

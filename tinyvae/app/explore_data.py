@@ -19,19 +19,12 @@ data set it was trained on):
   Kynkäänniemi et al. (:mod:`tinyvae.studies.precision`).  The page holds the real images and
   their k-NN radii and tests membership as :func:`tinyvae.studies.precision.in_manifold` does;
   beside each decode it shows the nearest of the training images it holds, and, where the
-  data have classes, which digit lesson 02's classifier reads (:func:`classifier_data`), never
-  whether the decode is "valid";
-* each latent's KL (VAE) or variance (AE) for its slider (:func:`latent_stats`);
-* the training replay (:func:`replay_data`): the codes, holes and hole score at the epochs
-  ``tinyvae train`` kept (:mod:`tinyvae.app.snapshots`).
+  data have classes, which digit lesson 02's classifier reads (:func:`classifier_data`);
+* each latent's KL (VAE) or variance (AE) for its slider (:func:`latent_stats`); the replay
+  (:func:`replay_data`): codes, holes and hole score at the epochs ``tinyvae train`` kept.
 
-**The size budget.**  A page holds at most ``PAGE_BUDGET`` bytes (8 MB; two 784-400-20 MNIST
-runs fit).  Its parts that cannot shrink, the decoders and an AE's prior factor, are counted
-first: when they alone exceed the budget the page is refused in one line that names the run.
-The parts that can shrink (test images, training images, training codes, test codes) each
-have a budget of their own (the ``*_BUDGET`` constants); when all of them would not fit
-beside the fixed parts, every one is scaled down by the same factor, and the page and the
-command say so (:func:`plan_budget`).
+**The size budget.**  The parts that can shrink have budgets of their own (the ``*_BUDGET``
+constants), scaled together when a page would exceed ``PAGE_BUDGET`` (:func:`tinyvae.app.explore.plan_budget`).
 
 Shapes: ``N`` codes, ``Z`` latents, ``D`` pixels, ``bins`` grid cells along each axis.
 """
@@ -64,7 +57,8 @@ SHOWN_CODE_BUDGET = 200_000
 CONTOURS = (1, 2, 3)       # the prior's contours, in standard deviations
 CONTOUR_POINTS = 97        # points on each contour
 N_PRIOR = 5000             # prior draws behind the hole score, as tinyvae.studies.holes.model_hole_score
-REPLAY_CODES = 20_000      # training codes per snapshot behind the replay's holes (a subsample beyond)
+#: training codes per snapshot behind the replay's holes; fewer where the search is brute force (Z > 12)
+REPLAY_CODES, REPLAY_CODES_BRUTE = 20_000, 3_000
 REPLAY_DOTS = 1_000        # of which the replay draws on the plane
 TEMPLATE_BYTES = 80_000    # the template and its scripts, about (counted in the budget)
 #: a run's text besides its arrays, about: its replay (8 epochs of holes, rings and 1,000 codes,
@@ -85,8 +79,7 @@ def from_base64(text, dtype="<f4"):
 
 
 def to_bits(a):
-    """A yes/no array as base64 of its bits, eight to a byte, the first in the high bit
-    (``np.packbits``): a 120 x 120 grid of holes in 1,800 bytes."""
+    """A yes/no array as base64 of its bits, the first in the high bit (``np.packbits``)."""
     return base64.b64encode(np.packbits(np.asarray(a, dtype=bool).ravel()).tobytes()).decode("ascii")
 
 
@@ -164,7 +157,7 @@ def prior_contours(mean, cov):
     return [mean + k * u @ L.T for k in CONTOURS]
 
 
-def hole_grid(codes, base, axes, extent, bins=BINS, chunk=2048):
+def hole_grid(codes, base, axes, extent, bins=BINS):
     """The distance from each cell centre of the plane to its nearest training code.
 
     The plane is ``base`` with latents ``axes`` varied over ``extent = (lo1, hi1, lo2, hi2)``.
@@ -186,13 +179,9 @@ def hole_grid(codes, base, axes, extent, bins=BINS, chunk=2048):
     others = np.ones(codes.shape[1], dtype=bool)
     others[a] = False
     K = np.sum((np.asarray(base, dtype=np.float64)[others] - codes[:, others]) ** 2, axis=1)   # (N,)
-    c = codes[:, a]                                                 # (N, 2)
-    out = np.empty(len(plane))
-    for s in range(0, len(plane), chunk):
-        p = plane[s:s + chunk]                                      # (m, 2)
-        d2 = (p[:, :1] - c[None, :, 0]) ** 2 + (p[:, 1:] - c[None, :, 1]) ** 2 + K[None, :]   # (m, N)
-        out[s:s + chunk] = np.sqrt(d2.min(axis=1))
-    return out.reshape(bins, bins)
+    # lifted to 3-D, (c_i, c_j, sqrt(K_c)) against (u1, u2, 0): the same squared distance, in a k-d tree
+    lifted = np.column_stack([codes[:, a], np.sqrt(K)])                          # (N, 3)
+    return holes.nearest_distance(np.column_stack([plane, np.zeros(len(plane))]), lifted).reshape(bins, bins)
 
 
 # --- 4. the holes, in the full latent space -----------------------------------------------
@@ -392,23 +381,25 @@ def manifold_data(x):
     return {"images": to_base64(u8, "u1"), "radii": to_base64(radii, "<f8"), "k": precision.K}
 
 
-def real_points(run):
-    """The real points of a page's judge, as the page reads them: (n, D) float64 in [0, 1]."""
-    return from_base64(run["images"], "u1").reshape(run["n_shown"], run["D"]).astype(np.float64) / 255
-
-
 def classifier_data(dataset, seed=0):
     """Lesson 02's digit classifier, for "which digit is it" only: a JSON-able dict, or None for
     data without classes to recognise (every shapes data set, whose factors are colourings).
 
-    The classifier is :func:`tinyvae.studies.classifier.train_judge`'s; its weights run in
+    Lesson 02's recipe (:func:`tinyvae.studies.classifier.train_judge`), capped at the work it does
+    on the digits (on MNIST: one pass over 12,228 random training images); its weights run in
     JavaScript.  It is not a judge of realism (lesson 02 shows it sure of a blob)."""
     if dataset.factors_test is not None or dataset.y_test is None:
         return None
-    epochs = classifier.judge_epochs(len(dataset.x_train))
+    x, y = dataset.x_train, dataset.y_train
+    epochs = classifier.judge_epochs(len(x))
+    most = classifier.JUDGE_EXAMPLES * 64 // dataset.D     # the work of lesson 02's recipe on the digits
+    if len(x) * epochs > most:                             # MNIST: one pass over a random subsample
+        pick = np.sort(np.random.default_rng((seed, 4)).choice(len(x), min(len(x), most), replace=False))
+        x, y, epochs = x[pick], y[pick], 1
     with threadpool_limits(limits=1, user_api="blas"):          # small matrices: a second thread only waits
-        judge = classifier.train_judge(dataset.x_train, dataset.y_train, seed=seed)   # lesson 02's recipe
-    return {"layers": linear_layers(judge.net), "n_train": int(len(dataset.x_train)), "epochs": int(epochs),
+        judge = classifier.train_classifier(x, y, hidden=classifier.JUDGE_HIDDEN, epochs=epochs,
+                                            lr=classifier.JUDGE_LR, seed=seed)
+    return {"layers": linear_layers(judge.net), "n_train": int(len(x)), "epochs": int(epochs),
             "sizes": [int(dataset.D), *classifier.JUDGE_HIDDEN, int(judge.K)],
             "test_accuracy": judge.accuracy(dataset.x_test, dataset.y_test)}
 
@@ -436,8 +427,9 @@ def replay_data(model, snaps, dataset, axes, extent, bins=BINS, seed=0, final_ep
     a = list(axes)
     n = len(snaps.index)
     rows = np.arange(n)
-    if n > REPLAY_CODES:
-        rows = np.sort(np.random.default_rng((seed, 6)).choice(n, REPLAY_CODES, replace=False))
+    most = REPLAY_CODES if model.Z <= holes.TREE_MAX_Z else REPLAY_CODES_BRUTE
+    if n > most:
+        rows = np.sort(np.random.default_rng((seed, 6)).choice(n, most, replace=False))
     dots = rows[:REPLAY_DOTS] if len(rows) <= REPLAY_DOTS else np.sort(
         np.random.default_rng((seed, 8)).choice(rows, REPLAY_DOTS, replace=False))
     is_vae = holes.is_vae(model)
@@ -456,46 +448,3 @@ def replay_data(model, snaps, dataset, axes, extent, bins=BINS, seed=0, final_ep
     return {"frames": frames, "n_codes": int(len(rows)), "n_kept": int(n), "n_train": int(len(dataset.x_train)),
             "n_dots": int(len(dots)), "colourings": colourings(dataset, snaps.index[dots], part="train"),
             "final_epoch": int(final_epoch if final_epoch is not None else snaps.epochs[-1])}
-
-
-# --- 9. the size budget -----------------------------------------------------------------------
-class Budget(NamedTuple):
-    """The budgets of the parts of a page that can shrink, after :func:`plan_budget`."""
-
-    image: int              # bytes of test images (the judge's real points)
-    train_image: int        # bytes of training images (the nearest one)
-    code: int               # bytes of training codes per run
-    shown_code: int         # bytes of test codes per run
-    scale: float            # the factor applied to every default budget (1: none)
-
-
-def plan_budget(models, dataset, names, page_budget=PAGE_BUDGET):
-    """The budgets of a page of ``models`` (one or two) on ``dataset``, within ``page_budget``
-    bytes; a :class:`UsageError` naming the run when its fixed parts alone do not fit.
-
-    Every base64 character stands for 3/4 of a byte, so the raw bytes allowed are 3/4 of what is
-    left of the page after its text (the template, and ``RUN_TEXT_BYTES`` and
-    ``LATENT_TEXT_BYTES`` a latent for each run).  Fixed: each decoder, an AE's prior factor,
-    the classifier.  Variable: the four ``*_BUDGET`` parts at their defaults.
-    """
-    text = TEMPLATE_BYTES + sum(RUN_TEXT_BYTES + LATENT_TEXT_BYTES * m.Z for m in models)
-    raw = 0.75 * (page_budget - text)
-    fixed = {}
-    for m, name in zip(models, names):
-        prior = 0 if holes.is_vae(m) else 4 * m.Z * (m.Z + 1) // 2
-        fixed[name] = (parameter_bytes(m.decoder), prior)
-    total_fixed = sum(sum(v) for v in fixed.values()) + classifier_bytes(dataset)
-    if total_fixed > raw:
-        worst = max(fixed, key=lambda k: sum(fixed[k]))
-        decoder, prior = fixed[worst]
-        parts = f"its decoder's weights ({decoder / 1e6:.1f} MB)" + (
-            f" and its prior's Cholesky factor ({prior / 1e6:.1f} MB, Z = {models[names.index(worst)].Z})"
-            if prior else "")
-        raise UsageError(f"{worst}: the explorer's page would exceed its budget of {page_budget / 1e6:.0f} MB: "
-                         f"{parts} alone take {4 / 3 * sum(fixed[worst]) / 1e6:.1f} MB as text; "
-                         f"explore a model with fewer latents or hidden units")
-    per_run = len(models)
-    variable = IMAGE_BUDGET + TRAIN_IMAGE_BUDGET + per_run * (CODE_BUDGET + SHOWN_CODE_BUDGET)
-    scale = min(1.0, (raw - total_fixed) / variable)
-    return Budget(int(IMAGE_BUDGET * scale), int(TRAIN_IMAGE_BUDGET * scale), int(CODE_BUDGET * scale),
-                  int(SHOWN_CODE_BUDGET * scale), float(scale))

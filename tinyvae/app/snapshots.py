@@ -168,3 +168,14 @@ def read(run_dir, n_train, Z, epoch):
     if not np.any(now):
         return None
     return Snapshots(epochs[now].astype(np.int64), index.astype(np.int64), codes[now])
+
+
+def for_page(run_dir, n_train, Z, epoch):
+    """The run's snapshots for the explorer's replay, or None: a run folder made before them has
+    none, and a damaged file costs only the replay, with a one-line note that names the run."""
+    try:
+        return read(run_dir, n_train, Z, epoch)
+    except ValueError as err:
+        print(f"note: {os.path.join(run_dir, SNAPSHOTS)} cannot be used ({err}), so the page of {run_dir} has "
+              f"no training replay; the next training of the run writes it again", file=sys.stderr)
+        return None

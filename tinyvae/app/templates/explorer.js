@@ -773,7 +773,8 @@ document.getElementById("legend-judge").textContent =
   "al. 2019, lesson 02's judge: tinyvae/studies/precision.py, in_manifold, re-written here and tested against it). " +
   `Beside each decode is the nearest of the ${count(first.n_train_images)} training images this page holds` +
   (first.n_train_images === first.n_train ? " (all of them)" : ` (of ${count(first.n_train)})`) + ", with its pixel distance." +
-  (DATA.classifier ? ` Lesson 02's digit classifier (a ${DATA.classifier.sizes.join("-")} network, ` +
+  (DATA.classifier ? ` Lesson 02's digit classifier (a ${DATA.classifier.sizes.join("-")} network trained on ` +
+    `${count(DATA.classifier.n_train)} training images for ${DATA.classifier.epochs} epoch${DATA.classifier.epochs > 1 ? "s" : ""}, ` +
     `${(100 * DATA.classifier.test_accuracy).toFixed(1)}% right on the test images) says which digit a decode ` +
     "looks most like; it is not asked whether the decode looks real, since it can be sure of a blob." : "");
 document.getElementById("legend-prior").textContent =
