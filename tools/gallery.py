@@ -9,12 +9,15 @@ Trains the models the figures need (the same settings as the lessons) and writes
     traversals_vae_vs_best.png  lesson 08's reference VAE and best beta-VAE form on the shapes,
                            traversed side by side, rows named by the factor each latent follows
     explorer_ae.png        the explorer page (tinyvae explore) of the 2-D AE and of the 2-D VAE,
-    explorer_vae.png       screenshots taken in headless Chromium (tools/browser.py)
-    explorer_prior_ae.png  the AE's page after "sample from the prior": draws in holes, decodes, counts
+    explorer_vae.png       the first screen at 1366 x 768 in headless Chromium (tools/browser.py)
+    explorer_prior_ae.png  the AE's page as it opens: the prior sample of draw set 0, its counts
     explorer_ae_vs_vae.png tinyvae explore AE VAE: both planes, one pointer, one prior sample
+    explorer_replay_epochE.png  that page's training replay at epochs 1, 429 and 857 of 1,000
+
+Each screenshot's numbers are printed as it is taken (README's captions state them).
 
 ``--only shapes`` draws only the traversals (a few seconds; no browser); ``--only explorer``
-only the 2-D models' figures and the explorer's screenshots. It takes about 30 seconds in all.  It runs with one BLAS thread (threadpoolctl): the models multiply
+only the 2-D models' figures and the explorer's screenshots. It takes about 3 minutes in all.  It runs with one BLAS thread (threadpoolctl): the models multiply
 small matrices, and a second BLAS thread that has to wait for a core slows every step down.
 """
 import argparse
