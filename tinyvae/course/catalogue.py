@@ -12,13 +12,14 @@ the catalogue does not name is refused (:func:`package_regions`), not silently d
 """
 import ast
 import os
+import shlex
 import shutil
 import tempfile
 import textwrap
 from pathlib import Path
 from typing import NamedTuple
 
-from ..base.errors import TinyVAEError, UsageError
+from ..base.errors import TinyVAEError, UsageError, command
 from . import checks_ae as ae, checks_vae as vae
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -253,7 +254,7 @@ def statement(ex, function, indent, folder="DIR", width=100):
     lines = [f"# Exercise {ex.number}: {ex.title}"]
     lines += wrap.wrap(ex.parts[function])
     lines += wrap.wrap("Hint: " + ex.hint)
-    lines += [f"# Derivation: {ex.where}", f"# Grade it: tinyvae exercises check {folder}",
+    lines += [f"# Derivation: {ex.where}", f"# Grade it: {command('tinyvae', 'exercises', 'check', folder)}",
               not_done(ex)]
     return [indent + line + "\n" for line in lines]
 
@@ -299,8 +300,9 @@ def make(dest, root=PACKAGE):
             path = Path(tmp, "tinyvae", file)
             path.write_text(student_source((root / file).read_text(encoding="utf-8"), rs, folder), encoding="utf-8")
         Path(tmp, "tinyvae", COPY_MARK).write_text(
-            f"A student's copy of tinyvae, made by 'tinyvae exercises make {folder}'.\nThe lessons check its "
-            f"gradients before they train; 'tinyvae exercises check {folder}' grades it.\n", encoding="utf-8")
+            f"A student's copy of tinyvae, made by {command('tinyvae', 'exercises', 'make', folder)}.\nThe lessons "
+            f"check its gradients before they train; {command('tinyvae', 'exercises', 'check', folder)} grades it.\n",
+            encoding="utf-8")
         if os.path.lexists(dest):
             raise UsageError(f"{dest} appeared while the copy was made; name a new folder")
         os.rename(tmp, dest)
@@ -330,7 +332,8 @@ def make_command(folder):
     for ex in CATALOGUE:
         lines = ", ".join(str(n) for n in where[ex.number])
         print(f"  exercise {ex.number:2d}  {ex.title}  ({ex.file} line {lines})")
-    print(f"grade it:            tinyvae exercises check {folder}")
-    print(f"run it as tinyvae:   PYTHONPATH={folder} python lessons/01_autoencoder.py   "
-          f"(or PYTHONPATH={folder} tinyvae gradcheck)")
+    print(f"grade it:            {command('tinyvae', 'exercises', 'check', folder)}")
+    where = shlex.quote(os.path.abspath(folder))
+    print(f"run it as tinyvae:   PYTHONPATH={where} python lessons/01_autoencoder.py   "
+          f"(or PYTHONPATH={where} tinyvae gradcheck)")
     return 0

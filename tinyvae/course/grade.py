@@ -27,7 +27,7 @@ import types
 from pathlib import Path
 
 from .. import LECTURE
-from ..base.errors import UsageError, one_line
+from ..base.errors import UsageError, command, one_line
 from .catalogue import CATALOGUE, PACKAGE, RegionError, package_regions
 from .checks import DEFAULT_SEED, Fail, draw
 from .remote import CouldNotStart, Gone, Student, StudentError
@@ -128,7 +128,7 @@ def check(folder=None, time_limit=DEFAULT_TIME_LIMIT, seed=DEFAULT_SEED, memory_
     R = reference()
     if folder is not None and not is_copy(folder):
         raise UsageError(f"{folder} holds no tinyvae/ package; make a student copy with "
-                         f"'tinyvae exercises make {folder}'")
+                         f"{command('tinyvae', 'exercises', 'make', folder)}")
     rows = grade_copy(folder, seed, time_limit, memory_mb, R)
     for ex, verdict, detail in rows:
         out(f"{ex.label} ({ex.file}): {verdict}  {detail}")
