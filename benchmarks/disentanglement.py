@@ -72,6 +72,7 @@ import uuid
 import numpy as np
 
 from tinyvae.app import claims, runs
+from tinyvae.app.cli import seed_type
 from tinyvae.base.atomic import save_json, temporary_name
 from tinyvae.base.choices import SEED_MAX
 from tinyvae.base.errors import (CheckpointError, TinyVAEError, Terminated, UsageError, command, describe_os_error,
@@ -390,16 +391,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message} (see '{PROG} --help')\n")
 
 
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 <= value <= SEED_MAX:
-        raise argparse.ArgumentTypeError(f"a seed must be a whole number from 0 to {SEED_MAX}, not {text!r}")
-    return value
-
-
 def _whole(text):
     try:
         return int(text)
@@ -411,7 +402,7 @@ def parse(argv):
     p = _Parser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--data", nargs="+", default=["shapes"], choices=DATA)
     p.add_argument("--objectives", nargs="+", default=["vae", "beta4", "capacity", "tcvae"], choices=list(OBJECTIVES))
-    p.add_argument("--seeds", nargs="+", type=_seed, default=[20, 21, 22, 23, 24])
+    p.add_argument("--seeds", nargs="+", type=seed_type, default=[20, 21, 22, 23, 24])
     p.add_argument("--jobs", type=_whole, help="models trained at once, one core each (default 1; at most the "
                                                "number of cores)")
     p.add_argument("--cluster", metavar="ADDRESS", help="a Dask scheduler (tcp://host:8786) to send the models to")

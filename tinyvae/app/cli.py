@@ -297,7 +297,7 @@ def build_parser():
                         "or most variance of the codes (AE)")
 
     g = sub.add_parser("gradcheck", help="check every gradient against central differences")
-    g.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs (default 0)")
+    g.add_argument("--seed", type=seed_type, default=0, help="seed of the random inputs (default 0)")
     g.set_defaults(func=_cmd_gradcheck)
 
     ex = sub.add_parser("exercises", help="derive the gradients yourself: a student copy, and its grader",
@@ -321,7 +321,7 @@ def build_parser():
                     help="students graded at once (default and at most: the cores)")
     for parser, seed_help in ((ck, "seed of the sizes and inputs (default 0, the student's self-check)"),
                               (gr, "seed of the sizes and inputs: the teacher's own, which no copy can know")):
-        parser.add_argument("--seed", type=_seed, required=parser is gr, default=0 if parser is ck else None,
+        parser.add_argument("--seed", type=seed_type, required=parser is gr, default=0 if parser is ck else None,
                             help=seed_help)
         parser.add_argument("--time-limit", type=_seconds, default=10.0, metavar="S",
                             help="seconds of the student's code per exercise (default 10)")
@@ -335,7 +335,7 @@ def _run_command(sub, name, help, func, data_dir=True, seed_help=None):
     """A command that reads a run folder: ``tinyvae NAME RUN_DIR [--seed S] [--data-dir DIR]``."""
     c = sub.add_parser(name, help=help)
     c.add_argument("run_dir", metavar="RUN_DIR")
-    c.add_argument("--seed", type=_seed, default=0, help=seed_help)
+    c.add_argument("--seed", type=seed_type, default=0, help=seed_help)
     if data_dir:
         c.add_argument("--data-dir", metavar="DIR", help="where the run's MNIST files are now, if they moved")
     c.set_defaults(func=func)
@@ -349,7 +349,7 @@ def _add_settings(parser):
 
     for f in dataclasses.fields(TrainConfig):
         kind = f.type.__args__[0] if getattr(f.type, "__origin__", None) is typing.Union else f.type
-        extra = {"nargs": "+", "type": int} if kind == typing.List[int] else {"type": _seed if f.name == "seed" else kind}
+        extra = {"nargs": "+", "type": int} if kind == typing.List[int] else {"type": seed_type if f.name == "seed" else kind}
         if f.metadata["choices"]:
             extra = {"choices": f.metadata["choices"]}
         parser.add_argument(flag(f.name), metavar=f.metadata["metavar"], help=f.metadata["help"] + default_text(f),
@@ -382,8 +382,9 @@ def _seconds(text):
     return value
 
 
-def _seed(text):
-    """argparse type of every --seed: a whole number numpy's generators and config.json take."""
+def seed_type(text):
+    """argparse type of every --seed (tinyvae's and the study runner's): a whole number numpy's
+    generators and config.json take."""
     try:
         value = int(text)
     except ValueError:
