@@ -113,6 +113,7 @@ def test_eval_writes_the_test_metrics(trained_run, capsys):
     assert 0 <= result["active_units"] <= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
 def test_eval_prints_an_autoencoders_loss_in_its_own_unit(tmp_path, likelihood):
     # the real command, as a user runs it: an AE on L_AE scores a squared error, not nats
@@ -168,6 +169,7 @@ def test_the_installed_command_reports_usage_errors_without_a_traceback(tmp_path
     assert proc.returncode == 0 and "train" in proc.stdout and "gradcheck" in proc.stdout
 
 
+@pytest.mark.slow
 def test_plot_draws_every_figure_of_a_run(trained_run, capsys):
     code, stdout, _ = run_cli(["plot", str(trained_run)], capsys)
     written = [line.split(" ", 1)[1] for line in stdout.splitlines() if line.startswith("wrote ")]
@@ -177,6 +179,7 @@ def test_plot_draws_every_figure_of_a_run(trained_run, capsys):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_eval_on_shapes_reports_disentanglement_on_every_image_with_per_factor_gaps(tmp_path, capsys):
     out = tmp_path / "shapes"
     assert cli.main(["train", "--data", "shapes", "--epochs", "1", "--hidden", "32", "--latent", "4",

@@ -251,6 +251,7 @@ def serve_modes(monkeypatch, tmp_path, n_train=150, stall="1"):
     return www
 
 
+@pytest.mark.slow
 def test_a_slow_but_steady_mirror_is_never_cut_however_long_the_file_takes(tmp_path, monkeypatch):
     # 118 kB at 40 kB/s: three stall windows of 1 s, each well above MIN_RATE (10 KiB/s).  Before the
     # fix the byte count was reset every window and compared with Content-Length at the end.
@@ -265,6 +266,7 @@ def test_a_slow_but_steady_mirror_is_never_cut_however_long_the_file_takes(tmp_p
     assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted(f + ".gz" for f in FILES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode, said", [("stall/1000/", "timed out"), ("die/1000/", "closed after 1000 of"),
                                         ("dribble/", "stalled")])
 def test_a_stalled_or_dying_or_dribbling_mirror_is_given_up_in_one_line_leaving_no_file(tmp_path, monkeypatch,

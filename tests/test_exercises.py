@@ -203,6 +203,7 @@ def test_the_reference_passes_every_exercise():
     assert code == 0 and {v for v, _ in verdicts.values()} == {"pass"} and len(verdicts) == len(E.CATALOGUE)
 
 
+@pytest.mark.slow
 def test_a_fresh_copy_is_not_done_everywhere_and_exits_1(copy, capsys):
     verdicts, code, _ = grade(copy)
     assert code == EXIT["not passed"] == 1
@@ -211,6 +212,7 @@ def test_a_fresh_copy_is_not_done_everywhere_and_exits_1(copy, capsys):
     assert len(capsys.readouterr().out.splitlines()) == len(E.CATALOGUE) + 1
 
 
+@pytest.mark.slow
 def test_the_solutions_written_back_into_their_places_pass_every_exercise(copy):
     solve(copy)
     assert not any(RAISE.match(line) for file in FILES for line in (copy / "tinyvae" / file).read_text().splitlines())
@@ -218,6 +220,7 @@ def test_the_solutions_written_back_into_their_places_pass_every_exercise(copy):
     assert code == 0 and {v for v, _ in verdicts.values()} == {"pass"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("file", FILES)
 def test_restoring_a_files_solutions_passes_exactly_that_files_exercises(copy, file):
     restore(copy, file)
@@ -300,6 +303,7 @@ MISTAKES = {
 PARTNERS = {"ReLU.backward": ("ReLU.forward", "self.out = np.maximum(x, 0)")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
 def test_each_planted_common_mistake_gets_its_named_feedback_and_its_section(copy, mistake):
     file, function, code, number, named, anchor = MISTAKES[mistake]
@@ -336,6 +340,7 @@ def test_the_mistakes_that_span_a_forward_and_its_backward_are_named(copy):
     assert verdicts[3][0] == "fail" and "dx passes the gradient at the kink x = 0" in verdicts[3][1]
 
 
+@pytest.mark.slow
 def test_a_syntax_error_names_its_own_file_and_line_in_every_exercise_it_stops(copy):
     solve(copy, skip={"Linear.forward"})
     plant(copy, "layers.py", "Linear.forward", "out = (x @ self.params['W']")
@@ -352,6 +357,7 @@ def test_a_syntax_error_names_its_own_file_and_line_in_every_exercise_it_stops(c
     assert {verdicts[n][0] for n in (5, 6, 7, 8, 9, 10, 12, 13)} == {"pass"}
 
 
+@pytest.mark.slow
 def test_hard_coded_sizes_fail_on_the_teachers_seed(copy):
     # a reshape to check's own batch size passes check's seed and fails a seed the copy cannot know
     plant(copy, "layers.py", "Linear.forward", f"out = x.reshape({K.N}, -1) @ self.params['W'] + self.params['b']")
@@ -362,6 +368,7 @@ def test_hard_coded_sizes_fail_on_the_teachers_seed(copy):
 
 
 # --- a student's code misbehaving ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_hanging_exercise_times_out_and_the_grader_moves_on(copy):
     plant(copy, "layers.py", "Linear.forward", "while True:\n    pass")
     plant(copy, "layers.py", "Linear.backward",        # a loop that catches every Exception still stops
@@ -409,6 +416,7 @@ def test_check_refuses_a_folder_that_holds_no_student_copy(tmp_path, capsys):
     assert len(err) == 1 and "holds no tinyvae/ package" in err[0] and "tinyvae exercises make" in err[0]
 
 
+@pytest.mark.slow
 def test_pythonpath_runs_the_lessons_and_the_commands_on_the_students_code(copy, tmp_path):
     env = {"PYTHONPATH": str(copy)}
     fresh = run("-m", "tinyvae", "gradcheck", env=env)

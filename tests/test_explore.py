@@ -30,6 +30,7 @@ def run_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_the_page_names_no_external_file(run_dir, capsys):
     assert cli.main(["explore", str(run_dir)]) == 0
     html = (run_dir / "explorer.html").read_text()
@@ -42,6 +43,7 @@ def test_the_page_names_no_external_file(run_dir, capsys):
     assert explore.DATA_TOKEN not in html                     # the template was filled in
 
 
+@pytest.mark.slow
 def test_the_embedded_decoder_weights_are_the_checkpoints_bit_for_bit(run_dir):
     model, _, _ = load_run(str(run_dir))
     explore.write_explorer(model, load("digits"), str(run_dir / "page.html"))
@@ -55,6 +57,7 @@ def test_the_embedded_decoder_weights_are_the_checkpoints_bit_for_bit(run_dir):
         assert np.array_equal(explore.from_base64(page_layer["b"]), layer.params["b"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["ae", "vae"])
 def test_the_pages_hole_cells_are_the_holes_maps(kind):
     # the same definition and radius as tinyvae.studies.holes: on a 2-D model the page's cells
@@ -80,6 +83,7 @@ def fake_snapshots(model, dataset, epochs=(1, 50, 100), seed=0):
     return snapshots.Snapshots(np.array(epochs), index, np.stack([codes] * len(epochs)))
 
 
+@pytest.mark.slow
 def test_two_784_400_20_runs_with_their_replays_make_a_page_under_8_mb():
     # issue 27: a two-run page of two 784-400-20 MNIST runs stays within 8 MB, measured on the page
     # as written (MNIST's sizes: 10,000 test images, and more training codes than the page holds)
@@ -100,6 +104,7 @@ def test_two_784_400_20_runs_with_their_replays_make_a_page_under_8_mb():
     assert data["runs"][1]["images"] is None                  # one copy of the shared images
 
 
+@pytest.mark.slow
 def test_a_vae_with_2000_latents_stores_no_matrix_and_stays_within_the_budget():
     # issue 28 class 3: 20 MB of such a page was N(0, I)'s Cholesky factor, 2000 x 2000, as text
     digits = load("digits")
@@ -125,6 +130,7 @@ def test_a_page_over_its_budget_is_refused_in_one_line_that_names_the_run():
     assert text.startswith("runs/ae1000: ") and "2 MB" in text and "Cholesky" in text and "\n" not in text
 
 
+@pytest.mark.slow
 def test_a_page_near_its_budget_holds_less_and_says_so():
     digits = load("digits")
     model = VAE(digits.D, (16,), 2, rng=np.random.default_rng(0))
@@ -164,6 +170,7 @@ def test_every_shapes_data_set_colours_by_each_factor_with_a_name_per_value(name
 
 
 # --- the training replay: tinyvae train keeps the codes at a few epochs (tinyvae/app/snapshots.py) ---
+@pytest.mark.slow
 def test_train_keeps_eight_snapshots_evenly_spaced_and_a_resume_keeps_eight(tmp_path):
     out = tmp_path / "ae"
     assert cli.main(["train", "--model", "ae", "--out", str(out), "--hidden", "8", "--latent", "2",
@@ -186,6 +193,7 @@ def test_the_snapshots_budget_holds_at_any_number_of_latents():
         assert 4 * n * Z * snapshots.COUNT <= snapshots.BUDGET and (n == N or n == snapshots.BUDGET // (4 * Z * 8))
 
 
+@pytest.mark.slow
 def test_train_never_writes_over_a_users_own_snapshots_file(tmp_path, capsys):
     out = tmp_path / "vae"
     assert cli.main(["train", "--out", str(out), "--hidden", "8", "--latent", "2", "--epochs", "2"]) == 0
@@ -196,6 +204,7 @@ def test_train_never_writes_over_a_users_own_snapshots_file(tmp_path, capsys):
     assert capsys.readouterr().err.count("is not a file tinyvae wrote") == 1    # one note, not one per epoch
 
 
+@pytest.mark.slow
 def test_the_replays_hole_score_is_holes_py_on_the_snapshot_codes():
     digits = load("digits")
     for model in (Autoencoder(digits.D, (16,), 3, rng=np.random.default_rng(0)),
@@ -228,6 +237,7 @@ def test_an_ae_plane_shows_the_two_latents_whose_codes_vary_most():
     assert sorted(axes) == [0, 2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["ae", "vae"])
 def test_the_other_latents_start_at_the_prior_mean_or_the_codes_mean(kind):
     digits = load("digits")

@@ -61,6 +61,7 @@ def test_a_flag_that_would_change_nothing_is_refused_naming_it_and_the_flag_that
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags", [["--latent", "2", "--tc-weight", "6"], ["--beta", "0.5", "--warmup-epochs", "3"],
                                    ["--capacity", "2", "--capacity-steps", "5"], ["--latent", "1", "--beta", "4"]])
 def test_the_same_flags_where_they_change_the_run_are_taken(tmp_path, flags):
@@ -68,6 +69,7 @@ def test_the_same_flags_where_they_change_the_run_are_taken(tmp_path, flags):
 
 
 # --- the advice after a divergence names its cause ------------------------------------------------
+@pytest.mark.slow
 def test_a_divergence_from_an_absurd_tc_weight_advises_a_smaller_tc_weight_and_the_advice_trains(tmp_path):
     result = tinyvae("train", *TINY, "--tc-weight", "1e30", "--epochs", "2", "--out", tmp_path / "run")
     assert result.fails_in_one_line("diverged", "smaller --tc-weight", code=1), result.err
@@ -110,6 +112,7 @@ def test_every_command_suggested_for_a_folder_named_with_a_dash_works_when_paste
 
 
 # --- a relative --data-dir is kept absolute -------------------------------------------------------
+@pytest.mark.slow
 def test_a_relative_data_dir_is_stored_absolute_so_eval_from_another_folder_finds_the_data(tmp_path):
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
     _idx_folder(here / "data")
@@ -156,6 +159,7 @@ def test_every_number_or_name_a_flag_takes_is_checked_and_the_error_names_the_fl
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.slow
 def test_eval_refuses_iw_samples_for_an_autoencoder_which_has_no_posterior(tmp_path):
     assert tinyvae("train", "--model", "ae", *TINY, "--epochs", "1", "--out", tmp_path / "ae").code == 0
     result = tinyvae("eval", tmp_path / "ae", "--iw-samples", "5")

@@ -101,6 +101,7 @@ def test_writing_in_the_scratch_folder_is_allowed_and_it_is_removed_after(runner
     assert not Path(folder).exists()
 
 
+@pytest.mark.slow
 def test_a_crash_a_hang_and_a_memory_bomb_cost_one_answer_and_the_next_runs_in_a_new_process(runner):
     assert isinstance(run(runner, "import numpy as np; a = np.ones((1 << 20, 1 << 16))"), StudentError)
     assert run(runner, "result = 2") == 2                      # MemoryError is an answer: the process lives
@@ -123,6 +124,7 @@ def test_prints_and_the_protocols_own_pipe(runner):
     assert runner.printed == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [3, 4294967295])
 def test_the_reference_passes_at_a_teachers_seed_whatever_sizes_it_draws(seed):
     from tinyvae.course.checks import draw
@@ -279,6 +281,7 @@ def grade_and_compare(tmp_path, names=None, jobs=None):
     return results, out
 
 
+@pytest.mark.slow
 def test_a_small_class_is_graded_by_one_command_hostile_copies_losing_only_what_they_touched(tmp_path):
     grade_and_compare(tmp_path, names={"alice", "frank", "kate", "x_stub_path", "x_exit", "x_delete"})
 
@@ -290,6 +293,7 @@ def test_a_class_of_30_right_wrong_unfinished_and_hostile_copies_gets_its_true_m
     print((out / "grades.csv").read_text())
 
 
+@pytest.mark.slow
 def test_the_gradebook_is_never_written_over_a_folder_it_did_not_write(tmp_path, capsys):
     root = tmp_path / "class"
     E.make(root / "alice")

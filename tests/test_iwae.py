@@ -97,6 +97,7 @@ def test_k_1_trains_the_same_parameters_as_the_vae():
 
 
 # --- the estimate trained on: the same expectation as Burda et al.'s ------------------------------
+@pytest.mark.slow
 def test_the_trained_estimate_and_burdas_have_the_same_mean_value_and_gradient():
     rng = np.random.default_rng(6)
     model = small_vae(rng)
@@ -120,6 +121,7 @@ def test_the_trained_estimate_and_burdas_have_the_same_mean_value_and_gradient()
     assert np.std(np.array(values[True]) - np.array(values[False])) > 1e-3
 
 
+@pytest.mark.slow
 def test_the_bound_rises_with_k_towards_log_p_x():
     # L_1 <= L_5 <= L_50, each the mean of R estimates, on one example of a small model; log p(x) by
     # L_5000 as the reference, with the K = 1 estimate's mean (the ELBO) clearly below it
@@ -193,6 +195,7 @@ def test_iwae_makes_the_objective_its_flags_remake_and_a_plain_run_saves_no_iwae
     assert "iwae" not in plain and TrainConfig.from_dict(plain).iwae is None
 
 
+@pytest.mark.slow
 def test_iwae_run_resumes_bit_for_bit(tmp_path, capsys):
     small = ["--hidden", "32", "--latent", "2", "--batch-size", "64", "--iwae", "3"]
     straight, split = tmp_path / "straight", tmp_path / "split"

@@ -467,6 +467,7 @@ def test_beta_vae_lesson_reference_checkpoints_load_and_give_the_mig_it_prints(r
     assert numbers["mig_best"] == numbers[f"mig_{best}"]
 
 
+@pytest.mark.slow
 def test_beta_vae_lesson_evaluates_the_references_on_their_own_split_at_any_seed(run):
     # at --seed 3 the live models get another split, in which 89% of the test images are training
     # images of the references (trained on seed 0's split); the references must keep their own

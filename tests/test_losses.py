@@ -69,6 +69,7 @@ def test_gaussian_nll_equals_minus_log_density():
     assert losses.gaussian_nll(x_hat, x, s)[0] == pytest.approx(direct)
 
 
+@pytest.mark.slow
 def test_log_of_one_plus_e_is_within_five_roundings_of_log1p_wherever_the_loss_takes_it():
     # bernoulli_nll takes log(1 + e) for e = exp(-|l|) in (0, 1], where one might write
     # log1p(e) (NumPy vectorises log, not log1p, on AVX2).  In float32, 1 + e in (1, 2] is

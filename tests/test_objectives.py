@@ -99,6 +99,7 @@ def test_kl_target_6_on_digits_lands_within_one_nat(tmp_path, capsys):
     assert last["train_lagrangian"] == pytest.approx(-last["train_recon"] - beta * (last["train_kl"] - 6.0))
 
 
+@pytest.mark.slow
 def test_capacity_flags_steer_the_kl_towards_c(tmp_path, capsys):
     out = tmp_path / "cap"
     assert cli.main(["train", "--latent", "10", "--hidden", "64", "--epochs", "40", "--capacity", "4",

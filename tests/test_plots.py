@@ -265,6 +265,7 @@ def test_manifold_decodes_the_prior_quantiles_with_z2_growing_upwards(tiny, tmp_
     check(fig, tmp_path, "manifold_ae")
 
 
+@pytest.mark.slow
 def test_latent_scatter_shows_codes_by_label_and_says_when_it_shows_principal_components(tiny, tmp_path):
     x, y = tiny["x"], tiny["y"]
     mu = np.asarray(tiny["vae3"].encode(x)[0], dtype=np.float64)       # (60, 3)
@@ -302,6 +303,7 @@ def test_latent_scatter_shows_codes_by_label_and_says_when_it_shows_principal_co
 
 
 # --- 3. training and the KL ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_training_curves_plot_each_term_per_epoch_from_fit_losses_or_metrics_rows(tiny, tmp_path):
     losses = tiny["losses"]["vae2"]
     fig = plots.plot_training_curves(losses)
@@ -359,6 +361,7 @@ def test_kl_bars_have_the_kl_of_each_dimension_and_grey_out_collapsed_ones(tmp_p
 
 
 # --- 4. the holes map ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_holes_map_draws_red_exactly_on_the_hole_cells_and_decodes_from_them(tiny, tmp_path):
     maps = [holes.holes_map(tiny["ae2"], tiny["x"], bins=20, n_prior=200),
             holes.holes_map(tiny["vae2"], tiny["x"], bins=20, n_prior=200)]
@@ -420,6 +423,7 @@ def test_manifold_and_holes_map_refuse_a_latent_that_is_not_2d(tiny):
     ("vae", 3, {"reconstructions", "samples", "latent", "training_curves", "interpolation",
                 "kl_per_dimension", "traversals"}),
 ])
+@pytest.mark.slow
 def test_plot_run_draws_every_figure_that_applies_to_a_run(tmp_path, model, latent, expected):
     run_dir = str(tmp_path / "run")
     cfg = TrainConfig(model=model, epochs=1, hidden=[8], latent=latent, batch_size=256)
@@ -430,6 +434,7 @@ def test_plot_run_draws_every_figure_that_applies_to_a_run(tmp_path, model, late
     assert all(mimage.imread(p)[..., :3].std() > 0 for p in paths)    # none of them blank
 
 
+@pytest.mark.slow
 def test_plot_run_on_shapes_names_the_factor_each_traversal_row_follows(tmp_path, monkeypatch):
     run_dir = str(tmp_path / "run")
     cfg = TrainConfig(model="vae", data="shapes", epochs=1, hidden=[8], latent=3, batch_size=256)

@@ -78,6 +78,7 @@ def test_resume_is_bit_for_bit_identical_to_an_uninterrupted_run(tmp_path, capsy
         assert [r["test_loss"] for r in rows_a] == [r["test_loss"] for r in rows_b]
 
 
+@pytest.mark.slow
 def test_resume_with_the_constrained_objective_restores_beta(tmp_path, capsys):
     straight, split = tmp_path / "a", tmp_path / "b"
     flags = [*SMALL, "--kl-target", "3", "--beta-lr", "0.05"]
@@ -88,6 +89,7 @@ def test_resume_with_the_constrained_objective_restores_beta(tmp_path, capsys):
     assert runs.read_metrics(straight)[-1]["kl_weight"] == runs.read_metrics(split)[-1]["kl_weight"]
 
 
+@pytest.mark.slow
 def test_resume_refuses_to_change_the_run(tmp_path, capsys):
     out = tmp_path / "r"
     assert train(["--epochs", "1", "--out", str(out), *SMALL]) == 0
@@ -187,6 +189,7 @@ def test_refuses_to_overwrite_an_existing_run(tmp_path, capsys):
     assert (out / "model.npz").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_every_model_trains_from_the_command_line(tmp_path, capsys):
     for model in choices.MODELS:
         for lik in choices.LIKELIHOODS:
@@ -195,6 +198,7 @@ def test_every_model_trains_from_the_command_line(tmp_path, capsys):
             assert load_run(out)[1].model == model
 
 
+@pytest.mark.slow
 def test_an_autoencoder_scores_with_the_lectures_mse_unless_told_bce(tmp_path, capsys):
     x = np.random.default_rng(0).uniform(0, 1, (3, 64)).astype(np.float32)
     for flags, likelihood, loss in (([], "gaussian", mse), (["--likelihood", "bernoulli"], "bernoulli", bernoulli_nll)):
