@@ -40,8 +40,8 @@ default seed 0 alone; seeds 20, 21, 22, 23 and 24 are the reporting seeds, named
 ran and never tuned on (README's lesson-02 row gives their range).
 
 Run:   python lessons/02_latent_holes.py [--quick] [--out DIR] [--seed S]
-Takes: 54 s of CPU time on one core, its wall time on a quiet 2-core machine (2-3 minutes were
-       measured on one shared with other work); --quick: about 15 s, fewer epochs and draws.
+Takes: about 50 s on 2 cores (45-51 s measured for seeds 0 and 20-24 with the other core busy);
+       --quick: about 15 s, fewer epochs and draws.
 """
 # %%
 import _common
