@@ -489,11 +489,14 @@ class Run {
     const where = `<span id="${this.id("hole-readout")}" class="${inHole ? "hole" : "dense"}">${inHole ? "in a hole" : "not in a hole"}</span>`;
     const full = this.Z > 2 ? ` (in all ${this.Z} latents${this.onStartSlice() ? "" : "; the grey cells show the start slice"})` : "";
     const digit = verdict.digit ? `; the classifier reads a ${verdict.digit.label} (p = ${verdict.digit.p.toFixed(2)})` : "";
+    // during a replay the plane shows an earlier epoch's codes, but the pointer is judged by the model
+    // as trained (its codes, r and decoder: the snapshots hold codes only), and the readout says so
+    const asTrained = this.frame ? "judged by the model as trained (its codes, r and decoder):<br>" : "";
     this.readout.innerHTML = `z = (${this.z.slice(0, 4).map(v => fmt(v)).join(", ")}${this.Z > 4 ? ", …" : ""})<br>` +
-      `${where}${full}: nearest code ${d.toFixed(3)}, r = ${this.R.toFixed(3)}<br>` +
+      asTrained + `${where}${full}: nearest code ${d.toFixed(3)}, r = ${this.R.toFixed(3)}<br>` +
       `<span id="${this.id("real-readout")}" class="${verdict.realistic ? "real" : "unreal-text"}">` +
       `${verdict.realistic ? "realistic" : "not realistic"}</span>` + (PAIR ? "" : `: ${verdict.realistic ? "inside" : "outside"} ` +
-      `the ${DATA.runs[0].k}-NN manifold of the real images`) + digit + (this.frame ? " (the last epoch's decoder)" : "");
+      `the ${DATA.runs[0].k}-NN manifold of the real images`) + digit;
     this.timing.textContent =        // browsers round performance.now() to 0.1 ms
       ms < 0.1 ? "decoded in under 0.1 ms" : `decoded in ${ms.toFixed(1)} ms`;
     this.sliders.forEach((s, k) => { s.input.value = this.z[k]; s.value.textContent = fmt(this.z[k]); });
