@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from ..base.atomic import MARK, atomic_write_all, written_by_tinyvae  # noqa: E402
 
 GAP = 0.25          # grey level of the gaps between tiles (drawn as 1 - GAP)
-HOLE_RGBA = (0.90, 0.20, 0.10, 0.45)     # translucent red for hole cells
+HOLE_RGBA = (0.93, 0.56, 0.50, 1.0)       # hole cells, opaque: a hole shows red over any density beneath
 
 
 # --- 0. saving, and images in a grid ----------------------------------------------------------
@@ -394,9 +394,11 @@ def _draw_holes_map(ax, hm, title):
     cs = ax.contour(z1, z2, hm.prior_radius, levels=[1, 2, 3], colors="k", linewidths=1.0,
                     linestyles=["-", "--", ":"])
     ax.clabel(cs, fmt={1: "1σ", 2: "2σ", 3: "3σ"}, fontsize=8)
-    for k, (a, b) in enumerate(hm.picks):
-        ax.text(a, b, chr(ord("A") + k), ha="center", va="center", fontsize=8, fontweight="bold",
-                bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="k", lw=0.8))
+    for k, (a, b) in enumerate(hm.picks):       # a dot on the hole point, its letter beside it (the letter's
+        ax.plot(a, b, "o", ms=4, mfc=HOLE_RGBA[:3], mec="k", mew=0.8)   # box would hide a small hole)
+        ax.annotate(chr(ord("A") + k), (a, b), xytext=(7, 7), textcoords="offset points", ha="center",
+                    va="center", fontsize=8, fontweight="bold",
+                    bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="k", lw=0.8))
     ax.set_xlim(extent[:2])
     ax.set_ylim(extent[2:])
     ax.set_aspect("equal")                 # holes are defined by Euclidean distance: keep circles round
