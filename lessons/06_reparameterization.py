@@ -248,25 +248,34 @@ g_sf = f[:, None] * score                                       # REINFORCE
 g_sfb = (f - baseline)[:, None] * score                         # with a baseline: E[score] = 0, so still unbiased
 estimators = {"reparameterization": g_rep, "REINFORCE": g_sf, "REINFORCE with baseline": g_sfb}
 print(f"    baseline b = {baseline:.3f} nats, the mean of log p(x|z) over 1,000 draws independent of these")
-rows, variance = [], {}
-for name, est in estimators.items():
-    mean, se = est.mean(axis=0), est.std(axis=0, ddof=1) / np.sqrt(M)
-    variance[name] = est.var(axis=0, ddof=1)                    # (4,) per-sample variance
-    zmax = float(np.max(np.abs(mean - exact) / se))
-    rows.append([name, *mean, zmax, variance[name].sum()])
-rows.append(["exact (quadrature)", *exact, 0.0, 0.0])
-_common.table(["estimator", *NAMES, "max |mean-exact|/s.e.", "variance (sum)"], rows,
-              ["{}"] + ["{:+.4f}"] * 4 + ["{:.2f}", "{:.3g}"])
+
+
+def estimator_table(estimators, exact, names):
+    """Print each gradient estimator's mean (M draws, 4 components) against the exact gradient,
+    with the largest |mean - exact| in standard errors and the per-sample variance summed over the
+    components; return ``({name: per-sample variance (4,)}, largest z over the estimators)``."""
+    rows, variance = [], {}
+    for name, est in estimators.items():                        # est: (M, 4)
+        mean, se = est.mean(axis=0), est.std(axis=0, ddof=1) / np.sqrt(len(est))
+        variance[name] = est.var(axis=0, ddof=1)                # (4,) per-sample variance
+        rows.append([name, *mean, float(np.max(np.abs(mean - exact) / se)), variance[name].sum()])
+    rows.append(["exact (quadrature)", *exact, 0.0, 0.0])
+    _common.table(["estimator", *names, "max |mean-exact|/s.e.", "variance (sum)"], rows,
+                  ["{}"] + ["{:+.4f}"] * 4 + ["{:.2f}", "{:.3g}"])
+    return variance, max(r[5] for r in rows)
+
+
+variance, zmax = estimator_table(estimators, exact, NAMES)
 v_rep, v_sf, v_sfb = (variance[k].sum() for k in estimators)
 print(f"    variance per sample: reparameterization {v_rep:.3g}  REINFORCE {v_sf:.3g}  "
       f"(REINFORCE with a baseline {v_sfb:.3g})")
-print(f"    all three are unbiased (every mean within {max(r[5] for r in rows):.1f} standard errors of the exact "
+print(f"    all three are unbiased (every mean within {zmax:.1f} standard errors of the exact "
       "gradient),")
 print(f"    but REINFORCE's variance is {v_sf / v_rep:.0f} times larger (still {v_sfb / v_rep:.0f} times with a "
       "baseline): it uses only")
 print("    the value log p(x|z), while the trick uses its slope d log p(x|z)/dz.")
 lesson.key(var_reparam=v_rep, var_reinforce=v_sf, var_reinforce_baseline=v_sfb,
-           max_zscore_of_the_means=max(r[5] for r in rows))
+           max_zscore_of_the_means=zmax)
 fig, ax = plt.subplots(figsize=(6.4, 4.0))
 values = np.concatenate([est[:, 0] for est in estimators.values()])
 edges = np.linspace(values.min(), values.max(), 161)            # every one of the 3 M estimates is inside
@@ -390,19 +399,11 @@ score_l = np.concatenate([np.sign(e) / np.exp(logb), np.abs(e) - 1], axis=1)   #
 lap = {"reparameterization": g_path, "REINFORCE": f_l[:, None] * score_l,
        "REINFORCE with baseline": (f_l - baseline_l)[:, None] * score_l}
 NAMES_L = ["d/dmu1", "d/dmu2", "d/dlogb1", "d/dlogb2"]
-rows, lap_var, lap_z = [], {}, []
-for name, est in lap.items():
-    mean, se = est.mean(axis=0), est.std(axis=0, ddof=1) / np.sqrt(M)
-    lap_var[name] = est.var(axis=0, ddof=1)                       # (4,)
-    lap_z.append(float(np.max(np.abs(mean - exact_l) / se)))
-    rows.append([name, *mean, lap_z[-1], lap_var[name].sum()])
-rows.append(["exact (quadrature)", *exact_l, 0.0, 0.0])
 print(f"    test digit 0 with a Laplace q: mu as in step 3, b = sigma / sqrt(2) = [{np.exp(logb[0]):.3f}, "
       f"{np.exp(logb[1]):.3f}] (the same variance)")
-_common.table(["estimator", *NAMES_L, "max |mean-exact|/s.e.", "variance (sum)"], rows,
-              ["{}"] + ["{:+.4f}"] * 4 + ["{:.2f}", "{:.3g}"])
+lap_var, lap_zmax = estimator_table(lap, exact_l, NAMES_L)
 lv_rep, lv_sf, lv_sfb = (lap_var[k].sum() for k in lap)
-print(f"    all three unbiased (within {max(lap_z):.1f} standard errors of the quadrature gradient); REINFORCE's "
+print(f"    all three unbiased (within {lap_zmax:.1f} standard errors of the quadrature gradient); REINFORCE's "
       f"variance is {lv_sf / lv_rep:.0f}")
 print(f"    times the trick's ({lv_sfb / lv_rep:.0f} times with a baseline), as with the Gaussian in step 5.  The "
       "trick needs only that z")
@@ -410,7 +411,7 @@ print("    be a differentiable T of (mu, logb) and of noise that does not depend
 print("    CDF, and the same code serves any family that has one.")
 lesson.key(laplace_fd_error=laplace_fd_error, laplace_mean_zscore=mean_z, laplace_var_zscore=var_z,
            laplace_var_reparam=lv_rep, laplace_var_reinforce=lv_sf, laplace_var_reinforce_baseline=lv_sfb,
-           laplace_max_zscore_of_the_means=max(lap_z))
+           laplace_max_zscore_of_the_means=lap_zmax)
 fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11.0, 3.9))
 grid = np.linspace(MU_L - 6 * B_L, MU_L + 6 * B_L, 401)
 ax.hist(draws, bins=np.linspace(grid[0], grid[-1], 121), density=True, color="C0", alpha=0.5,
